@@ -1,0 +1,32 @@
+# The two commands a fresh machine needs: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# One stamp per extra set, so a second `make test` installs nothing.
+$(VENV)/.test: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+$(VENV)/.demos: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e ".[demos]"
+	touch $@
+
+demo: $(VENV)/.demos
+	$(BIN)/python -m demos $(ARGS)
+
+test: $(VENV)/.test
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.test
+	$(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/python bench/engine.py
+
+clean:
+	rm -rf $(VENV) out

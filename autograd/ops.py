@@ -1,0 +1,312 @@
+"""The one table of operations: each one's forward rule beside its local derivative.
+
+An entry is ``defop(name, arity, forward, backward)``:
+
+- ``forward(*inputs)`` computes the output's data from the inputs' data. Data is a
+  Python float or a 1-D float64 numpy array (one number per example), so every
+  forward rule is written to work on both.
+- ``backward(g, out, *inputs)`` returns the gradient for each parent, given ``g``, the
+  gradient arriving at the output. It is written with arithmetic and the helpers
+  below only, so the *same* rule runs on floats, on numpy arrays, and on Values;
+  on Values it builds a graph, which is what ``backward(create_graph=True)`` uses.
+
+``arity`` is 1, 2 or ``'n'``. An operation with a constant argument (the exponent of
+``x ** 3``, the slope of ``leaky_relu``) gets it after its Value inputs as ``k``.
+n-ary operations receive their inputs as one tuple and return one gradient per item.
+
+Adding an operation is one ``defop`` call here plus (if it is a method) one line in
+``value.py``. Example::
+
+    >>> from autograd import Value
+    >>> x = Value(0.5)
+    >>> y = x.tanh()
+    >>> y.backward()
+    >>> round(x.grad, 6)   # 1 - tanh(0.5)**2
+    0.786448
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+ndarray = np.ndarray
+
+
+class Op:
+    """One operation: its name, how many inputs, its forward and backward rules."""
+
+    __slots__ = ("name", "arity", "forward", "backward", "has_k")
+
+    def __init__(self, name, arity, forward, backward, has_k):
+        self.name, self.arity, self.has_k = name, arity, has_k
+        self.forward, self.backward = forward, backward
+
+    def __repr__(self):
+        return f"<op {self.name}>"
+
+
+OPS: dict[str, Op] = {}
+
+
+def defop(name, arity, forward, backward, *, has_k=False):
+    op = Op(name, arity, forward, backward, has_k)
+    OPS[name] = op
+    return op
+
+
+# ---------------------------------------------------------------------------
+# Helpers the rules are written with. Each works on floats and numpy arrays; the
+# differentiable ones (exp, log) also on Values. `mask`-like helpers return plain data:
+# a step function has derivative 0 almost everywhere, so it needs no graph.
+
+def _is_value(x):
+    return hasattr(x, "_op")
+
+
+def data(x):
+    """The raw number(s) of a Value, or x itself."""
+    return x.data if _is_value(x) else x
+
+
+def _batch_index(bad):
+    """Where the first offending element of a batch is (for error messages)."""
+    return int(np.flatnonzero(bad)[0])
+
+
+def domain_error(op, cond, value, need):
+    """Raise ValueError naming the operation, the value and, in a batch, its index."""
+    if type(value) is ndarray:
+        i = _batch_index(cond)
+        raise ValueError(f"{op}: input must be {need}, got {value[i]!r} at batch index {i}")
+    raise ValueError(f"{op}: input must be {need}, got {value!r}")
+
+
+def exp(x):
+    if _is_value(x):
+        return x.exp()
+    if type(x) is ndarray:
+        with np.errstate(over="ignore"):  # exp(1000) is inf, as in numpy and PyTorch
+            return np.exp(x)
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
+def log(x):
+    if _is_value(x):
+        return x.log()
+    if type(x) is ndarray:
+        bad = x <= 0
+        if bad.any():
+            domain_error("log", bad, x, "> 0")
+        return np.log(x)
+    if x <= 0:
+        domain_error("log", None, x, "> 0")
+    return math.log(x)
+
+
+def sigmoid(x):
+    return x.sigmoid() if _is_value(x) else _sigmoid(x)
+
+
+def power(a, k):
+    """a ** k inside derivatives: 0 ** negative is inf there (d sqrt(x)/dx at 0), not an error."""
+    if _is_value(a) or _is_value(k):
+        return a ** k
+    if type(a) is ndarray or type(k) is ndarray:
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            return np.power(a, k)
+    if a == 0 and k < 0:
+        return math.inf
+    try:
+        return float(a ** k)
+    except OverflowError:
+        return math.inf
+
+
+def div(x, y):
+    """x / y inside derivatives: dividing by 0 gives +-inf (or nan for 0/0), not an error."""
+    if _is_value(x) or _is_value(y) or type(y) is ndarray or type(x) is ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return x / y
+    if y == 0:
+        return math.nan if x == 0 or x != x else math.copysign(math.inf, x) * math.copysign(1.0, y)
+    return x / y
+
+
+def step(x):
+    """1.0 where x > 0 else 0.0 (data only)."""
+    x = data(x)
+    return (x > 0).astype(np.float64) if type(x) is ndarray else float(x > 0)
+
+
+def sign(x):
+    """-1, 0 or 1 (data only); sign(0) = 0, so |x| has derivative 0 at 0, as in PyTorch."""
+    x = data(x)
+    return np.sign(x) if type(x) is ndarray else float((x > 0) - (x < 0))
+
+
+def choose(cond, a, b):
+    """a where cond else b, elementwise (data only)."""
+    return np.where(cond, a, b) if type(cond) is ndarray else (a if cond else b)
+
+
+def ones_like(x):
+    x = data(x)
+    return np.ones_like(x) if type(x) is ndarray else 1.0
+
+
+def log_for_pow(a):
+    """log(a) for d(a**b)/db: 0 where a == 0 (the term is multiplied by a**b == 0 there,
+    as PyTorch does), nan where a < 0 (no real derivative)."""
+    if _is_value(a) and np.all(data(a) > 0):
+        return a.log()
+    a = data(a)
+    if type(a) is ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(a > 0, np.log(np.where(a > 0, a, 1.0)), np.where(a == 0, 0.0, np.nan))
+    return math.log(a) if a > 0 else (0.0 if a == 0 else math.nan)
+
+
+# ---------------------------------------------------------------------------
+# Forward rules that need care (domains, overflow); the simple ones are inline below.
+
+def _div(a, b):
+    if type(b) is ndarray:
+        bad = b == 0
+        if bad.any():
+            i = _batch_index(bad)
+            raise ZeroDivisionError(f"div: division by zero (denominator is 0 at batch index {i})")
+    elif b == 0:
+        raise ZeroDivisionError(f"div: division by zero ({data(a)!r} / 0)")
+    return a / b
+
+
+def _pow(a, k):
+    """a ** k for real numbers only: a negative base needs an integer exponent."""
+    if type(a) is ndarray or type(k) is ndarray:
+        a_, k_ = np.broadcast_arrays(a, k)
+        neg = (a_ < 0) & (k_ != np.floor(k_))
+        if neg.any():
+            i = _batch_index(neg)
+            raise ValueError(f"pow: negative base {a_[i]!r} ** non-integer exponent {k_[i]!r} "
+                             f"(at batch index {i}) has no real value")
+        zero = (a_ == 0) & (k_ < 0)
+        if zero.any():
+            i = _batch_index(zero)
+            raise ValueError(f"pow: 0 ** negative exponent {k_[i]!r} (at batch index {i}) is undefined")
+        with np.errstate(over="ignore"):
+            return np.power(a_, k_)
+    if a < 0 and k != math.floor(k):
+        raise ValueError(f"pow: negative base {a!r} ** non-integer exponent {k!r} has no real value")
+    if a == 0 and k < 0:
+        raise ValueError(f"pow: 0 ** negative exponent {k!r} is undefined")
+    try:
+        return float(a ** k)
+    except OverflowError:
+        return math.copysign(math.inf, a) if k == math.floor(k) and k % 2 else math.inf
+
+
+def _sqrt(a):
+    if type(a) is ndarray:
+        bad = a < 0
+        if bad.any():
+            domain_error("sqrt", bad, a, ">= 0")
+        return np.sqrt(a)
+    if a < 0:
+        domain_error("sqrt", None, a, ">= 0")
+    return math.sqrt(a)
+
+
+def _tanh(a):
+    return np.tanh(a) if type(a) is ndarray else math.tanh(a)
+
+
+def _sigmoid(a):
+    # Two forms so that exp never overflows: exp(-|a|) <= 1.
+    if type(a) is ndarray:
+        e = np.exp(-np.abs(a))
+        return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    if a >= 0:
+        return 1.0 / (1.0 + math.exp(-a))
+    e = math.exp(a)
+    return e / (1.0 + e)
+
+
+def _softplus(a):
+    # log(1 + e^a) = max(a, 0) + log1p(e^-|a|): no overflow at +-1000.
+    if type(a) is ndarray:
+        return np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a)))
+    return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
+
+
+def _relu(a):
+    return np.maximum(a, 0.0) if type(a) is ndarray else (a if a > 0 else 0.0)
+
+
+def _leaky_relu(a, k):
+    return np.where(a > 0, a, a * k) if type(a) is ndarray else (a if a > 0 else a * k)
+
+
+def _abs(a):
+    return np.abs(a) if type(a) is ndarray else abs(a)
+
+
+def _sum(xs):
+    s = 0.0
+    for x in xs:
+        s = s + x
+    return s
+
+
+def _dot(xs):
+    # xs holds ws then the inputs. Summed left to right, as a hand-written loop would.
+    n = len(xs) // 2
+    s = 0.0
+    for i in range(n):
+        s = s + xs[i] * xs[n + i]
+    return s
+
+
+def _dot_grad(g, out, xs):
+    n = len(xs) // 2
+    return [g * x for x in xs[n:]] + [g * w for w in xs[:n]]
+
+
+def _batch_sum(a):
+    return float(a.sum()) if type(a) is ndarray else a
+
+
+def _batch_mean(a):
+    return float(a.mean()) if type(a) is ndarray else a
+
+
+def _batch_len(a):
+    a = data(a)
+    return len(a) if type(a) is ndarray else 1
+
+
+# ---------------------------------------------------------------------------
+#     name          arity forward                           backward: (g, out, *inputs) -> grads
+ADD = defop("add", 2,     lambda a, b: a + b,               lambda g, out, a, b: (g, g))
+SUB = defop("sub", 2,     lambda a, b: a - b,               lambda g, out, a, b: (g, -g))
+MUL = defop("mul", 2,     lambda a, b: a * b,               lambda g, out, a, b: (g * b, g * a))
+DIV = defop("div", 2,     _div,                             lambda g, out, a, b: (g / b, -g * out / b))
+NEG = defop("neg", 1,     lambda a: -a,                     lambda g, out, a: (-g,))
+POW = defop("pow", 1,     _pow,                             lambda g, out, a, k: (g * k * power(a, k - 1),), has_k=True)
+POWV = defop("powv", 2,   _pow,                             lambda g, out, a, b: (g * b * power(a, b - 1), g * out * log_for_pow(a)))
+ABS = defop("abs", 1,     _abs,                             lambda g, out, a: (g * sign(a),))
+EXP = defop("exp", 1,     exp,                              lambda g, out, a: (g * out,))
+LOG = defop("log", 1,     log,                              lambda g, out, a: (g / a,))
+SQRT = defop("sqrt", 1,   _sqrt,                            lambda g, out, a: (div(g * 0.5, out),))
+TANH = defop("tanh", 1,   _tanh,                            lambda g, out, a: (g * (1 - out * out),))
+SIGMOID = defop("sigmoid", 1, _sigmoid,                     lambda g, out, a: (g * out * (1 - out),))
+RELU = defop("relu", 1,   _relu,                            lambda g, out, a: (g * step(a),))
+LEAKY_RELU = defop("leaky_relu", 1, _leaky_relu,            lambda g, out, a, k: (g * choose(data(a) > 0, 1.0, k),), has_k=True)
+SOFTPLUS = defop("softplus", 1, _softplus,                  lambda g, out, a: (g * sigmoid(a),))
+SUM = defop("sum", "n",   _sum,                             lambda g, out, xs: [g] * len(xs))
+DOT = defop("dot", "n",   _dot,                             _dot_grad)
+BATCH_SUM = defop("batch_sum", 1, _batch_sum,               lambda g, out, a: (g * ones_like(a),))
+BATCH_MEAN = defop("batch_mean", 1, _batch_mean,            lambda g, out, a: (g * ones_like(a) / _batch_len(a),))
