@@ -48,14 +48,17 @@ def topological_order(root):
     """Every Value `root` depends on, each after all of its parents; iterative, so a
     graph a million nodes deep needs no recursion."""
     order = []
-    seen = {root}
+    expanded = set()
     stack = [(root, False)]
-    push, pop, append, add = stack.append, stack.pop, order.append, seen.add
+    push, pop, append, add = stack.append, stack.pop, order.append, expanded.add
     while stack:
-        node, expanded = pop()
-        if expanded:
+        node, done = pop()
+        if done:
             append(node)
             continue
+        if node in expanded:  # reached again by another path after it was pushed
+            continue
+        add(node)
         push((node, True))
         op = node._op
         if op is None:
@@ -67,8 +70,7 @@ def topological_order(root):
         else:
             parents = node._a
         for p in parents:
-            if p not in seen:
-                add(p)
+            if p not in expanded:
                 push((p, False))
     return order
 

@@ -153,6 +153,14 @@ def choose(cond, a, b):
     return np.where(cond, a, b) if type(cond) is ndarray else (a if cond else b)
 
 
+def inside(x, bounds):
+    """1.0 where lo <= x <= hi else 0.0 (data only): clamp passes gradient only inside."""
+    x, (lo, hi) = data(x), bounds
+    if type(x) is ndarray:
+        return ((x >= lo) & (x <= hi)).astype(np.float64)
+    return float(lo <= x <= hi)
+
+
 def ones_like(x):
     x = data(x)
     return np.ones_like(x) if type(x) is ndarray else 1.0
@@ -250,6 +258,11 @@ def _leaky_relu(a, k):
     return np.where(a > 0, a, a * k) if type(a) is ndarray else (a if a > 0 else a * k)
 
 
+def _clamp(a, k):
+    lo, hi = k
+    return np.clip(a, lo, hi) if type(a) is ndarray else min(max(a, lo), hi)
+
+
 def _abs(a):
     return np.abs(a) if type(a) is ndarray else abs(a)
 
@@ -306,6 +319,7 @@ SIGMOID = defop("sigmoid", 1, _sigmoid,                     lambda g, out, a: (g
 RELU = defop("relu", 1,   _relu,                            lambda g, out, a: (g * step(a),))
 LEAKY_RELU = defop("leaky_relu", 1, _leaky_relu,            lambda g, out, a, k: (g * choose(data(a) > 0, 1.0, k),), has_k=True)
 SOFTPLUS = defop("softplus", 1, _softplus,                  lambda g, out, a: (g * sigmoid(a),))
+CLAMP = defop("clamp", 1, _clamp,                          lambda g, out, a, k: (g * inside(a, k),), has_k=True)
 SUM = defop("sum", "n",   _sum,                             lambda g, out, xs: [g] * len(xs))
 DOT = defop("dot", "n",   _dot,                             _dot_grad)
 BATCH_SUM = defop("batch_sum", 1, _batch_sum,               lambda g, out, a: (g * ones_like(a),))

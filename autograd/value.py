@@ -215,6 +215,14 @@ class Value:
     def softplus(self):
         return _unary(ops.SOFTPLUS, self)
 
+    def clamp(self, min=None, max=None):
+        """Limit data to [min, max]; the gradient passes only where the data was inside."""
+        lo = -np.inf if min is None else float(min)
+        hi = np.inf if max is None else float(max)
+        if lo > hi:
+            raise ValueError(f"clamp: min {lo} is greater than max {hi}")
+        return _unary(ops.CLAMP, self, (lo, hi))
+
     def sum(self):
         """The sum over the batch, as a scalar Value (a scalar Value is returned as a new node)."""
         return _unary(ops.BATCH_SUM, self)

@@ -1,0 +1,158 @@
+"""Losses, in their numerically stable forms.
+
+Predictions are Values: one scalar Value per example (a list, micrograd style) or one batched
+Value for the whole batch; for classes, a list of K Values (one per class, each batched or
+not). Targets are numbers or numpy arrays. `reduction` is 'mean' (default) or 'sum'.
+
+    >>> import numpy as np
+    >>> from autograd import Value
+    >>> from nn import losses
+    >>> z = Value(np.array([2.0, -1.0]))                    # logits for two examples
+    >>> round(losses.binary_cross_entropy_with_logits(z, np.array([1.0, 0.0])).data, 6)
+    0.22009
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import autograd
+from autograd import Value
+
+REDUCTIONS = ("mean", "sum")
+
+
+def _reduce(losses, reduction):
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    if isinstance(losses, list):  # one graph per example
+        total = autograd.sum(losses)
+        return total * (1.0 / len(losses)) if reduction == "mean" else total
+    if isinstance(losses.data, np.ndarray):
+        return losses.mean() if reduction == "mean" else losses.sum()
+    return losses
+
+
+def _pairwise(pred, target, f, reduction):
+    """f(prediction, target) per example, then reduced."""
+    if isinstance(pred, (list, tuple)):
+        target = np.asarray(target, dtype=np.float64).reshape(-1)
+        if len(pred) != len(target):
+            raise ValueError(f"{len(pred)} predictions but {len(target)} targets")
+        return _reduce([f(p, float(t)) for p, t in zip(pred, target)], reduction)
+    if isinstance(target, (list, tuple)):
+        target = np.asarray(target, dtype=np.float64)
+    n_pred, n_t = np.size(pred.data), np.size(target)
+    if n_t != n_pred and n_t != 1:
+        raise ValueError(f"predictions for {n_pred} examples but {n_t} targets")
+    return _reduce(f(pred, target), reduction)
+
+
+def mse(pred, target, reduction="mean"):
+    """(pred - target)^2."""
+    return _pairwise(pred, target, lambda p, t: (p - t) ** 2, reduction)
+
+
+def hinge(score, target, margin=1.0, reduction="mean"):
+    """max(0, margin - target * score), targets -1/+1 (micrograd's demo loss)."""
+    _check_binary(target, (-1, 1), "hinge")
+    return _pairwise(score, target, lambda s, t: (margin - t * s).relu(), reduction)
+
+
+def binary_cross_entropy(prob, target, reduction="mean", eps=1e-12):
+    """-(t log p + (1-t) log(1-p)) from probabilities. p is clamped to [eps, 1-eps] so that
+    a saturated sigmoid gives a large finite loss, not log(0); prefer the logits form."""
+    _check_binary(target, (0, 1), "binary_cross_entropy", exact=False)
+
+    def f(p, t):
+        p = p.clamp(eps, 1.0 - eps)
+        return -(t * p.log() + (1.0 - t) * (1.0 - p).log())
+    return _pairwise(prob, target, f, reduction)
+
+
+def binary_cross_entropy_with_logits(logit, target, reduction="mean"):
+    """BCE of sigmoid(z), computed as softplus(z) - t*z: never overflows, never log(0)."""
+    _check_binary(target, (0, 1), "binary_cross_entropy_with_logits", exact=False)
+    return _pairwise(logit, target, lambda z, t: z.softplus() - t * z, reduction)
+
+
+def l2(params, weight=1.0):
+    """weight * sum of p^2 (add it to the loss for weight decay)."""
+    return weight * autograd.sum([p * p for p in params])
+
+
+def _max_data(values):
+    m = values[0].data if isinstance(values[0], Value) else values[0]
+    for v in values[1:]:
+        m = np.maximum(m, v.data if isinstance(v, Value) else v)
+    return m
+
+
+def log_softmax(logits):
+    """[z_k - logsumexp(z)] for a list of K Values; the max is subtracted first (a constant,
+    so gradients are unchanged) so that exp never overflows."""
+    logits = list(logits)
+    m = _max_data(logits)
+    shifted = [z - m for z in logits]
+    lse = autograd.sum([s.exp() for s in shifted]).log()
+    return [s - lse for s in shifted]
+
+
+def softmax(logits):
+    """[exp(z_k) / sum_j exp(z_j)] for a list of K Values, stable."""
+    logits = list(logits)
+    m = _max_data(logits)
+    exps = [(z - m).exp() for z in logits]
+    total = autograd.sum(exps)
+    return [e / total for e in exps]
+
+
+def cross_entropy(logits, target, reduction="mean"):
+    """Softmax cross-entropy from logits (log-sum-exp inside).
+
+    logits: K Values (one per class; scalar or batched), or a list of such lists, one per
+    example. target: a class index (an int, or an int array for a batch) or one-hot
+    (K numbers, or an (n, K) array).
+    """
+    logits = list(logits)
+    if logits and isinstance(logits[0], (list, tuple)):  # one graph per example
+        targets = list(target)
+        if len(targets) != len(logits):
+            raise ValueError(f"{len(logits)} examples of logits but {len(targets)} targets")
+        return _reduce([_cross_entropy_one(z, t) for z, t in zip(logits, targets)], reduction)
+    return _reduce(_cross_entropy_one(logits, target), reduction)
+
+
+def _cross_entropy_one(logits, target):
+    batch = max(np.size(z.data) if isinstance(z, Value) else 1 for z in logits)
+    onehot = _one_hot_columns(target, len(logits), batched=batch > 1 or np.ndim(target) == 2)
+    return -autograd.dot(log_softmax(logits), onehot)
+
+
+def _one_hot_columns(target, k, batched):
+    """Targets -> K columns (numbers, or arrays over the batch): column j is [target == j].
+    For one example a 1-D target is one-hot; for a batch a 1-D target holds class indices."""
+    t = np.asarray(target)
+    if t.ndim == (1 if batched else 0):  # class indices
+        if t.dtype.kind not in "iu" and not (t.dtype.kind == "f" and np.all(t == np.round(t))):
+            raise ValueError(f"cross_entropy: class indices must be integers, got {target!r}")
+        if np.any(t < 0) or np.any(t >= k):
+            raise ValueError(f"cross_entropy: class indices must be in [0, {k}), got {target!r}")
+        idx = t.astype(np.int64)
+        return [(idx == j).astype(np.float64) if batched else float(idx == j) for j in range(k)]
+    t = t.astype(np.float64)
+    if t.ndim != (2 if batched else 1) or t.shape[-1] != k:
+        raise ValueError(f"cross_entropy: one-hot targets need shape {'(n, ' if batched else '('}{k}), "
+                         f"got {t.shape}")
+    return [t[:, j] for j in range(k)] if batched else [float(v) for v in t]
+
+
+def _check_binary(target, allowed, name, exact=True):
+    t = np.asarray(target, dtype=np.float64)
+    if exact:
+        bad = ~np.isin(t, allowed)
+    else:
+        bad = (t < allowed[0]) | (t > allowed[1]) | np.isnan(t)
+    if np.any(bad):
+        i = int(np.flatnonzero(np.atleast_1d(bad))[0])
+        raise ValueError(f"{name}: targets must be {'in' if exact else 'within'} {allowed}, "
+                         f"got {np.atleast_1d(t)[i]!r} at index {i}")
