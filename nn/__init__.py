@@ -1,0 +1,15 @@
+"""nn: what a from-scratch tutorial builds by hand, on top of autograd.
+
+    >>> from nn import MLP
+    >>> model = MLP(3, [4, 4, 1], seed=0)
+    >>> [name for name, _ in model.named_parameters()][:2]
+    ['layers.0.neurons.0.w.0', 'layers.0.neurons.0.w.1']
+"""
+from . import data, losses, metrics, optim
+from .io import ModelFileError, load, save
+from .module import MLP, Layer, Module, Neuron
+from .train import EarlyStopping, NonFiniteLossError, fit, predict, predict_classes
+
+__all__ = ["Module", "Neuron", "Layer", "MLP", "losses", "optim", "data", "metrics", "fit",
+           "EarlyStopping", "NonFiniteLossError", "predict", "predict_classes", "save", "load",
+           "ModelFileError"]

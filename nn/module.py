@@ -1,0 +1,250 @@
+"""Module, Neuron, Layer, MLP: micrograd's nn.py with PyTorch's names.
+
+A model takes one example (a list of numbers or Values) or a whole batch (a 2-D numpy
+array, one row an example) and gives the same numbers both ways:
+
+    >>> import numpy as np
+    >>> from nn import MLP
+    >>> model = MLP(2, [4, 1], seed=0)
+    >>> one = model([0.5, -1.0]).data
+    >>> batch = model(np.array([[0.5, -1.0], [2.0, 3.0]])).data
+    >>> bool(batch[0] == one)
+    True
+    >>> len(model.parameters())
+    17
+"""
+from __future__ import annotations
+
+import math
+import random
+from collections import OrderedDict
+
+import numpy as np
+
+import autograd
+from autograd import Value
+
+ACTIVATIONS = {
+    "relu": lambda v: v.relu(),
+    "tanh": lambda v: v.tanh(),
+    "sigmoid": lambda v: v.sigmoid(),
+    "leaky_relu": lambda v: v.leaky_relu(),
+    "linear": lambda v: v,
+}
+INITS = ("micrograd", "xavier", "he")
+
+
+class Module:
+    """Base class: finds parameters in attributes (Values, Modules, lists of them)."""
+
+    training = True
+
+    def named_parameters(self, prefix=""):
+        """(name, Value) pairs in a fixed order, e.g. ('layers.0.neurons.3.w.1', v)."""
+        out = []
+        for name, attr in vars(self).items():
+            _collect(attr, prefix + name, out)
+        return out
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def train(self, mode=True):
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def modules(self):
+        """This module and every module inside it."""
+        found, stack = [], [self]
+        while stack:
+            m = stack.pop()
+            found.append(m)
+            for attr in vars(m).values():
+                items = attr if isinstance(attr, (list, tuple)) else [attr]
+                stack.extend(x for x in items if isinstance(x, Module))
+        return found
+
+    def state_dict(self):
+        """Parameter name -> float, in parameter order."""
+        return OrderedDict((n, float(p.data)) for n, p in self.named_parameters())
+
+    def load_state_dict(self, state, strict=True):
+        """Set parameters from a mapping of names to numbers.
+
+        Besides per-parameter names, a Layer's weights can be given whole as numpy
+        arrays: 'layers.0.weight' of shape (nout, nin) and 'layers.0.bias' of shape (nout,)
+        (PyTorch's layout), so that a tutorial's numpy initialisation is reproduced exactly.
+        """
+        params = dict(self.named_parameters())
+        flat = {}
+        for key, val in state.items():
+            flat.update(_expand_matrix(self, key, val) if key.endswith((".weight", ".bias"))
+                        or key in ("weight", "bias") else {key: val})
+        unknown = [k for k in flat if k not in params]
+        missing = [k for k in params if k not in flat]
+        if strict and (unknown or missing):
+            raise KeyError(f"load_state_dict: unknown keys {unknown[:5]}, missing keys {missing[:5]}")
+        for key, val in flat.items():
+            if key in params:
+                params[key].data = _number(val, key)
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, x):
+        raise NotImplementedError
+
+
+def _collect(attr, name, out):
+    if isinstance(attr, Value):
+        out.append((name, attr))
+    elif isinstance(attr, Module):
+        out.extend(attr.named_parameters(name + "."))
+    elif isinstance(attr, (list, tuple)):
+        for i, item in enumerate(attr):
+            _collect(item, f"{name}.{i}", out)
+
+
+def _number(val, key):
+    arr = np.asarray(val, dtype=np.float64) if not isinstance(val, (int, float)) else None
+    if arr is not None and arr.ndim != 0:
+        raise ValueError(f"load_state_dict: {key!r} needs one number, got shape {arr.shape}")
+    x = float(val)
+    if not math.isfinite(x):
+        raise ValueError(f"load_state_dict: {key!r} is {x}, not a finite number")
+    return x
+
+
+def _expand_matrix(module, key, val):
+    """'layers.0.weight' (nout, nin) -> the per-neuron names it stands for."""
+    prefix, _, kind = key.rpartition(".")
+    layer = module
+    for part in prefix.split(".") if prefix else []:
+        layer = layer[int(part)] if isinstance(layer, list) else getattr(layer, part)
+    if not isinstance(layer, Layer):
+        raise KeyError(f"load_state_dict: {key!r} does not name a Layer's weight or bias")
+    arr = np.asarray(val, dtype=np.float64)
+    base = f"{prefix}.neurons" if prefix else "neurons"
+    nout, nin = len(layer.neurons), layer.nin
+    if kind == "weight":
+        if arr.shape != (nout, nin):
+            raise ValueError(f"load_state_dict: {key!r} needs shape ({nout}, {nin}), got {arr.shape}")
+        return {f"{base}.{i}.w.{j}": arr[i, j] for i in range(nout) for j in range(nin)}
+    if arr.shape != (nout,):
+        raise ValueError(f"load_state_dict: {key!r} needs shape ({nout},), got {arr.shape}")
+    return {f"{base}.{i}.b": arr[i] for i in range(nout)}
+
+
+def _as_inputs(x, nin):
+    """One example (a list of numbers/Values) or a batch (2-D array) -> nin Values."""
+    if isinstance(x, np.ndarray) and x.ndim == 2:
+        if x.shape[1] != nin:
+            raise ValueError(f"expected a batch of shape (n, {nin}), got {x.shape}")
+        return [Value(col) for col in x.T]
+    x = list(x)
+    if len(x) != nin:
+        raise ValueError(f"expected {nin} inputs, got {len(x)}")
+    return x
+
+
+class Neuron(Module):
+    """activation(w . x + b), the weighted sum as one `dot` node."""
+
+    def __init__(self, nin, activation="relu", init="micrograd", nout=1, rng=None):
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
+        self.w = [Value(x) for x in _draw(init, nin, nout, rng)]
+        self.b = Value(0.0)
+        self.activation = activation
+        self.nin = nin
+
+    def forward(self, x):
+        act = autograd.dot(self.w, _as_inputs(x, self.nin)) + self.b
+        return ACTIVATIONS[self.activation](act)
+
+    def __repr__(self):
+        return f"Neuron({self.nin}, activation={self.activation!r})"
+
+
+class Layer(Module):
+    """nout neurons on the same inputs; always returns a list."""
+
+    def __init__(self, nin, nout, activation="relu", init="micrograd", rng=None):
+        self.neurons = [Neuron(nin, activation, init, nout, rng) for _ in range(nout)]
+        self.nin, self.nout, self.activation = nin, nout, activation
+
+    def forward(self, x):
+        x = _as_inputs(x, self.nin)
+        return [n(x) for n in self.neurons]
+
+    def __repr__(self):
+        return f"Layer({self.nin}, {self.nout}, activation={self.activation!r})"
+
+
+class MLP(Module):
+    """A multi-layer perceptron: hidden layers with `activation`, the last with
+    `output_activation` (None = linear, as in micrograd).
+
+    init: 'micrograd' (uniform(-1, 1) from Python's `random`, in micrograd 0.1.0's order:
+    with random.seed(1337) the weights are micrograd's own), 'xavier' (Glorot uniform) or
+    'he' (Kaiming normal, for ReLU); biases start at 0. `seed` makes the draw independent
+    of global state; None uses the global `random` / `np.random` state.
+    Returns a Value when the last layer has one neuron, else a list (as micrograd).
+    """
+
+    def __init__(self, nin, nouts, activation="relu", output_activation=None, init="micrograd", seed=None):
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; choose from {INITS}")
+        for a in (activation, output_activation or "linear"):
+            if a not in ACTIVATIONS:
+                raise ValueError(f"unknown activation {a!r}; choose from {sorted(ACTIVATIONS)}")
+        sizes = [nin] + list(nouts)
+        rng = _rng(init, seed)
+        last = len(nouts) - 1
+        self.layers = [Layer(sizes[i], sizes[i + 1],
+                             activation if i != last else (output_activation or "linear"), init, rng)
+                       for i in range(len(nouts))]
+        self.nin, self.nouts = nin, list(nouts)
+        self.config = dict(nin=nin, nouts=list(nouts), activation=activation,
+                           output_activation=output_activation, init=init, seed=seed)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x[0] if len(x) == 1 else x
+
+    def save(self, path):
+        """Write architecture and weights as JSON, atomically (see nn.io)."""
+        from .io import save
+        save(self, path)
+
+    def __repr__(self):
+        return f"MLP({self.nin}, {self.nouts}, activation={self.config['activation']!r}, " \
+               f"output_activation={self.config['output_activation']!r})"
+
+
+def _rng(init, seed):
+    if init == "micrograd":
+        return random.Random(seed) if seed is not None else random  # the module: global state
+    return np.random.default_rng(seed) if seed is not None else np.random  # np.random: global
+
+
+def _draw(init, nin, nout, rng):
+    if rng is None:
+        rng = _rng(init, None)
+    if init == "micrograd":
+        return [rng.uniform(-1, 1) for _ in range(nin)]
+    if init == "xavier":
+        a = math.sqrt(6.0 / (nin + nout))
+        return [float(v) for v in rng.uniform(-a, a, nin)]
+    if init == "he":
+        return [float(v) for v in rng.normal(0.0, math.sqrt(2.0 / nin), nin)]
+    raise ValueError(f"unknown init {init!r}; choose from {INITS}")
