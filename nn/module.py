@@ -99,6 +99,11 @@ class Module:
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
 
+    def _label_parameters(self):
+        """Name every parameter Value after its place ('layers.0.neurons.3.w.1'), for drawings."""
+        for name, p in self.named_parameters():
+            p.label = name
+
     def forward(self, x):
         raise NotImplementedError
 
@@ -144,15 +149,16 @@ def _expand_matrix(module, key, val):
 
 
 def _as_inputs(x, nin):
-    """One example (a list of numbers/Values) or a batch (2-D array) -> nin Values."""
+    """One example (a list of numbers/Values) or a batch (2-D array) -> nin Values.
+    Inputs made here are labelled x0, x1, ... so that drawings can name them."""
     if isinstance(x, np.ndarray) and x.ndim == 2:
         if x.shape[1] != nin:
             raise ValueError(f"expected a batch of shape (n, {nin}), got {x.shape}")
-        return [Value(col) for col in x.T]
+        return [Value(col, f"x{j}") for j, col in enumerate(x.T)]
     x = list(x)
     if len(x) != nin:
         raise ValueError(f"expected {nin} inputs, got {len(x)}")
-    return x
+    return [v if isinstance(v, Value) else Value(v, f"x{j}") for j, v in enumerate(x)]
 
 
 class Neuron(Module):
@@ -165,6 +171,7 @@ class Neuron(Module):
         self.b = Value(0.0)
         self.activation = activation
         self.nin = nin
+        self._label_parameters()
 
     def forward(self, x):
         act = autograd.dot(self.w, _as_inputs(x, self.nin)) + self.b
@@ -180,6 +187,7 @@ class Layer(Module):
     def __init__(self, nin, nout, activation="relu", init="micrograd", rng=None):
         self.neurons = [Neuron(nin, activation, init, nout, rng) for _ in range(nout)]
         self.nin, self.nout, self.activation = nin, nout, activation
+        self._label_parameters()
 
     def forward(self, x):
         x = _as_inputs(x, self.nin)
@@ -215,6 +223,7 @@ class MLP(Module):
         self.nin, self.nouts = nin, list(nouts)
         self.config = dict(nin=nin, nouts=list(nouts), activation=activation,
                            output_activation=output_activation, init=init, seed=seed)
+        self._label_parameters()
 
     def forward(self, x):
         for layer in self.layers:
