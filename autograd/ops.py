@@ -289,11 +289,13 @@ def _dot_grad(g, out, xs):
 
 
 def _batch_sum(a):
-    return float(a.sum()) if type(a) is ndarray else a
+    # Left to right (cumsum), not numpy's pairwise sum: the very numbers of a loop over examples.
+    return float(np.cumsum(a)[-1]) if type(a) is ndarray else a
 
 
 def _batch_mean(a):
-    return float(a.mean()) if type(a) is ndarray else a
+    # sum * (1/n), as `sum(losses) * (1.0 / len(losses))` over per-example graphs.
+    return _batch_sum(a) * (1.0 / len(a)) if type(a) is ndarray else a
 
 
 def _batch_len(a):
@@ -323,4 +325,4 @@ CLAMP = defop("clamp", 1, _clamp,                          lambda g, out, a, k: 
 SUM = defop("sum", "n",   _sum,                             lambda g, out, xs: [g] * len(xs))
 DOT = defop("dot", "n",   _dot,                             _dot_grad)
 BATCH_SUM = defop("batch_sum", 1, _batch_sum,               lambda g, out, a: (g * ones_like(a),))
-BATCH_MEAN = defop("batch_mean", 1, _batch_mean,            lambda g, out, a: (g * ones_like(a) / _batch_len(a),))
+BATCH_MEAN = defop("batch_mean", 1, _batch_mean,            lambda g, out, a: (g * ones_like(a) * (1.0 / _batch_len(a)),))

@@ -8,9 +8,9 @@ The tutorial's loop: step 0.01, stop when the step is below 1e-5; it lands at x 
 """
 from __future__ import annotations
 
-import argparse
-
 from autograd import Value
+
+from .common import Timer, finish, parse_args
 
 
 def f(x):
@@ -32,12 +32,11 @@ def run(x0=6.0, step=0.01, precision=1e-5, max_iters=100_000):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--x0", type=float, default=6.0)
-    args = ap.parse_args(argv)
-    r = run(args.x0)
-    print(f"gradient_descent: x = {r['x']:.6f} after {r['iterations']} steps, f(x) = {r['f']:.6f}")
-    return r
+    args = parse_args(__doc__, argv, 100_000)
+    with Timer() as t:
+        r = run(max_iters=args.steps or 100_000)
+    r["seconds"] = round(t.seconds, 3)
+    return finish("gradient_descent", r, args)
 
 
 if __name__ == "__main__":

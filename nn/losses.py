@@ -123,8 +123,8 @@ def cross_entropy(logits, target, reduction="mean"):
 
 
 def _cross_entropy_one(logits, target):
-    batch = max(np.size(z.data) if isinstance(z, Value) else 1 for z in logits)
-    onehot = _one_hot_columns(target, len(logits), batched=batch > 1 or np.ndim(target) == 2)
+    batched = any(isinstance(z, Value) and isinstance(z.data, np.ndarray) for z in logits)
+    onehot = _one_hot_columns(target, len(logits), batched=batched or np.ndim(target) == 2)
     return -autograd.dot(log_softmax(logits), onehot)
 
 
