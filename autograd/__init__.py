@@ -10,9 +10,9 @@
 from .backward import backward, gc_paused, is_grad_enabled, no_grad, topological_order
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import OPS
-from .value import Value, dot, sum
+from .value import Value, dot, logsumexp, sum
 
 __all__ = [
-    "Value", "sum", "dot", "backward", "no_grad", "is_grad_enabled", "gc_paused",
+    "Value", "sum", "dot", "logsumexp", "backward", "no_grad", "is_grad_enabled", "gc_paused",
     "topological_order", "gradcheck", "gradgradcheck", "GradcheckError", "OPS",
 ]

@@ -10,6 +10,12 @@ An entry is ``defop(name, arity, forward, backward)``:
   below only, so the *same* rule runs on floats, on numpy arrays, and on Values;
   on Values it builds a graph, which is what ``backward(create_graph=True)`` uses.
 
+``c`` is the forward rule in C, for `autograd.compile`: a template over ``{a}``, ``{b}``,
+``{k}`` (``{k0}``, ``{k1}`` for a pair), or for n-ary operations a function from the inputs'
+C expressions to one expression. The C derivative is not written again: code generation
+runs the Python backward rule on symbols (see ``compile/symbolic.py``), so a rule may use
+arithmetic and the helpers in ``HELPERS`` only.
+
 ``arity`` is 1, 2 or ``'n'``. An operation with a constant argument (the exponent of
 ``x ** 3``, the slope of ``leaky_relu``) gets it after its Value inputs as ``k``.
 n-ary operations receive their inputs as one tuple and return one gradient per item.
@@ -36,11 +42,11 @@ ndarray = np.ndarray
 class Op:
     """One operation: its name, how many inputs, its forward and backward rules."""
 
-    __slots__ = ("name", "arity", "forward", "backward", "has_k")
+    __slots__ = ("name", "arity", "forward", "backward", "has_k", "c")
 
-    def __init__(self, name, arity, forward, backward, has_k):
+    def __init__(self, name, arity, forward, backward, has_k, c):
         self.name, self.arity, self.has_k = name, arity, has_k
-        self.forward, self.backward = forward, backward
+        self.forward, self.backward, self.c = forward, backward, c
 
     def __repr__(self):
         return f"<op {self.name}>"
@@ -49,8 +55,8 @@ class Op:
 OPS: dict[str, Op] = {}
 
 
-def defop(name, arity, forward, backward, *, has_k=False):
-    op = Op(name, arity, forward, backward, has_k)
+def defop(name, arity, forward, backward, *, has_k=False, c=None):
+    op = Op(name, arity, forward, backward, has_k, c)
     OPS[name] = op
     return op
 
@@ -283,6 +289,39 @@ def _dot(xs):
     return s
 
 
+def _logsumexp(xs):
+    # The max comes out first so that exp never overflows.
+    m = xs[0]
+    for x in xs[1:]:
+        m = np.maximum(m, x) if type(m) is ndarray or type(x) is ndarray else max(m, x)
+    s = 0.0
+    for x in xs:
+        s = s + exp(x - m)
+    return m + log(s)
+
+
+def _c_fold(xs):
+    code = "0.0"
+    for x in xs:
+        code = f"({code} + {x})"
+    return code
+
+
+def _c_dot(xs):
+    n = len(xs) // 2
+    code = "0.0"
+    for i in range(n):
+        code = f"({code} + {xs[i]} * {xs[n + i]})"
+    return code
+
+
+def _c_logsumexp(xs):
+    m = xs[0]
+    for x in xs[1:]:
+        m = f"fmax({m}, {x})"
+    return f"({{ double m_ = {m}; m_ + log({_c_fold(f'exp({x} - m_)' for x in xs)}); }})"
+
+
 def _dot_grad(g, out, xs):
     n = len(xs) // 2
     return [g * x for x in xs[n:]] + [g * w for w in xs[:n]]
@@ -304,25 +343,37 @@ def _batch_len(a):
 
 
 # ---------------------------------------------------------------------------
-#     name          arity forward                           backward: (g, out, *inputs) -> grads
-ADD = defop("add", 2,     lambda a, b: a + b,               lambda g, out, a, b: (g, g))
-SUB = defop("sub", 2,     lambda a, b: a - b,               lambda g, out, a, b: (g, -g))
-MUL = defop("mul", 2,     lambda a, b: a * b,               lambda g, out, a, b: (g * b, g * a))
-DIV = defop("div", 2,     _div,                             lambda g, out, a, b: (g / b, -g * out / b))
-NEG = defop("neg", 1,     lambda a: -a,                     lambda g, out, a: (-g,))
-POW = defop("pow", 1,     _pow,                             lambda g, out, a, k: (g * k * power(a, k - 1),), has_k=True)
-POWV = defop("powv", 2,   _pow,                             lambda g, out, a, b: (g * b * power(a, b - 1), g * out * log_for_pow(a)))
-ABS = defop("abs", 1,     _abs,                             lambda g, out, a: (g * sign(a),))
-EXP = defop("exp", 1,     exp,                              lambda g, out, a: (g * out,))
-LOG = defop("log", 1,     log,                              lambda g, out, a: (g / a,))
-SQRT = defop("sqrt", 1,   _sqrt,                            lambda g, out, a: (div(g * 0.5, out),))
-TANH = defop("tanh", 1,   _tanh,                            lambda g, out, a: (g * (1 - out * out),))
-SIGMOID = defop("sigmoid", 1, _sigmoid,                     lambda g, out, a: (g * out * (1 - out),))
-RELU = defop("relu", 1,   _relu,                            lambda g, out, a: (g * step(a),))
-LEAKY_RELU = defop("leaky_relu", 1, _leaky_relu,            lambda g, out, a, k: (g * choose(data(a) > 0, 1.0, k),), has_k=True)
-SOFTPLUS = defop("softplus", 1, _softplus,                  lambda g, out, a: (g * sigmoid(a),))
-CLAMP = defop("clamp", 1, _clamp,                          lambda g, out, a, k: (g * inside(a, k),), has_k=True)
-SUM = defop("sum", "n",   _sum,                             lambda g, out, xs: [g] * len(xs))
-DOT = defop("dot", "n",   _dot,                             _dot_grad)
-BATCH_SUM = defop("batch_sum", 1, _batch_sum,               lambda g, out, a: (g * ones_like(a),))
-BATCH_MEAN = defop("batch_mean", 1, _batch_mean,            lambda g, out, a: (g * ones_like(a) * (1.0 / _batch_len(a)),))
+#     name          arity forward       backward: (g, out, *inputs) -> one gradient per input
+ADD = defop("add", 2, lambda a, b: a + b, lambda g, out, a, b: (g, g), c="{a} + {b}")
+SUB = defop("sub", 2, lambda a, b: a - b, lambda g, out, a, b: (g, -g), c="{a} - {b}")
+MUL = defop("mul", 2, lambda a, b: a * b, lambda g, out, a, b: (g * b, g * a), c="{a} * {b}")
+DIV = defop("div", 2, _div,               lambda g, out, a, b: (g / b, -g * out / b), c="{a} / {b}")
+NEG = defop("neg", 1, lambda a: -a,       lambda g, out, a: (-g,), c="-{a}")
+POW = defop("pow", 1, _pow,               lambda g, out, a, k: (g * k * power(a, k - 1),), has_k=True,
+            c="pow({a}, {k})")
+POWV = defop("powv", 2, _pow,             lambda g, out, a, b: (g * b * power(a, b - 1), g * out * log_for_pow(a)),
+             c="pow({a}, {b})")
+ABS = defop("abs", 1, _abs,               lambda g, out, a: (g * sign(a),), c="fabs({a})")
+EXP = defop("exp", 1, exp,                lambda g, out, a: (g * out,), c="exp({a})")
+LOG = defop("log", 1, log,                lambda g, out, a: (g / a,), c="log({a})")
+SQRT = defop("sqrt", 1, _sqrt,            lambda g, out, a: (div(g * 0.5, out),), c="sqrt({a})")
+TANH = defop("tanh", 1, _tanh,            lambda g, out, a: (g * (1 - out * out),), c="tanh({a})")
+SIGMOID = defop("sigmoid", 1, _sigmoid,   lambda g, out, a: (g * out * (1 - out),), c="vg_sigmoid({a})")
+RELU = defop("relu", 1, _relu,            lambda g, out, a: (g * step(a),), c="({a} > 0 ? {a} : 0.0)")
+LEAKY_RELU = defop("leaky_relu", 1, _leaky_relu, lambda g, out, a, k: (g * choose(data(a) > 0, 1.0, k),),
+                   has_k=True, c="({a} > 0 ? {a} : {a} * {k})")
+SOFTPLUS = defop("softplus", 1, _softplus, lambda g, out, a: (g * sigmoid(a),), c="vg_softplus({a})")
+CLAMP = defop("clamp", 1, _clamp,         lambda g, out, a, k: (g * inside(a, k),), has_k=True,
+              c="fmin(fmax({a}, {k0}), {k1})")
+SUM = defop("sum", "n", _sum,             lambda g, out, xs: [g] * len(xs), c=_c_fold)
+DOT = defop("dot", "n", _dot,             _dot_grad, c=_c_dot)
+LOGSUMEXP = defop("logsumexp", "n", _logsumexp, lambda g, out, xs: [g * exp(x - out) for x in xs],
+                  c=_c_logsumexp)
+# Reductions over the batch: the C backend writes them as loops.
+BATCH_SUM = defop("batch_sum", 1, _batch_sum, lambda g, out, a: (g * ones_like(a),), c="BATCH_SUM")
+BATCH_MEAN = defop("batch_mean", 1, _batch_mean,
+                   lambda g, out, a: (g * ones_like(a) * (1.0 / _batch_len(a)),), c="BATCH_MEAN")
+
+# What backward rules may call besides arithmetic; code generation swaps in symbolic versions.
+HELPERS = ("data", "exp", "log", "sigmoid", "power", "div", "step", "sign", "choose", "inside",
+           "ones_like", "log_for_pow", "_batch_len")

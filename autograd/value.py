@@ -296,6 +296,19 @@ def dot(ws, xs):
     return _node(ops.DOT.forward([x.data for x in both]), ops.DOT, both, None)
 
 
+def logsumexp(values):
+    """log(sum(exp(v) for v in values)) as one node, stable (the max is taken out first).
+
+        >>> import autograd
+        >>> round(autograd.logsumexp([Value(1000.0), Value(1000.0)]).data, 6)
+        1000.693147
+    """
+    xs = tuple(_checked(v, "logsumexp", i) for i, v in enumerate(values))
+    if not xs:
+        raise ValueError("logsumexp of no values")
+    return _node(ops.LOGSUMEXP.forward([x.data for x in xs]), ops.LOGSUMEXP, xs, None)
+
+
 def _checked(v, where, i):
     w = _wrap(v)
     if w is None:

@@ -80,30 +80,19 @@ def l2(params, weight=1.0):
     return weight * autograd.sum([p * p for p in params])
 
 
-def _max_data(values):
-    m = values[0].data if isinstance(values[0], Value) else values[0]
-    for v in values[1:]:
-        m = np.maximum(m, v.data if isinstance(v, Value) else v)
-    return m
-
-
 def log_softmax(logits):
-    """[z_k - logsumexp(z)] for a list of K Values; the max is subtracted first (a constant,
-    so gradients are unchanged) so that exp never overflows."""
+    """[z_k - logsumexp(z)] for a list of K Values (logsumexp takes the max out first, so
+    exp never overflows)."""
     logits = list(logits)
-    m = _max_data(logits)
-    shifted = [z - m for z in logits]
-    lse = autograd.sum([s.exp() for s in shifted]).log()
-    return [s - lse for s in shifted]
+    lse = autograd.logsumexp(logits)
+    return [z - lse for z in logits]
 
 
 def softmax(logits):
-    """[exp(z_k) / sum_j exp(z_j)] for a list of K Values, stable."""
+    """[exp(z_k - logsumexp(z))] for a list of K Values, stable."""
     logits = list(logits)
-    m = _max_data(logits)
-    exps = [(z - m).exp() for z in logits]
-    total = autograd.sum(exps)
-    return [e / total for e in exps]
+    lse = autograd.logsumexp(logits)
+    return [(z - lse).exp() for z in logits]
 
 
 def cross_entropy(logits, target, reduction="mean"):

@@ -1,0 +1,627 @@
+"""Draw a computation graph with Graphviz: micrograd's picture, still readable at MLP size.
+
+`draw(root)` returns a `graphviz.Digraph` (it shows inline in Jupyter; `.render()` and
+`.pipe()` write files). Values are boxes with label, data and grad, each operation a small
+ellipse between its inputs and its result, as in micrograd. Colours tell inputs,
+parameters, intermediates, constants and the output apart (a legend says which).
+Above ~150 nodes a graph built by `nn` is drawn one node per neuron instead.
+
+    >>> from autograd import Value
+    >>> from autograd.draw import draw
+    >>> a, b = Value(2.0, label='a'), Value(-3.0, label='b')
+    >>> c = a * b
+    >>> c.label = 'c'
+    >>> c.backward()
+    >>> g = draw(c)
+    >>> 'data 2.0000' in g.source and 'grad -3.0000' in g.source
+    True
+    >>> g.source.count(' -> ')   # a -> *, b -> *, * -> c
+    3
+
+Rendering runs the system `dot` when there is one, otherwise the `graphviz-pure` command
+that pip installs with valuegrad; the environment variable VALUEGRAD_RENDERER picks one
+(`dot`, `graphviz-pure` or `auto`). The choice is made each time a drawing is rendered.
+
+From a shell: `python -m autograd.draw "tanh(x*w + b)" x=2 w=-3 b=6.88 -o neuron.svg`, or
+`python -m autograd.draw model.json -o model.png` (see `main`).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import html
+import math
+import os
+import pathlib
+import re
+import shutil
+import sys
+import sysconfig
+
+import graphviz
+import numpy as np
+
+from .backward import topological_order
+from .ops import ndarray
+
+AUTO_NEURON_VIEW = 150  # more drawn nodes than this: detail='auto' switches to neurons
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu")
+RENDERER_ENV = "VALUEGRAD_RENDERER"
+RENDERERS = ("auto", "dot", "graphviz-pure")
+
+# fill, border: chosen to stay distinct in grey scale and for red-green colour blindness
+STYLE = {
+    "input": ("#cfe2f3", "#3d6f9e"),
+    "parameter": ("#fde3b5", "#b87514"),
+    "intermediate": ("#ffffff", "#666666"),
+    "constant": ("#eeeeee", "#9a9a9a"),
+    "output": ("#c9ecc4", "#2c7a2c"),
+    "neuron": ("#fde3b5", "#b87514"),
+    "dead": ("#e4e4e4", "#8a8a8a"),
+}
+_W = re.compile(r"^(?:(.*)\.)?w\.(\d+)$")   # nn's '<prefix>.w.<k>'
+_PARAM = re.compile(r"(^|\.)(w\.\d+|b)$|^(w|b)\d*$|weight|bias")
+_INDEX = re.compile(r"^(.*?)\.?(\d+)$")       # 'layers.0.neurons.3' -> ('layers.0.neurons', 3)
+_SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "neg": "-x", "powv": "**",
+           "batch_mean": "mean", "batch_sum": "sum (batch)"}
+
+
+# -- numbers ------------------------------------------------------------------------------
+def num(x):
+    """A number as micrograd prints it (4 decimals), switching to 3 significant digits when tiny or huge."""
+    x = float(x)
+    if x == 0 or 1e-3 <= abs(x) < 1e5:
+        return f"{x:.4f}"
+    return f"{x:.3g}" if math.isfinite(x) else str(x)
+
+
+def summary(x):
+    """A float as `num`; a batch as '(n,) mean m [min..max]', never every number."""
+    if type(x) is not ndarray:
+        return num(x)
+    return f"({x.size},) mean {x.mean():.3g} [{x.min():.3g}..{x.max():.3g}]"
+
+
+def _cell(name, x):
+    # a batch's range goes on a second line so that boxes stay narrow
+    if type(x) is not ndarray:
+        return f"{name} {num(x)}"
+    return f"{name} ({x.size},) mean {x.mean():.3g}<br/>[{x.min():.3g} .. {x.max():.3g}]"
+
+
+def op_label(v):
+    """What an operation node shows: '+', '*', 'tanh', '**3', 'leaky_relu(0.01)', ..."""
+    name, k = v.op, v.k
+    if name == "pow":
+        return f"**{k:g}"
+    if name == "clamp":
+        return f"clamp [{k[0]:g}, {k[1]:g}]"
+    if k is not None:
+        return f"{name}({k:g})"
+    return _SYMBOL.get(name, name)
+
+
+# -- the graph, read once ---------------------------------------------------------------
+class Neuron:
+    """One neuron found in the graph: its label prefix and every place it was computed."""
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+        m = _INDEX.match(prefix)
+        self.group, self.index = (m.group(1), int(m.group(2))) if m else (prefix, 0)
+        self.weights, self.bias, self.activation = [], None, "linear"
+        self.uses = []     # (dot, add or None, activation node or None) per computation
+        self.inputs = []   # the Values multiplied by the weights, over all uses
+
+    @property
+    def outputs(self):
+        return [act or add or dot for dot, add, act in self.uses]
+
+
+class GraphInfo:
+    """Everything the drawings need to know about the graph under `roots`.
+
+    Parameters are leaves labelled like nn's names ('layers.0.neurons.3.w.1', '... .b',
+    'w1', 'bias'), or given in `params`; other labelled leaves are inputs, unlabelled
+    leaves constants. A neuron is a `dot` node whose weights are '<prefix>.w.<k>', then
+    an `add` of '<prefix>.b', then relu/tanh/sigmoid/leaky_relu if there is one.
+    """
+
+    def __init__(self, roots, params=None):
+        self.roots = list(roots)
+        seen, order = set(), []
+        for r in self.roots:  # the concatenation of topological orders is one
+            for v in topological_order(r):
+                if v not in seen:
+                    seen.add(v)
+                    order.append(v)
+        self.nodes = order
+        self.index = {v: i for i, v in enumerate(order)}
+        self.names = {v: v.label for v in order}
+        self.params = set()
+        for name, p in _named(params):
+            if p in self.index:
+                self.params.add(p)
+                self.names[p] = self.names[p] or name
+        self.children = {v: [] for v in order}
+        for v in order:
+            for p in v.parents:
+                self.children[p].append(v)
+        self.root_set = set(self.roots)
+        self.neurons = self._find_neurons()
+
+    def kind(self, v):
+        if v in self.root_set:
+            return "output"
+        if v.parents:
+            return "intermediate"
+        if v in self.params or _PARAM.search(self.names[v] or "\0"):
+            return "parameter"
+        return "input" if self.names[v] else "constant"
+
+    def full_size(self):
+        """Nodes a full drawing has: one per Value plus one per operation."""
+        return len(self.nodes) + sum(1 for v in self.nodes if v.parents)
+
+    def _find_neurons(self):
+        found = {}
+        for v in self.nodes:
+            if v.op != "dot":
+                continue
+            ps = v.parents
+            n = len(ps) // 2
+            ms = [_W.match(self.names[w]) for w in ps[:n]]
+            if not ms or not all(ms) or len({m.group(1) for m in ms}) != 1:
+                continue
+            prefix = ms[0].group(1) or ""
+            neuron = found.get(prefix) or found.setdefault(prefix, Neuron(prefix))
+            bias_name = f"{prefix}.b" if prefix else "b"
+            add = next((c for c in self.children[v] if c.op == "add" and any(
+                p is not v and not p.parents and self.names[p] == bias_name for p in c.parents)), None)
+            out = add or v
+            act = next((c for c in self.children[out] if c.op in ACTIVATIONS), None)
+            if not neuron.weights:
+                neuron.weights = list(ps[:n])
+            if add is not None and neuron.bias is None:
+                neuron.bias = next(p for p in add.parents if p is not v)
+            if act is not None:
+                neuron.activation = op_label(act) if act.op == "leaky_relu" else act.op
+            neuron.uses.append((v, add, act))
+            neuron.inputs.extend(ps[n:])
+        return sorted(found.values(), key=lambda nr: (_natural(nr.group), nr.index))
+
+    def owners(self):
+        """Value -> the Neuron it is part of (weights, bias, dot, add, activation)."""
+        own = {}
+        for nr in self.neurons:
+            for v in nr.weights + [nr.bias]:
+                if v is not None:
+                    own[v] = nr
+            for use in nr.uses:
+                for v in use:
+                    if v is not None:
+                        own[v] = nr
+        return own
+
+    def layers(self):
+        """(group name, [neurons]) in a fixed order: layers by name, neurons by index."""
+        out = {}
+        for nr in self.neurons:
+            out.setdefault(nr.group, []).append(nr)
+        return list(out.items())
+
+
+def _named(params):
+    if params is None:
+        return []
+    if hasattr(params, "named_parameters"):
+        return params.named_parameters()
+    if isinstance(params, dict):
+        return params.items()
+    return [(p if isinstance(p, tuple) else ("", p)) for p in params]
+
+
+def _natural(s):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
+
+
+# -- building the Digraph ------------------------------------------------------------------
+class Drawing(graphviz.Digraph):
+    """A graphviz.Digraph that picks its renderer (see `use_renderer`) when it renders."""
+
+    detail = "full"
+
+    def pipe(self, *args, **kwargs):
+        use_renderer()
+        return super().pipe(*args, **kwargs)
+
+    def render(self, *args, **kwargs):
+        use_renderer()
+        return super().render(*args, **kwargs)
+
+
+def draw(root, *, rankdir="LR", detail="auto", format="svg", params=None):
+    """The graph of everything `root` depends on, as a `graphviz.Digraph`.
+
+    root: a Value, or a list of Values (a model with several outputs).
+    detail: 'full' (every Value and operation, neurons in clusters inside layer clusters),
+    'neuron' (one node per neuron: activation, bias and gradient summaries), or 'auto'
+    (full up to AUTO_NEURON_VIEW drawn nodes, neurons above, when the graph has neurons).
+    params: names for parameters that carry no label: a Module, a dict or (name, Value)s.
+
+        >>> from autograd import Value
+        >>> x, w = Value(0.5, label='x0'), Value(-1.0, label='n.0.w.0')
+        >>> y = (x * w).tanh()
+        >>> g = draw(y, rankdir='TB')
+        >>> [k for k in ('input', 'parameter', 'output') if k in g.source]
+        ['input', 'parameter', 'output']
+    """
+    roots = list(root) if isinstance(root, (list, tuple)) else [root]
+    if detail not in ("auto", "full", "neuron"):
+        raise ValueError(f"detail must be 'auto', 'full' or 'neuron', got {detail!r}")
+    info = GraphInfo(roots, params)
+    if detail == "auto":
+        detail = "neuron" if info.neurons and info.full_size() > AUTO_NEURON_VIEW else "full"
+    if detail == "neuron" and not info.neurons:
+        raise ValueError("detail='neuron' needs neurons: dot nodes whose weights are labelled "
+                         "'<prefix>.w.<k>' (as nn labels them); this graph has none")
+    return _build(info, detail, rankdir, format)
+
+
+def _build(info, detail, rankdir, format, page=False, grads=None):
+    g = Drawing(comment=f"valuegrad: {detail} view", format=format)
+    g.detail = detail
+    g.attr(rankdir=rankdir, newrank="true", fontname="Helvetica", fontsize="11")
+    if detail == "neuron":  # room for the faint mesh; no final reordering across clusters,
+        g.attr(nodesep="0.1", ranksep="1.1", remincross="false")  # which would rotate neurons
+    else:
+        g.attr(nodesep="0.2", ranksep="0.35")
+    g.attr("node", fontname="Helvetica", fontsize="11")
+    g.attr("edge", color="#555555", arrowsize="0.6")
+    b = _Builder(info, g, page, grads)
+    (b.neuron_view if detail == "neuron" else b.full_view)()
+    _legend(g, detail)
+    return g
+
+
+class _Builder:
+    def __init__(self, info, g, page, grads):
+        self.info, self.g, self.page = info, g, page
+        self.grads = grads  # the page shows the gradients of its own replay
+        self.ids = {v: f"v{i}" for i, v in enumerate(info.nodes)}
+
+    def value(self, g, v, note=""):
+        info, vid = self.info, self.ids[v]
+        kind = info.kind(v)
+        fill, line = STYLE[kind]
+        name = html.escape(info.names[v])
+        grad = v.grad if self.grads is None else self.grads.get(v, 0.0)
+        cells = [f"<td><b>{name}</b></td>"] if name else []
+        cells += [f"<td>{_cell('data', v.data)}</td>", f"<td>{_cell('grad', grad)}</td>"]
+        if note:
+            cells.append(f"<td><i>{html.escape(note)}</i></td>")
+        border = 2 if kind == "output" else 1
+        label = (f'<<table border="{border}" cellborder="1" cellspacing="0" cellpadding="3" '
+                 f'bgcolor="{fill}" color="{line}">{"<tr>" + "".join(cells) + "</tr>"}</table>>')
+        g.node(vid, label, shape="plain", tooltip=f"{kind} {info.names[v]}".strip(),
+               **({"id": vid} if self.page else {}))
+
+    def op(self, g, v):
+        oid = "o" + self.ids[v][1:]
+        g.node(oid, op_label(v), shape="ellipse", style="filled", fillcolor="#f2f2f2",
+               color="#888888", margin="0.04,0.02", height="0.3",
+               **({"id": oid} if self.page else {}))
+        self.edge(oid, self.ids[v])
+        return oid
+
+    def edge(self, a, b, **attrs):
+        if self.page:
+            attrs["id"] = f"e_{a}_{b}"
+        self.g.edge(a, b, **attrs)
+
+    def full_view(self):
+        info, own = self.info, self.info.owners()
+        for v in info.nodes:
+            if v not in own:
+                self._value_and_op(self.g, v)
+        members = {}
+        for v in info.nodes:
+            if v in own:
+                members.setdefault(own[v], []).append(v)
+        for gi, (group, neurons) in enumerate(info.layers()):
+            with self.g.subgraph(name=f"cluster_L{gi}") as lay:
+                lay.attr(label=_layer_title(group, neurons), style="rounded", color="#aaaaaa")
+                for ni, nr in enumerate(neurons):
+                    with lay.subgraph(name=f"cluster_L{gi}_N{ni}") as c:
+                        c.attr(label=nr.prefix or "neuron", style="rounded,dashed", color="#cccccc")
+                        for v in members[nr]:
+                            self._value_and_op(c, v)
+        for v in info.nodes:
+            for p in v.parents:
+                self.edge(self.ids[p], "o" + self.ids[v][1:])
+
+    def _value_and_op(self, g, v):
+        self.value(g, v)
+        if v.parents:
+            self.op(g, v)
+
+    def neuron_view(self):
+        info, own = self.info, self.info.owners()
+        nid = {nr: f"n{i}" for i, nr in enumerate(info.neurons)}
+        src = {v: nid[own[v]] if v in own else self.ids[v] for v in info.nodes}
+        hidden = self._parameter_only(own)
+        for v in info.nodes:
+            if v in own or v in hidden:
+                continue
+            cut = [p for p in v.parents if p in hidden or (not p.parents and p in own)]
+            self.value(self.g, v, note=f"from {self._count_params(v, own)} parameters" if cut else "")
+            if v.parents:
+                oid = self.op(self.g, v)
+                for p in {src[p]: p for p in v.parents if p not in cut}:
+                    self.edge(p, oid)
+        faint = dict(color="#3c4d7099", penwidth="0.5", arrowsize="0.3")
+        for gi, (group, neurons) in enumerate(info.layers()):
+            with self.g.subgraph(name=f"cluster_L{gi}") as lay:
+                lay.attr(label=_layer_title(group, neurons), style="rounded", color="#aaaaaa")
+                for nr in neurons:
+                    self.neuron(lay, nr, nid[nr])
+                # invisible edges in one rank keep the neurons in index order, top to bottom
+                with lay.subgraph() as rank:
+                    rank.attr(rank="same")
+                    for a, b in zip(neurons[1:], neurons):
+                        rank.edge(nid[a], nid[b], style="invis")
+            for nr in neurons:
+                for s in dict.fromkeys(src[x] for x in nr.inputs):
+                    self.edge(s, nid[nr], **faint)
+
+    def neuron(self, g, nr, node_id):
+        acts = np.concatenate([np.atleast_1d(np.asarray(o.data, float)) for o in nr.outputs])
+        grads = np.concatenate([np.atleast_1d(np.asarray(o.grad, float)) for o in nr.outputs])
+        dead = nr.activation == "relu" and not acts.any()
+        fill, line = STYLE["dead" if dead else "neuron"]
+        if any(o in self.info.root_set for o in nr.outputs):
+            fill, line = STYLE["output"]
+        wgrad = math.sqrt(sum(float(np.sum(np.square(w.grad))) for w in nr.weights))
+        rows = [f"<b>{html.escape(_short(nr))}</b> {nr.activation}{' (dead)' if dead else ''}",
+                f"out {_stats(acts)}",
+                f"grad {_stats(grads)}"]
+        if nr.bias is not None:
+            rows.append(f"b {num(nr.bias.data)}  grad b {num(nr.bias.grad)}")
+        rows.append(f"|grad w| {num(wgrad)}")
+        label = ('<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
+                 + "".join(f'<tr><td align="left">{r}</td></tr>' for r in rows) + "</table>>")
+        g.node(node_id, label, shape="box", style="rounded,filled", fillcolor=fill, color=line,
+               penwidth="2" if fill == STYLE["output"][0] else "1", margin="0.06,0.03",
+               tooltip=nr.prefix)
+
+    def _count_params(self, v, own):
+        return sum(1 for u in topological_order(v) if not u.parents and u in own)
+
+    def _parameter_only(self, own):
+        """Values (not drawn) computed from parameters alone below a drawn one, e.g. the
+        p*p terms of a weight penalty: in the neuron view their parameters are gone."""
+        only = set()
+        for v in self.info.nodes:
+            if v.parents and v not in own and all(
+                    (not p.parents and (p in own or self.info.kind(p) == "constant")) or p in only
+                    for p in v.parents):
+                only.add(v)
+        shown = {v for v in only if v in self.info.root_set
+                 or any(c not in only for c in self.info.children[v])}
+        return only - shown
+
+
+
+
+def _short(nr):
+    parts = nr.prefix.split(".")
+    return ".".join(parts[-2:]) if nr.prefix else "neuron"
+
+
+def _stats(x):
+    if x.size == 1:
+        return num(x[0])
+    return f"mean {x.mean():.3g} [{x.min():.3g}..{x.max():.3g}]"
+
+
+def _layer_title(group, neurons):
+    name = re.sub(r"\.?neurons$", "", group) or "layer"
+    acts = sorted({nr.activation for nr in neurons})
+    return f"{name}: {len(neurons)} x {', '.join(acts)}"
+
+
+def _legend(g, detail):
+    kinds = ["input", "parameter", "intermediate", "output", "constant"]
+    rows = [f'<tr><td bgcolor="{STYLE[k][0]}" border="1" color="{STYLE[k][1]}">{k}</td></tr>'
+            for k in kinds]
+    rows.append('<tr><td bgcolor="#f2f2f2" border="1" color="#888888" style="rounded">operation</td></tr>')
+    if detail == "neuron":
+        rows.append(f'<tr><td bgcolor="{STYLE["neuron"][0]}" border="1">neuron: activation, '
+                    f'output,<br/>gradients, bias</td></tr>')
+        rows.append(f'<tr><td bgcolor="{STYLE["dead"][0]}" border="1">dead relu (output all 0)</td></tr>')
+    rows.append('<tr><td>batch: (n,) mean [min..max]</td></tr>')
+    g.node("legend", '<<table border="0" cellspacing="2" cellpadding="3">'
+           '<tr><td><b>legend</b></td></tr>' + "".join(rows) + "</table>>", shape="plain")
+
+
+# -- rendering -------------------------------------------------------------------------------
+class RendererNotFoundError(RuntimeError):
+    """Neither the system `dot` nor the `graphviz-pure` command could be found."""
+
+
+def find_renderer(choice=None):
+    """The path of the program that renders: `choice`, else $VALUEGRAD_RENDERER, else 'auto'.
+
+    'auto' is the system Graphviz `dot` on PATH when there is one, else `graphviz-pure`
+    (pip installs it in the scripts folder of the running Python, which is often not on PATH).
+    """
+    choice = choice or os.environ.get(RENDERER_ENV, "").strip() or "auto"
+    if choice not in RENDERERS:
+        raise ValueError(f"{RENDERER_ENV}={choice!r}: choose one of {', '.join(RENDERERS)}")
+    if choice in ("auto", "dot"):
+        found = shutil.which("dot")
+        if found:
+            return pathlib.Path(found)
+    if choice in ("auto", "graphviz-pure"):
+        for folder in _script_folders():
+            found = shutil.which("graphviz-pure", path=folder)
+            if found:
+                return pathlib.Path(found)
+        found = shutil.which("graphviz-pure")
+        if found:
+            return pathlib.Path(found)
+    wanted = {"dot": "the system Graphviz `dot`", "graphviz-pure": "`graphviz-pure`"}.get(choice)
+    raise RendererNotFoundError(
+        f"cannot render: {wanted or 'neither the system Graphviz `dot` nor `graphviz-pure`'} "
+        f"was found. Install one: `pip install graphviz-pure` (no system packages needed), or "
+        f"Graphviz from https://graphviz.org/download/ (which gives `dot`); then pick it with "
+        f"{RENDERER_ENV}=dot or {RENDERER_ENV}=graphviz-pure ({RENDERER_ENV}=auto tries both).")
+
+
+def _script_folders():
+    folders = [sysconfig.get_path("scripts")]
+    try:
+        folders.append(sysconfig.get_path("scripts", f"{os.name}_user"))
+    except KeyError:
+        pass
+    return [f for f in folders if f and os.path.isdir(f)]
+
+
+def use_renderer(choice=None):
+    """Point the graphviz package at `find_renderer(choice)` and return its path.
+
+    Drawings call it each time they render, so VALUEGRAD_RENDERER may change in between.
+    It sets `graphviz.backend.dot_command.DOT_BINARY`, which is global: other Digraphs
+    rendered afterwards use the same program. (It never runs `graphviz.version()`, which
+    graphviz-pure does not answer in dot's format.)
+    """
+    path = find_renderer(choice)
+    graphviz.backend.dot_command.DOT_BINARY = path
+    return path
+
+
+def save(graph, path, format=None):
+    """Render `graph` to exactly `path` (format from the extension: .svg, .png, ...; .gv or
+    .dot write the source). Returns the path."""
+    path = pathlib.Path(path)
+    format = format or path.suffix.lstrip(".").lower() or "svg"
+    if format in ("gv", "dot"):
+        path.write_text(graph.source, encoding="utf-8")
+        return path
+    use_renderer()
+    path.write_bytes(graphviz.Digraph.pipe(graph, format=format, quiet=True))
+    return path
+
+
+# -- the command line -----------------------------------------------------------------------
+_FUNCTIONS = ("tanh", "relu", "sigmoid", "exp", "log", "sqrt", "softplus", "leaky_relu")
+
+
+def expression(text, values):
+    """Evaluate an expression such as 'tanh(x*w + b)' on labelled Values.
+
+        >>> y = expression("tanh(x*w + b)", {"x": 2.0, "w": -3.0, "b": 6.5})
+        >>> round(y.data, 4), y.label
+        (0.4621, 'out')
+    """
+    from .value import Value
+    tree = ast.parse(text, mode="eval")
+    allowed = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Constant, ast.Load,
+               ast.operator, ast.unaryop, ast.Attribute)
+    for node in ast.walk(tree):
+        if not isinstance(node, allowed) or isinstance(node, ast.Constant) and \
+                not isinstance(node.value, (int, float)):
+            raise ValueError(f"not allowed in an expression: {ast.unparse(node)!r}")
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - set(_FUNCTIONS)
+    missing = sorted(names - set(values))
+    if missing:
+        raise ValueError(f"give a value for {', '.join(missing)} (e.g. {missing[0]}=1.5)")
+    env = {name: Value(float(values[name]), label=name) for name in names}
+    env.update({f: (lambda f: lambda v, *a: getattr(v, f)(*a))(f) for f in _FUNCTIONS})
+    out = eval(compile(tree, "<expression>", "eval"), {"__builtins__": {}}, env)
+    if not hasattr(out, "backward"):
+        raise ValueError(f"{text!r} does not depend on any named value")
+    out.label = out.label or "out"
+    return out
+
+
+def _model_roots(path, input_text, batch):
+    try:
+        import nn  # only here: autograd does not depend on nn
+    except ImportError as e:
+        raise SystemExit(f"drawing a saved model needs the nn package of valuegrad: {e}")
+    model = nn.load(path)
+    if input_text:
+        x = np.array([[float(t) for t in input_text.split(",")]])
+    else:  # a fixed batch, so that the drawing shows summaries of real spread
+        x = np.random.default_rng(0).standard_normal((batch, model.nin))
+    if x.shape[1] != model.nin:
+        raise SystemExit(f"--input needs {model.nin} numbers, got {x.shape[1]}")
+    outs = model(x)
+    outs = outs if isinstance(outs, list) else [outs]
+    for i, o in enumerate(outs):
+        o.label = f"y{i}" if len(outs) > 1 else "y"
+        o.backward(grad=np.ones_like(o.data))
+    return outs
+
+
+def main(argv=None):
+    """`python -m autograd.draw WHAT [name=value ...] [-o out.svg|.png|.html|.gv]`.
+
+    WHAT is an expression ('tanh(x*w + b)', with tanh relu sigmoid exp log sqrt softplus
+    leaky_relu and Python's arithmetic) or a model saved by nn (a .json file); a model is run
+    on --input (one example) or a fixed batch of random examples, and backpropagated
+    from its outputs. '.html' writes the step-by-step backward page.
+    """
+    ap = argparse.ArgumentParser(prog="python -m autograd.draw", description=main.__doc__.split("\n")[0])
+    ap.add_argument("what", help="an expression, or a model file saved by nn (.json)")
+    ap.add_argument("values", nargs="*", metavar="name=value", help="values of the expression's names")
+    ap.add_argument("-o", "--output", default="graph.svg", help="output file (.svg .png .html .gv)")
+    ap.add_argument("--detail", choices=("auto", "full", "neuron"), default="auto")
+    ap.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default="LR")
+    ap.add_argument("--renderer", choices=RENDERERS, help=f"overrides ${RENDERER_ENV}")
+    ap.add_argument("--input", help="a model's input, comma-separated (default: a random batch)")
+    ap.add_argument("--batch", type=int, default=16, help="size of the random batch (default 16)")
+    args = ap.parse_args(argv)
+    if args.renderer:
+        os.environ[RENDERER_ENV] = args.renderer
+    try:
+        if args.what.endswith(".json") or os.path.isfile(args.what):
+            roots = _model_roots(args.what, args.input, args.batch)
+        else:
+            values = dict(_pair(s) for s in args.values)
+            roots = [expression(args.what, values)]
+            if type(roots[0].data) is not ndarray:
+                roots[0].backward()
+        out = pathlib.Path(args.output)
+        if out.suffix.lower() == ".html":
+            from .draw_backward import draw_backward
+            root = roots[0] if len(roots) == 1 else _summed(roots)
+            draw_backward(root, out, rankdir=args.rankdir)
+        else:
+            save(draw(roots, rankdir=args.rankdir, detail=args.detail), out)
+    except (ValueError, RendererNotFoundError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {out}")
+    return 0
+
+
+def _summed(roots):
+    from .value import sum as vsum
+    s = vsum(roots)
+    return s.sum() if type(s.data) is ndarray else s
+
+
+def _pair(text):
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise ValueError(f"expected name=value, got {text!r}")
+    try:
+        return name.strip(), float(value)
+    except ValueError:
+        raise ValueError(f"{name}: {value!r} is not a number") from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
