@@ -8,11 +8,12 @@
     0.8
 """
 from .backward import backward, gc_paused, is_grad_enabled, no_grad, topological_order
+from .compile import compile
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import OPS
 from .value import Value, dot, logsumexp, sum
 
 __all__ = [
     "Value", "sum", "dot", "logsumexp", "backward", "no_grad", "is_grad_enabled", "gc_paused",
-    "topological_order", "gradcheck", "gradgradcheck", "GradcheckError", "OPS",
+    "topological_order", "compile", "gradcheck", "gradgradcheck", "GradcheckError", "OPS",
 ]

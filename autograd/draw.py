@@ -62,6 +62,7 @@ STYLE = {
 _W = re.compile(r"^(?:(.*)\.)?w\.(\d+)$")   # nn's '<prefix>.w.<k>'
 _PARAM = re.compile(r"(^|\.)(w\.\d+|b)$|^(w|b)\d*$|weight|bias")
 _INDEX = re.compile(r"^(.*?)\.?(\d+)$")       # 'layers.0.neurons.3' -> ('layers.0.neurons', 3)
+_PORTS = {"LR": ("e", "w"), "RL": ("w", "e"), "TB": ("s", "n"), "BT": ("n", "s")}
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "neg": "-x", "powv": "**",
            "batch_mean": "mean", "batch_sum": "sum (batch)"}
 
@@ -69,7 +70,7 @@ _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "neg": "-x", "powv": 
 # -- numbers ------------------------------------------------------------------------------
 def num(x):
     """A number as micrograd prints it (4 decimals), switching to 3 significant digits when tiny or huge."""
-    x = float(x)
+    x = float(x) + 0.0  # -0.0 prints as 0.0000
     if x == 0 or 1e-3 <= abs(x) < 1e5:
         return f"{x:.4f}"
     return f"{x:.3g}" if math.isfinite(x) else str(x)
@@ -257,6 +258,8 @@ def draw(root, *, rankdir="LR", detail="auto", format="svg", params=None):
         ['input', 'parameter', 'output']
     """
     roots = list(root) if isinstance(root, (list, tuple)) else [root]
+    if rankdir not in _PORTS:
+        raise ValueError(f"rankdir must be one of {', '.join(_PORTS)}, got {rankdir!r}")
     if detail not in ("auto", "full", "neuron"):
         raise ValueError(f"detail must be 'auto', 'full' or 'neuron', got {detail!r}")
     info = GraphInfo(roots, params)
@@ -273,28 +276,33 @@ def _build(info, detail, rankdir, format, page=False, grads=None):
     g.detail = detail
     g.attr(rankdir=rankdir, newrank="true", fontname="Helvetica", fontsize="11")
     if detail == "neuron":  # room for the faint mesh; no final reordering across clusters,
-        g.attr(nodesep="0.1", ranksep="1.1", remincross="false")  # which would rotate neurons
+        g.attr(nodesep="0.1", ranksep="0.9", remincross="false")  # which would rotate neurons
     else:
         g.attr(nodesep="0.2", ranksep="0.35")
     g.attr("node", fontname="Helvetica", fontsize="11")
     g.attr("edge", color="#555555", arrowsize="0.6")
-    b = _Builder(info, g, page, grads)
+    b = _Builder(info, g, page, grads, rankdir)
     (b.neuron_view if detail == "neuron" else b.full_view)()
     _legend(g, detail)
     return g
 
 
 class _Builder:
-    def __init__(self, info, g, page, grads):
-        self.info, self.g, self.page = info, g, page
+    def __init__(self, info, g, page, grads, rankdir):
+        self.info, self.g, self.page, self.rankdir = info, g, page, rankdir
         self.grads = grads  # the page shows the gradients of its own replay
         self.ids = {v: f"v{i}" for i, v in enumerate(info.nodes)}
 
-    def value(self, g, v, note=""):
-        info, vid = self.info, self.ids[v]
+    def value(self, g, v, vid=None, note="", prefix=""):
+        info, vid = self.info, vid or self.ids[v]
         kind = info.kind(v)
         fill, line = STYLE[kind]
-        name = html.escape(info.names[v])
+        name = info.names[v]
+        if prefix and name.startswith(prefix + "."):  # inside the neuron's cluster: 'w.0', 'b'
+            name = name[len(prefix) + 1:]
+        elif self.page and not name:  # the step-by-step text names every node
+            name = "#" + vid[1:]
+        name = html.escape(name)
         grad = v.grad if self.grads is None else self.grads.get(v, 0.0)
         cells = [f"<td><b>{name}</b></td>"] if name else []
         cells += [f"<td>{_cell('data', v.data)}</td>", f"<td>{_cell('grad', grad)}</td>"]
@@ -335,13 +343,13 @@ class _Builder:
                     with lay.subgraph(name=f"cluster_L{gi}_N{ni}") as c:
                         c.attr(label=nr.prefix or "neuron", style="rounded,dashed", color="#cccccc")
                         for v in members[nr]:
-                            self._value_and_op(c, v)
+                            self._value_and_op(c, v, nr.prefix)
         for v in info.nodes:
             for p in v.parents:
                 self.edge(self.ids[p], "o" + self.ids[v][1:])
 
-    def _value_and_op(self, g, v):
-        self.value(g, v)
+    def _value_and_op(self, g, v, prefix=""):
+        self.value(g, v, prefix=prefix)
         if v.parents:
             self.op(g, v)
 
@@ -350,8 +358,11 @@ class _Builder:
         nid = {nr: f"n{i}" for i, nr in enumerate(info.neurons)}
         src = {v: nid[own[v]] if v in own else self.ids[v] for v in info.nodes}
         hidden = self._parameter_only(own)
+        inputs = sorted({x: 0 for nr in info.neurons for x in nr.inputs
+                         if not x.parents and x not in own and x not in info.root_set},
+                        key=lambda x: _natural(info.names[x]))
         for v in info.nodes:
-            if v in own or v in hidden:
+            if v in own or v in hidden or v in inputs:
                 continue
             cut = [p for p in v.parents if p in hidden or (not p.parents and p in own)]
             self.value(self.g, v, note=f"from {self._count_params(v, own)} parameters" if cut else "")
@@ -359,20 +370,25 @@ class _Builder:
                 oid = self.op(self.g, v)
                 for p in {src[p]: p for p in v.parents if p not in cut}:
                     self.edge(p, oid)
-        faint = dict(color="#3c4d7099", penwidth="0.5", arrowsize="0.3")
-        for gi, (group, neurons) in enumerate(info.layers()):
-            with self.g.subgraph(name=f"cluster_L{gi}") as lay:
-                lay.attr(label=_layer_title(group, neurons), style="rounded", color="#aaaaaa")
-                for nr in neurons:
-                    self.neuron(lay, nr, nid[nr])
-                # invisible edges in one rank keep the neurons in index order, top to bottom
+        columns = [("cluster_inputs", "inputs", [(x, self.ids[x]) for x in inputs])] if inputs else []
+        columns += [(f"cluster_L{i}", _layer_title(group, neurons), [(nr, nid[nr]) for nr in neurons])
+                    for i, (group, neurons) in enumerate(info.layers())]
+        for name, title, column in columns:
+            with self.g.subgraph(name=name) as lay:
+                lay.attr(label=title, style="rounded", color="#aaaaaa")
+                for item, node_id in column:
+                    (self.neuron if item in nid else self.value)(lay, item, node_id)
+                # invisible edges in one rank keep the column in index order, top to bottom
+                # (with remincross=false: the final reordering across clusters would rotate it)
                 with lay.subgraph() as rank:
                     rank.attr(rank="same")
-                    for a, b in zip(neurons[1:], neurons):
-                        rank.edge(nid[a], nid[b], style="invis")
-            for nr in neurons:
-                for s in dict.fromkeys(src[x] for x in nr.inputs):
-                    self.edge(s, nid[nr], **faint)
+                    for (_, a), (_, b) in zip(column[1:], column):
+                        rank.edge(a, b, style="invis")
+        tail, head = _PORTS[self.rankdir]
+        faint = dict(color="#3c4d7080", penwidth="0.5", arrowhead="none", tailport=tail, headport=head)
+        for nr in info.neurons:
+            for s in dict.fromkeys(src[x] for x in nr.inputs):
+                self.edge(s, nid[nr], **faint)
 
     def neuron(self, g, nr, node_id):
         acts = np.concatenate([np.atleast_1d(np.asarray(o.data, float)) for o in nr.outputs])
@@ -388,7 +404,8 @@ class _Builder:
         if nr.bias is not None:
             rows.append(f"b {num(nr.bias.data)}  grad b {num(nr.bias.grad)}")
         rows.append(f"|grad w| {num(wgrad)}")
-        label = ('<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
+        # one width for all, so that a layer is a clean column
+        label = ('<<table border="0" cellborder="0" cellspacing="0" cellpadding="1" width="190">'
                  + "".join(f'<tr><td align="left">{r}</td></tr>' for r in rows) + "</table>>")
         g.node(node_id, label, shape="box", style="rounded,filled", fillcolor=fill, color=line,
                penwidth="2" if fill == STYLE["output"][0] else "1", margin="0.06,0.03",

@@ -20,6 +20,7 @@ from .ops import ndarray
 
 _new = object.__new__
 _grad_enabled = [True]  # a list so that no_grad can flip it without `global`
+_compare_hook = [None]  # set by autograd.compile while tracing: comparisons choose branches
 
 
 def _as_data(x):
@@ -233,16 +234,16 @@ class Value:
 
     # -- comparisons look at data; equality stays identity (see the class docstring) --
     def __lt__(self, other):
-        return self.data < ops.data(other)
+        return _compare(self, other, "<", self.data < ops.data(other))
 
     def __le__(self, other):
-        return self.data <= ops.data(other)
+        return _compare(self, other, "<=", self.data <= ops.data(other))
 
     def __gt__(self, other):
-        return self.data > ops.data(other)
+        return _compare(self, other, ">", self.data > ops.data(other))
 
     def __ge__(self, other):
-        return self.data >= ops.data(other)
+        return _compare(self, other, ">=", self.data >= ops.data(other))
 
     __eq__ = object.__eq__
     __hash__ = object.__hash__
@@ -257,6 +258,12 @@ class Value:
         if type(self.data) is ndarray:
             return f"Value(data={_summary(self.data)}, grad={_summary(self.grad)}{label})"
         return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
+
+
+def _compare(value, other, name, result):
+    if _compare_hook[0] is not None:
+        _compare_hook[0](value, name, other, result)
+    return result
 
 
 def _summary(x):

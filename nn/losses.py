@@ -41,7 +41,7 @@ def _pairwise(pred, target, f, reduction):
         return _reduce([f(p, float(t)) for p, t in zip(pred, target)], reduction)
     if isinstance(target, (list, tuple)):
         target = np.asarray(target, dtype=np.float64)
-    n_pred, n_t = np.size(pred.data), np.size(target)
+    n_pred, n_t = np.size(pred.data), np.size(target.data if isinstance(target, Value) else target)
     if n_t != n_pred and n_t != 1:
         raise ValueError(f"predictions for {n_pred} examples but {n_t} targets")
     return _reduce(f(pred, target), reduction)
@@ -120,6 +120,10 @@ def _cross_entropy_one(logits, target):
 def _one_hot_columns(target, k, batched):
     """Targets -> K columns (numbers, or arrays over the batch): column j is [target == j].
     For one example a 1-D target is one-hot; for a batch a 1-D target holds class indices."""
+    if isinstance(target, (list, tuple)) and any(isinstance(c, Value) for c in target):
+        if len(target) != k:  # one-hot columns as Values (e.g. under autograd.compile)
+            raise ValueError(f"cross_entropy: {len(target)} one-hot columns for {k} classes")
+        return list(target)
     t = np.asarray(target)
     if t.ndim == (1 if batched else 0):  # class indices
         if t.dtype.kind not in "iu" and not (t.dtype.kind == "f" and np.all(t == np.round(t))):
@@ -136,7 +140,7 @@ def _one_hot_columns(target, k, batched):
 
 
 def _check_binary(target, allowed, name, exact=True):
-    t = np.asarray(target, dtype=np.float64)
+    t = np.asarray(target.data if isinstance(target, Value) else target, dtype=np.float64)
     if exact:
         bad = ~np.isin(t, allowed)
     else:

@@ -1,0 +1,70 @@
+"""Straight-line Python/numpy code from a trace: one line per node, forward then backward.
+
+Each line calls the operation's own forward or backward rule from the table, in the order
+the eager engine would, so the numbers are the eager engine's, bit for bit; what goes is the
+per-node overhead (no Value objects, no topological sort, no dispatch), and gradients flow
+only where a parameter needs them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _reduce_to_scalar(g):
+    # As the eager sweep: a scalar that met a batch gets the sum of its per-example gradients.
+    return float(g.sum()) if type(g) is np.ndarray else g
+
+
+def generate(t):
+    """Python source of `run(args, params, want_grad) -> (out, guard values, param grads)`."""
+    lines = ["def run(args, params, want_grad):"]
+    ns = {"R": _reduce_to_scalar}
+    for n in t.nodes:
+        i = n.index
+        if n.kind == "arg":
+            lines.append(f"    v{i} = args[{n.slot}]")
+        elif n.kind == "param":
+            lines.append(f"    v{i} = params[{n.slot}]")
+        else:
+            ns[f"F{i}"] = n.op.forward
+            ins = ", ".join(f"v{p}" for p in n.parents)
+            if n.op.arity == "n":
+                ins = f"[{ins}]"
+            if n.op.has_k:
+                ns[f"K{i}"] = n.k
+                ins += f", K{i}"
+            lines.append(f"    v{i} = F{i}({ins})")
+    watched = t.watched
+    lines.append(f"    seen = ({''.join(f'v{i}, ' for i in watched)})")
+    lines.append(f"    if not want_grad:\n        return v{t.root}, seen, None")
+    need = t.needs_grad
+    for i in need:
+        lines.append(f"    g{i} = None")
+    if t.root in need:
+        lines.append(f"    g{t.root} = 1.0")
+    for n in reversed(t.nodes):
+        i = n.index
+        if n.kind != "op" or i not in need:
+            continue
+        ns[f"B{i}"] = n.op.backward
+        ins = ", ".join(f"v{p}" for p in n.parents)
+        if n.op.arity == "n":
+            ins = f"[{ins}]"
+        if n.op.has_k:
+            ins += f", K{i}"
+        lines.append(f"    t = B{i}(g{i}, v{i}, {ins})")
+        for j, p in enumerate(n.parents):
+            if p not in need:
+                continue
+            pg = f"R(t[{j}])" if t.nodes[p].batch == 0 else f"t[{j}]"
+            lines.append(f"    g{p} = {pg} if g{p} is None else g{p} + {pg}")
+    grads = ", ".join(f"g{i}" for i in t.param_nodes) + ("," if t.param_nodes else "")
+    lines.append(f"    return v{t.root}, seen, ({grads})")
+    return "\n".join(lines) + "\n", ns
+
+
+def build(t):
+    source, ns = generate(t)
+    code = compile(source, "<autograd.compile numpy>", "exec")
+    exec(code, ns)  # our own generated source: operation names and node numbers only
+    return ns["run"], source

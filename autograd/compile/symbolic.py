@@ -1,0 +1,141 @@
+"""Run the table's Python backward rules on symbols, to get each derivative as C code.
+
+The rules in ops.py are written with arithmetic and a few helpers (ops.HELPERS). Called with
+`Sym` arguments, with the helpers swapped for the symbolic ones below, a rule returns
+expression trees instead of numbers; `to_c` prints them. So the C derivative is never
+written by hand: it is the Python rule itself.
+
+    >>> from autograd import ops
+    >>> g, out, a = Sym.var("g"), Sym.var("v1"), Sym.var("v0")
+    >>> with symbolic_helpers():
+    ...     (d,) = ops.TANH.backward(g, out, a)
+    >>> to_c(d, "[i]")
+    '(g * (1.0 - (v1 * v1)))'
+"""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+
+from .. import ops
+
+
+class Sym:
+    """An expression: ('var', name, batched) | ('num', x) | (operator, *children) | ('call', f, *args)."""
+
+    __slots__ = ("node", "batched")
+
+    def __init__(self, node, batched):
+        self.node, self.batched = node, batched
+
+    @staticmethod
+    def var(name, batched=False):
+        return Sym(("var", name), batched)
+
+    @staticmethod
+    def lift(x):
+        if isinstance(x, Sym):
+            return x
+        if isinstance(x, bool):
+            x = float(x)
+        if isinstance(x, (int, float)):
+            return Sym(("num", float(x)), False)
+        raise TypeError(f"cannot generate code for a {type(x).__name__} in a rule")
+
+    def _bin(self, op, other, swap=False):
+        o = Sym.lift(other)
+        l, r = (o, self) if swap else (self, o)
+        return Sym((op, l, r), l.batched or r.batched)
+
+    def __add__(self, o): return self._bin("+", o)
+    def __radd__(self, o): return self._bin("+", o, True)
+    def __sub__(self, o): return self._bin("-", o)
+    def __rsub__(self, o): return self._bin("-", o, True)
+    def __mul__(self, o): return self._bin("*", o)
+    def __rmul__(self, o): return self._bin("*", o, True)
+    def __truediv__(self, o): return self._bin("/", o)
+    def __rtruediv__(self, o): return self._bin("/", o, True)
+    def __gt__(self, o): return self._bin(">", o)
+    def __lt__(self, o): return self._bin("<", o)
+    def __ge__(self, o): return self._bin(">=", o)
+    def __le__(self, o): return self._bin("<=", o)
+
+    def __pow__(self, o):
+        return call("pow", self, o)
+
+    def __rpow__(self, o):
+        return call("pow", o, self)
+
+    def __neg__(self):
+        return Sym(("neg", self), self.batched)
+
+
+def call(f, *args):
+    args = [Sym.lift(a) for a in args]
+    return Sym(("call", f) + tuple(args), any(a.batched for a in args))
+
+
+def _where(cond, a, b):
+    cond, a, b = Sym.lift(cond), Sym.lift(a), Sym.lift(b)
+    return Sym(("?", cond, a, b), cond.batched or a.batched or b.batched)
+
+
+# The symbolic twins of ops.HELPERS (same names), each printing as a C expression.
+SYMBOLIC_HELPERS = {
+    "data": lambda x: x,
+    "exp": lambda x: call("exp", x),
+    "log": lambda x: call("log", x),
+    "sigmoid": lambda x: call("vg_sigmoid", x),
+    "power": lambda a, k: call("pow", a, k),   # C's pow(0, -1) is inf, as the rule wants
+    "div": lambda x, y: Sym.lift(x) / y,       # C's division by 0 is +-inf or nan
+    "step": lambda x: _where(Sym.lift(x) > 0, 1.0, 0.0),
+    "sign": lambda x: call("vg_sign", x),
+    "choose": _where,
+    "inside": lambda x, k: call("vg_inside", x, k[0], k[1]),
+    "ones_like": lambda x: 1.0,
+    "log_for_pow": lambda x: call("vg_log_for_pow", x),
+    "_batch_len": lambda x: Sym.lift(float(BATCH[0])) if Sym.lift(x).batched else 1.0,
+}
+assert set(SYMBOLIC_HELPERS) == set(ops.HELPERS), "a helper in ops.HELPERS has no symbolic twin"
+BATCH = [1]  # the batch size of the graph being generated
+
+
+@contextmanager
+def symbolic_helpers(batch=1):
+    """Swap ops' helpers for symbolic ones while rules run on Syms (not thread-safe:
+    code generation happens once per trace)."""
+    saved = {name: getattr(ops, name) for name in ops.HELPERS}
+    BATCH[0] = batch
+    try:
+        for name, fn in SYMBOLIC_HELPERS.items():
+            setattr(ops, name, fn)
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(ops, name, fn)
+
+
+def c_number(x):
+    if math.isnan(x):
+        return "NAN"
+    if math.isinf(x):
+        return "INFINITY" if x > 0 else "(-INFINITY)"
+    return repr(float(x))
+
+
+def to_c(s, index):
+    """C source of an expression; batched variables get `index` appended (e.g. '[i]')."""
+    s = Sym.lift(s)
+    node = s.node
+    kind = node[0]
+    if kind == "var":
+        return node[1] + (index if s.batched else "")
+    if kind == "num":
+        return c_number(node[1])
+    if kind == "neg":
+        return f"(-{to_c(node[1], index)})"
+    if kind == "call":
+        return f"{node[1]}({', '.join(to_c(a, index) for a in node[2:])})"
+    if kind == "?":
+        return f"({to_c(node[1], index)} ? {to_c(node[2], index)} : {to_c(node[3], index)})"
+    return f"({to_c(node[1], index)} {kind} {to_c(node[2], index)})"
