@@ -11,8 +11,9 @@ An entry is ``defop(name, arity, forward, backward)``:
   on Values it builds a graph, which is what ``backward(create_graph=True)`` uses.
 
 ``c`` is the forward rule in C, for `autograd.compile`: a template over ``{a}``, ``{b}``,
-``{k}`` (``{k0}``, ``{k1}`` for a pair), or for n-ary operations a function from the inputs'
-C expressions to one expression. The C derivative is not written again: code generation
+``{k}`` (``{k0}``, ``{k1}`` for a pair), or for n-ary operations a fold: inputs come in
+``group`` blocks (dot: weights, then inputs), ``step`` adds element ``{x0}`` (``{x1}``...) to
+``{acc}`` from ``init``; an optional ``pre`` fold runs first (logsumexp's max). The C derivative is not written again: code generation
 runs the Python backward rule on symbols (see ``compile/symbolic.py``), so a rule may use
 arithmetic and the helpers in ``HELPERS`` only.
 
@@ -300,28 +301,6 @@ def _logsumexp(xs):
     return m + log(s)
 
 
-def _c_fold(xs):
-    code = "0.0"
-    for x in xs:
-        code = f"({code} + {x})"
-    return code
-
-
-def _c_dot(xs):
-    n = len(xs) // 2
-    code = "0.0"
-    for i in range(n):
-        code = f"({code} + {xs[i]} * {xs[n + i]})"
-    return code
-
-
-def _c_logsumexp(xs):
-    m = xs[0]
-    for x in xs[1:]:
-        m = f"fmax({m}, {x})"
-    return f"({{ double m_ = {m}; m_ + log({_c_fold(f'exp({x} - m_)' for x in xs)}); }})"
-
-
 def _dot_grad(g, out, xs):
     n = len(xs) // 2
     return [g * x for x in xs[n:]] + [g * w for w in xs[:n]]
@@ -365,10 +344,12 @@ LEAKY_RELU = defop("leaky_relu", 1, _leaky_relu, lambda g, out, a, k: (g * choos
 SOFTPLUS = defop("softplus", 1, _softplus, lambda g, out, a: (g * sigmoid(a),), c="vg_softplus({a})")
 CLAMP = defop("clamp", 1, _clamp,         lambda g, out, a, k: (g * inside(a, k),), has_k=True,
               c="fmin(fmax({a}, {k0}), {k1})")
-SUM = defop("sum", "n", _sum,             lambda g, out, xs: [g] * len(xs), c=_c_fold)
-DOT = defop("dot", "n", _dot,             _dot_grad, c=_c_dot)
+SUM = defop("sum", "n", _sum,             lambda g, out, xs: [g] * len(xs), c={"group": 1, "init": "0.0", "step": "{acc} + {x0}"})
+DOT = defop("dot", "n", _dot,             _dot_grad,
+            c={"group": 2, "init": "0.0", "step": "{acc} + {x0} * {x1}"})
 LOGSUMEXP = defop("logsumexp", "n", _logsumexp, lambda g, out, xs: [g * exp(x - out) for x in xs],
-                  c=_c_logsumexp)
+                  c={"group": 1, "pre": ("-INFINITY", "fmax({acc}, {x0})"), "init": "0.0",
+                     "step": "{acc} + exp({x0} - {pre})", "final": "{pre} + log({acc})"})
 # Reductions over the batch: the C backend writes them as loops.
 BATCH_SUM = defop("batch_sum", 1, _batch_sum, lambda g, out, a: (g * ones_like(a),), c="BATCH_SUM")
 BATCH_MEAN = defop("batch_mean", 1, _batch_mean,

@@ -103,6 +103,12 @@ def load(path):
     for name, value in params.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             fail(f"parameter {name} must be a number, got {type(value).__name__} {value!r}")
+        try:
+            finite = math.isfinite(float(value))
+        except OverflowError:  # a 400-digit integer
+            finite = False
+        if not finite:
+            fail(f"parameter {name} is not a finite float")
     model.load_state_dict({n: float(v) for n, v in params.items()})
     model.config["seed"] = config.get("seed")
     return model

@@ -84,15 +84,26 @@ def log_softmax(logits):
     """[z_k - logsumexp(z)] for a list of K Values (logsumexp takes the max out first, so
     exp never overflows)."""
     logits = list(logits)
-    lse = autograd.logsumexp(logits)
-    return [z - lse for z in logits]
+    m = _max_data(logits)  # a constant: z - m is exact near the max, gradients unchanged
+    shifted = [z - m for z in logits]
+    lse = autograd.logsumexp(shifted)
+    return [s - lse for s in shifted]
 
 
 def softmax(logits):
     """[exp(z_k - logsumexp(z))] for a list of K Values, stable."""
     logits = list(logits)
-    lse = autograd.logsumexp(logits)
-    return [(z - lse).exp() for z in logits]
+    m = _max_data(logits)
+    exps = [(z - m).exp() for z in logits]
+    total = autograd.sum(exps)
+    return [e / total for e in exps]
+
+
+def _max_data(values):
+    m = values[0].data if isinstance(values[0], Value) else values[0]
+    for v in values[1:]:
+        m = np.maximum(m, v.data if isinstance(v, Value) else v)
+    return m
 
 
 def cross_entropy(logits, target, reduction="mean"):
@@ -128,8 +139,11 @@ def _one_hot_columns(target, k, batched):
     if t.ndim == (1 if batched else 0):  # class indices
         if t.dtype.kind not in "iu" and not (t.dtype.kind == "f" and np.all(t == np.round(t))):
             raise ValueError(f"cross_entropy: class indices must be integers, got {target!r}")
-        if np.any(t < 0) or np.any(t >= k):
-            raise ValueError(f"cross_entropy: class indices must be in [0, {k}), got {target!r}")
+        bad = np.atleast_1d((t < 0) | (t >= k))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"cross_entropy: class indices must be in [0, {k}), got "
+                             f"{np.atleast_1d(t)[i].item()!r} at index {i}")
         idx = t.astype(np.int64)
         return [(idx == j).astype(np.float64) if batched else float(idx == j) for j in range(k)]
     t = t.astype(np.float64)

@@ -16,6 +16,7 @@ array, one row an example) and gives the same numbers both ways:
 from __future__ import annotations
 
 import math
+import operator
 import random
 from collections import OrderedDict
 
@@ -92,9 +93,9 @@ class Module:
         missing = [k for k in params if k not in flat]
         if strict and (unknown or missing):
             raise KeyError(f"load_state_dict: unknown keys {unknown[:5]}, missing keys {missing[:5]}")
-        for key, val in flat.items():
-            if key in params:
-                params[key].data = _number(val, key)
+        new = {key: _number(val, key) for key, val in flat.items() if key in params}  # check all first
+        for key, x in new.items():
+            params[key].data = x
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
@@ -132,8 +133,11 @@ def _expand_matrix(module, key, val):
     """'layers.0.weight' (nout, nin) -> the per-neuron names it stands for."""
     prefix, _, kind = key.rpartition(".")
     layer = module
-    for part in prefix.split(".") if prefix else []:
-        layer = layer[int(part)] if isinstance(layer, list) else getattr(layer, part)
+    try:
+        for part in prefix.split(".") if prefix else []:
+            layer = layer[int(part)] if isinstance(layer, list) else getattr(layer, part)
+    except (AttributeError, IndexError, ValueError):
+        layer = None
     if not isinstance(layer, Layer):
         raise KeyError(f"load_state_dict: {key!r} does not name a Layer's weight or bias")
     arr = np.asarray(val, dtype=np.float64)
@@ -211,6 +215,8 @@ class MLP(Module):
     def __init__(self, nin, nouts, activation="relu", output_activation=None, init="micrograd", seed=None):
         if init not in INITS:
             raise ValueError(f"unknown init {init!r}; choose from {INITS}")
+        nin, nouts = operator.index(nin), [operator.index(n) for n in nouts]
+        seed = None if seed is None else operator.index(seed)
         for a in (activation, output_activation or "linear"):
             if a not in ACTIVATIONS:
                 raise ValueError(f"unknown activation {a!r}; choose from {sorted(ACTIVATIONS)}")

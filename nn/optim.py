@@ -80,12 +80,13 @@ class Optimizer:
     def load_state_dict(self, sd):
         if sd.get("type") != type(self).__name__:
             raise ValueError(f"state_dict is for {sd.get('type')!r}, not {type(self).__name__}")
-        self.hyper.update(sd["hyper"])
-        self.step_count = int(sd["step"])
-        self.state = {k: np.array(v, dtype=np.float64) for k, v in sd["state"].items()}
-        for k, v in self.state.items():
+        state = {k: np.array(v, dtype=np.float64) for k, v in sd["state"].items()}
+        for k, v in state.items():
             if v.shape != (len(self.params),):
                 raise ValueError(f"state {k!r} has shape {v.shape}, expected ({len(self.params)},)")
+        self.hyper.update(sd["hyper"])
+        self.step_count = int(sd["step"])
+        self.state = state
 
 
 class SGD(Optimizer):

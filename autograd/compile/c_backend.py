@@ -54,135 +54,212 @@ def cache_dir():
     return d
 
 
-def _ref(t, i, index="[i]"):
-    n = t.nodes[i]
-    return f"v{i}" + (index if n.batch else "")
+class _Layout:
+    """Where every node lives. Values and gradients sit in static arrays (IN, PAR, VAL; PG, GR)
+    at offsets fixed at generation time, so n-ary operations can loop over constant tables of
+    their inputs' addresses instead of spelling out one term per input."""
+
+    def __init__(self, t):
+        self.t = t
+        self.val, self.grad, self.declared = {}, {}, set()
+        n_par = n_val = n_gr = 0
+        arg_off, o = {}, 0
+        for slot, shape in enumerate(t.arg_shapes):
+            arg_off[slot] = o
+            o += int(np.prod(shape)) if shape else 1
+        n_in = o
+        for n in t.nodes:
+            size = n.batch or 1
+            if n.kind == "arg":
+                self.val[n.index] = ("IN", arg_off[n.slot])
+            elif n.kind == "param":
+                self.val[n.index] = ("PAR", n_par)
+                self.grad[n.index] = ("PG", n_par)
+                n_par += size
+            else:
+                self.val[n.index] = ("VAL", n_val)
+                n_val += size
+                if n.index in t.needs_grad:
+                    self.grad[n.index] = ("GR", n_gr)
+                    n_gr += size
+        self.n_in, self.n_par, self.n_val, self.n_gr = n_in, n_par, n_val, n_gr
+
+    def batched(self, i):
+        return bool(self.t.nodes[i].batch)
+
+    def at(self, where, i, index="i"):
+        """C for element `index` of a node's value or gradient (scalars ignore the index)."""
+        base, off = where[i]
+        return f"{base}[{off} + {index}]" if self.batched(i) else f"{base}[{off}]"
+
+    def sym(self, where, i):
+        base, off = where[i]
+        return Sym.var(f"{base}[{off} + {{i}}]" if self.batched(i) else f"{base}[{off}]", self.batched(i))
+
+    def addr(self, where, i):
+        base, off = where.get(i, ("SCRATCH", 0))
+        return f"{base} + {off}" if off else base
 
 
 def generate(t):
     """C source with vg_run(in, par, out, pgrad, guards, want_grad)."""
-    B = t.batch
+    L = _Layout(t)
     decl, body = [], []
-    for n in t.nodes:  # storage: static arrays for batches, locals for scalars
-        if n.batch and n.kind == "op":
-            decl.append(f"static double v{n.index}[{n.batch}];")
-    arg_off, off = {}, 0
-    for slot, shape in enumerate(t.arg_shapes):
-        arg_off[slot] = off
-        off += int(np.prod(shape)) if shape else 1
-    par_off, off = {}, 0
+    for name, size in (("IN", L.n_in), ("PAR", L.n_par), ("PG", L.n_par), ("VAL", L.n_val), ("GR", L.n_gr),
+                       ("SCRATCH", max(t.batch, 1))):
+        decl.append(f"static double {name}[{max(size, 1)}];")
+    body.append(f"memcpy(IN, in, sizeof(double) * {L.n_in});")
+    body.append(f"memcpy(PAR, par, sizeof(double) * {L.n_par});")
     for n in t.nodes:
-        if n.kind == "param":
-            par_off[n.index] = off
-            off += n.batch or 1
-    for n in t.nodes:
-        i = n.index
-        if n.kind == "arg":
-            o = arg_off[n.slot]
-            body.append(f"const double *v{i} = in + {o};" if n.batch else f"double v{i} = in[{o}];")
-        elif n.kind == "param":
-            o = par_off[i]
-            body.append(f"const double *v{i} = par + {o};" if n.batch else f"double v{i} = par[{o}];")
-        else:
-            body.extend(_forward(t, n))
+        if n.kind == "op":
+            body.extend(_forward(L, n, decl))
     root = t.nodes[t.root]
-    body.append(f"for (int i = 0; i < {root.batch}; i++) out[i] = v{t.root}[i];" if root.batch
-                else f"out[0] = v{t.root};")
+    body.append(f"for (int i = 0; i < {root.batch}; i++) out[i] = {L.at(L.val, t.root)};" if root.batch
+                else f"out[0] = {L.at(L.val, t.root)};")
     o = 0
     for i in t.watched:  # values the guards read, copied out
         b = t.nodes[i].batch
-        body.append(f"for (int i = 0; i < {b}; i++) guards[{o} + i] = v{i}[i];" if b else f"guards[{o}] = v{i};")
+        body.append(f"for (int i = 0; i < {b}; i++) guards[{o} + i] = {L.at(L.val, i)};" if b
+                    else f"guards[{o}] = {L.at(L.val, i)};")
         o += b or 1
     body.append("if (!want_grad) return;")
-    body.extend(_backward(t, decl, par_off))
+    body.append("memset(GR, 0, sizeof GR); memset(PG, 0, sizeof PG);")
+    body.extend(_backward(L, decl))
+    body.append(f"memcpy(pgrad, PG, sizeof(double) * {L.n_par});")
     src = [PRELUDE, *decl,
            "void vg_run(const double *in, const double *par, double *out, double *pgrad, "
            "double *guards, int want_grad) {", *("  " + line for line in body), "}"]
-    return "\n".join(src) + "\n", (B, sum((n.batch or 1) for n in t.nodes if n.kind == "param"))
+    return "\n".join(src) + "\n", (t.batch, L.n_par)
 
 
-def _forward(t, n):
-    i, op = n.index, n.op
+def _loop(n, line):
+    return f"for (int i = 0; i < {n}; i++) {line}" if n else line.replace("[{i}]", "")
+
+
+def _forward(L, n, decl):
+    t, i, op = L.t, n.index, n.op
     form = op.c
+    out = L.at(L.val, i)
+    if op.arity == "n":
+        return _forward_nary(L, n, decl)
+    ref = [L.at(L.val, p) for p in n.parents]
     if form in ("BATCH_SUM", "BATCH_MEAN"):
         (p,) = n.parents
-        pn = t.nodes[p]
-        if not pn.batch:
-            return [f"double v{i} = v{p};"]
-        lines = [f"double v{i} = 0.0;", f"for (int i = 0; i < {pn.batch}; i++) v{i} += v{p}[i];"]
-        if form == "BATCH_MEAN":
-            lines.append(f"v{i} = v{i} * {c_number(1.0 / pn.batch)};")
-        return lines
-    if op.arity == "n":
-        expr = form([_ref(t, p) for p in n.parents])
-    else:
-        names = dict(zip("ab", [_ref(t, p) for p in n.parents]))
-        k = n.k
-        if isinstance(k, tuple):
-            names.update(k0=c_number(k[0]), k1=c_number(k[1]))
-        elif k is not None:
-            names["k"] = c_number(k)
-        expr = form.format(**names)
-    if n.batch:
-        return [f"for (int i = 0; i < {n.batch}; i++) v{i}[i] = {expr};"]
-    return [f"double v{i} = {expr};"]
+        b = t.nodes[p].batch
+        if not b:
+            return [f"{out} = {ref[0]};"]
+        lines = [f"{{ double s = 0.0; for (int i = 0; i < {b}; i++) s += {ref[0]};"]
+        scale = f" * {c_number(1.0 / b)}" if form == "BATCH_MEAN" else ""
+        return lines + [f"  {out} = s{scale}; }}"]
+    names = dict(zip("ab", ref))
+    k = n.k
+    if isinstance(k, tuple):
+        names.update(k0=c_number(k[0]), k1=c_number(k[1]))
+    elif k is not None:
+        names["k"] = c_number(k)
+    line = f"{out} = {form.format(**names)};"
+    return [f"for (int i = 0; i < {n.batch}; i++) {line}" if n.batch else line]
 
 
-def _sym(t, i):
-    return Sym.var(f"v{i}", bool(t.nodes[i].batch))
+def _tables(L, n, decl, where, const):
+    """Per block of an n-ary node's inputs: a constant table of element addresses and strides."""
+    group = L.t.nodes[n.index].op.c["group"]
+    m = len(n.parents) // group
+    names = []
+    for b in range(group):
+        block = n.parents[b * m:(b + 1) * m]
+        q = "const double *const" if const else "double *const"
+        name = f"T{n.index}_{b}_{'v' if const else 'g'}"
+        if name not in L.declared:  # the forward and the backward pass share the value tables
+            L.declared.add(name)
+            decl.append(f"static {q} {name}[{m}] = {{{', '.join(L.addr(where, p) for p in block)}}};")
+        strides = [1 if L.batched(p) else 0 for p in block]
+        if len(set(strides)) == 1:
+            stride = str(strides[0])
+        else:
+            stride = f"S{n.index}_{b}[k]"
+            if stride not in L.declared:
+                L.declared.add(stride)
+                decl.append(f"static const int S{n.index}_{b}[{m}] = {{{', '.join(map(str, strides))}}};")
+        names.append((f"T{n.index}_{b}_{'v' if const else 'g'}[k][i * {stride}]", block))
+    return names, m
 
 
-def _backward(t, decl, par_off):
+def _forward_nary(L, n, decl):
+    form = n.op.c
+    elems, m = _tables(L, n, decl, L.val, const=True)
+    fill = {f"x{b}": e for b, (e, _) in enumerate(elems)}
+    lines = [f"for (int i = 0; i < {max(n.batch, 1)}; i++) {{"]
+    if "pre" in form:
+        init, step = form["pre"]
+        lines.append(f"  double pre = {init};")
+        lines.append(f"  for (int k = 0; k < {m}; k++) pre = {step.format(acc='pre', **fill)};")
+        fill["pre"] = "pre"
+    lines.append(f"  double acc = {form['init']};")
+    lines.append(f"  for (int k = 0; k < {m}; k++) acc = {form['step'].format(acc='acc', **fill)};")
+    final = form.get("final", "{acc}").format(acc="acc", **fill)
+    lines.append(f"  {L.at(L.val, n.index)} = {final};")
+    return lines + ["}"]
+
+
+def _backward(L, decl):
+    t = L.t
     need = t.needs_grad
     lines = []
-    for i in sorted(need):
-        n = t.nodes[i]
-        if n.batch:
-            decl.append(f"static double g{i}[{n.batch}];")
-            lines.append(f"memset(g{i}, 0, sizeof g{i});")
-        else:
-            lines.append(f"double g{i} = 0.0;")
     if t.root in need:
-        lines.append(f"g{t.root} = 1.0;")
+        lines.append(f"{L.at(L.grad, t.root, '0')} += 1.0;")
     with symbolic_helpers(t.batch or 1):
         for n in reversed(t.nodes):
             i = n.index
             if n.kind != "op" or i not in need:
                 continue
-            ins = [_sym(t, p) for p in n.parents]
-            args = [ins] if n.op.arity == "n" else ins
+            g, out = L.sym(L.grad, i), L.sym(L.val, i)
+            if n.op.arity == "n":
+                lines.extend(_backward_nary(L, n, decl, g, out))
+                continue
+            args = [L.sym(L.val, p) for p in n.parents]
             if n.op.has_k:
                 args.append(n.k)
-            grads = n.op.backward(Sym.var(f"g{i}", bool(n.batch)), _sym(t, i), *args)
-            lines.extend(_accumulate(t, [(p, Sym.lift(pg)) for p, pg in zip(n.parents, grads) if p in need]))
-    for i, o in par_off.items():
-        n = t.nodes[i]
-        if i not in need:
-            continue
-        if n.batch:
-            lines.append(f"for (int i = 0; i < {n.batch}; i++) pgrad[{o} + i] = g{i}[i];")
-        else:
-            lines.append(f"pgrad[{o}] = g{i};")
+            grads = n.op.backward(g, out, *args)
+            lines.extend(_accumulate(L, [(p, Sym.lift(pg)) for p, pg in zip(n.parents, grads) if p in need]))
     return lines
 
 
-def _accumulate(t, contributions):
+def _backward_nary(L, n, decl, g, out):
+    """The rule run once on a symbolic element k of each block, then looped over k and i."""
+    need = L.t.needs_grad
+    group = n.op.c["group"]
+    elems, m = _tables(L, n, decl, L.val, const=True)
+    gelems, _ = _tables(L, n, decl, L.grad, const=False)
+    xs = [Sym.var(e.replace("[i * ", "[{i} * "), L.batched(block[0]) or n.batch > 0) for e, block in elems]
+    grads = n.op.backward(g, out, xs)
+    body = []
+    for b, ((ge, block), pg) in enumerate(zip(gelems, grads)):
+        if not any(p in need for p in block):
+            continue  # e.g. the data inputs of a first layer: no gradient wanted
+        body.append(f"{ge} += {to_c(Sym.lift(pg), 'i')};")
+    if not body:
+        return []
+    return [f"for (int k = 0; k < {m}; k++) for (int i = 0; i < {max(n.batch, 1)}; i++) {{ {' '.join(body)} }}"]
+
+
+def _accumulate(L, contributions):
     """One node's gradient contributions to its parents, in a single loop over the batch:
     batched parents element by element, scalar parents through a running sum."""
     outside, inside, sums = [], [], []
     for j, (p, pg) in enumerate(contributions):
-        if t.nodes[p].batch:
-            inside.append(f"g{p}[i] += {to_c(pg, '[i]')};")
+        if L.batched(p):
+            inside.append(f"{L.at(L.grad, p)} += {to_c(pg, 'i')};")
         elif pg.batched:
             sums.append((f"s{j}", p))
-            inside.append(f"s{j} += {to_c(pg, '[i]')};")
+            inside.append(f"s{j} += {to_c(pg, 'i')};")
         else:
-            outside.append(f"g{p} += {to_c(pg, '')};")
+            outside.append(f"{L.at(L.grad, p)} += {to_c(pg, '')};")
     if not inside:
         return outside
     lines = ["{"] + [f"double {name} = 0.0;" for name, _ in sums]
-    lines.append(f"for (int i = 0; i < {t.batch}; i++) {{ {' '.join(inside)} }}")
-    lines += [f"g{p} += {name};" for name, p in sums] + ["}"]
+    lines.append(f"for (int i = 0; i < {L.t.batch}; i++) {{ {' '.join(inside)} }}")
+    lines += [f"{L.at(L.grad, p, '0')} += {name};" for name, p in sums] + ["}"]
     return lines + outside
 
 

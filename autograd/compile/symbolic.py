@@ -6,11 +6,11 @@ expression trees instead of numbers; `to_c` prints them. So the C derivative is 
 written by hand: it is the Python rule itself.
 
     >>> from autograd import ops
-    >>> g, out, a = Sym.var("g"), Sym.var("v1"), Sym.var("v0")
+    >>> g, out, a = Sym.var("G[{i}]", True), Sym.var("V[{i}]", True), Sym.var("A[{i}]", True)
     >>> with symbolic_helpers():
     ...     (d,) = ops.TANH.backward(g, out, a)
-    >>> to_c(d, "[i]")
-    '(g * (1.0 - (v1 * v1)))'
+    >>> to_c(d, "i")
+    '(G[i] * (1.0 - (V[i] * V[i])))'
 """
 from __future__ import annotations
 
@@ -124,12 +124,12 @@ def c_number(x):
 
 
 def to_c(s, index):
-    """C source of an expression; batched variables get `index` appended (e.g. '[i]')."""
+    """C source of an expression, with `index` (e.g. 'i') for the element of batched variables."""
     s = Sym.lift(s)
     node = s.node
     kind = node[0]
-    if kind == "var":
-        return node[1] + (index if s.batched else "")
+    if kind == "var":  # a template: "{i}" stands for the element index
+        return node[1].format(i=index) if index else node[1].replace("{i}", "0")
     if kind == "num":
         return c_number(node[1])
     if kind == "neg":
