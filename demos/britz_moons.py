@@ -17,7 +17,7 @@ import numpy as np
 
 import autograd
 from nn import MLP, losses, metrics, predict
-from nn.data import make_moons
+from nn.data import make_moons, one_hot
 
 from .common import Timer, finish, parse_args, plot_curves, plot_decision_boundary, progress
 
@@ -52,25 +52,23 @@ def train(h, steps=20000, X=None, y=None, log_every=1000):
     model = _model(X.shape[1], h)
     weights = [p for n, p in model.named_parameters() if ".w." in n]  # biases are not regularised
     params = model.parameters()
+
+    def objective(Xs, Ys):  # Ys: one-hot columns, so that the targets are arguments of the trace
+        return losses.cross_entropy(model(Xs), Ys, reduction="sum") + losses.l2(weights, REG / 2)
+
+    Y = one_hot(y, 2)
+    step = autograd.compile(objective, X, Y)  # traced once, then run as generated code
     log = {}
     for i in progress(range(steps), steps, f"britz h={h}"):
-        with autograd.gc_paused():
-            loss = losses.cross_entropy(model(X), y, reduction="sum") + losses.l2(weights, REG / 2)
-            for p in params:
-                p.grad = 0.0
-            loss.backward()
-            for p in params:
-                p.data -= STEP * p.grad
-        if i % log_every == 0:
-            log[i] = _loss_after_update(model, weights, X, y)
+        for p in params:
+            p.grad = 0.0
+        step(X, Y)
+        for p in params:
+            p.data -= STEP * p.grad
+        if i % log_every == 0:  # the tutorial's "loss after iteration i": after i+1 updates
+            log[i] = step(X, Y, grad=False) / len(X)
     accuracy = metrics.accuracy(y, predict(model, X).argmax(axis=1))
     return {"h": h, "loss": {str(k): v for k, v in log.items()}, "train_accuracy": accuracy, "model": model}
-
-
-def _loss_after_update(model, weights, X, y):
-    with autograd.no_grad():
-        total = losses.cross_entropy(model(X), y, reduction="sum") + losses.l2(weights, REG / 2)
-    return total.data / len(X)
 
 
 def run(steps=20000, sizes=SIZES, out=None):

@@ -34,16 +34,15 @@ def tutorial(steps=67000):
     model.load_state_dict({"layers.0.weight": W1, "layers.0.bias": np.zeros(15),
                            "layers.1.weight": W2, "layers.1.bias": np.zeros(1)})
     params, curve = model.parameters(), []
+    step = autograd.compile(lambda X, t: losses.binary_cross_entropy(model(X), t), Xtr, ytr.astype(float))
     for i in progress(range(steps), steps, "wisconsin (tutorial)"):
-        with autograd.gc_paused():
-            loss = losses.binary_cross_entropy(model(Xtr), ytr)
-            for p in params:
-                p.grad = 0.0
-            loss.backward()
-            for p in params:
-                p.data -= 0.07 * p.grad
+        for p in params:
+            p.grad = 0.0
+        loss = step(Xtr, ytr.astype(float))
+        for p in params:
+            p.data -= 0.07 * p.grad
         if i % 100 == 0:
-            curve.append(loss.data)
+            curve.append(loss)
     pred = predict_classes(model, Xte)
     return {"test_accuracy": metrics.accuracy(yte, pred), "train_accuracy":
             metrics.accuracy(ytr, predict_classes(model, Xtr)),
