@@ -68,14 +68,16 @@ class _Layout:
             arg_off[slot] = o
             o += int(np.prod(shape)) if shape else 1
         n_in = o
+        for i in t.param_nodes:  # in slot order: the scalars, then the batches
+            self.val[i] = ("PAR", n_par)
+            self.grad[i] = ("PG", n_par)
+            n_par += t.nodes[i].batch or 1
         for n in t.nodes:
             size = n.batch or 1
             if n.kind == "arg":
                 self.val[n.index] = ("IN", arg_off[n.slot])
             elif n.kind == "param":
-                self.val[n.index] = ("PAR", n_par)
-                self.grad[n.index] = ("PG", n_par)
-                n_par += size
+                continue
             else:
                 self.val[n.index] = ("VAL", n_val)
                 n_val += size
@@ -299,24 +301,25 @@ class _Runner:
 
     def __init__(self, fn, lib, t, n_par):
         self.fn, self.lib, self.t = fn, lib, t
-        self.n_in = sum(int(np.prod(s)) if s else 1 for s in t.arg_shapes)
         self.n_par = n_par
         root = t.nodes[t.root]
         self.out = np.zeros(root.batch or 1)
         self.pgrad = np.zeros(max(n_par, 1))
         self.watched_sizes = [t.nodes[i].batch for i in t.watched]
         self.guards = np.zeros(max(sum(b or 1 for b in self.watched_sizes), 1))
-        self.sizes = [t.nodes[i].batch or 1 for i in t.param_nodes]
-        self.all_scalar = not any(t.nodes[i].batch for i in t.param_nodes)
+        self.n_scalar = sum(1 for i in t.param_nodes if not t.nodes[i].batch)
+        self.batch_sizes = [t.nodes[i].batch for i in t.param_nodes[self.n_scalar:]]
+        self.finite = True
 
     def __call__(self, args, params, want_grad):
         inp = np.concatenate([np.ravel(np.asarray(a, dtype=np.float64)) for a in args]) if args else np.zeros(1)
-        if self.all_scalar:
-            par = np.fromiter(params, np.float64, len(params)) if params else np.zeros(1)
-        else:
-            par = np.concatenate([np.ravel(np.asarray(p, dtype=np.float64)) for p in params])
+        ns = self.n_scalar
+        par = np.fromiter(params[:ns], np.float64, ns) if ns else np.zeros(0)
+        if self.batch_sizes:
+            par = np.concatenate([par] + [np.asarray(p, dtype=np.float64) for p in params[ns:]])
+        if not len(par):
+            par = np.zeros(1)
         dp = ctypes.POINTER(ctypes.c_double)
-        self.pgrad[:] = 0.0
         self.fn(inp.ctypes.data_as(dp), par.ctypes.data_as(dp), self.out.ctypes.data_as(dp),
                 self.pgrad.ctypes.data_as(dp), self.guards.ctypes.data_as(dp), int(want_grad))
         root = self.t.nodes[self.t.root]
@@ -326,14 +329,12 @@ class _Runner:
             seen.append(self.guards[o:o + b].copy() if b else float(self.guards[o]))
             o += b or 1
         if not want_grad:
+            self.finite = bool(np.isfinite(self.out).all())
             return out, tuple(seen), None
-        if self.all_scalar:
-            return out, tuple(seen), self.pgrad[:len(self.sizes)].tolist()
-        grads, o = [], 0
-        for j, s in enumerate(self.sizes):
-            grads.append(self.pgrad[o:o + s].copy() if self._batched(j) else float(self.pgrad[o]))
-            o += s
+        self.finite = bool(np.isfinite(self.out).all() and np.isfinite(self.pgrad).all())
+        grads = self.pgrad[:ns].tolist()
+        o = ns
+        for b in self.batch_sizes:
+            grads.append(self.pgrad[o:o + b].copy())
+            o += b
         return out, tuple(seen), grads
-
-    def _batched(self, j):
-        return bool(self.t.nodes[self.t.param_nodes[j]].batch)

@@ -58,7 +58,7 @@ def generate(t):
                 continue
             pg = f"R(t[{j}])" if t.nodes[p].batch == 0 else f"t[{j}]"
             lines.append(f"    g{p} = {pg} if g{p} is None else g{p} + {pg}")
-    grads = ", ".join(f"g{i}" for i in t.param_nodes) + ("," if t.param_nodes else "")
+    grads = ", ".join(f"g{i}" if i in need else "0.0" for i in t.param_nodes) + ("," if t.param_nodes else "")
     lines.append(f"    return v{t.root}, seen, ({grads})")
     return "\n".join(lines) + "\n", ns
 

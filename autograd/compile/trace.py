@@ -123,12 +123,18 @@ def trace(fn, example_args):
                 arg_nodes[slot] = i
                 nodes.append(Node(i, "arg", batch=batch, slot=slot))
             else:
-                nodes.append(Node(i, "param", batch=batch, slot=len(params)))
+                nodes.append(Node(i, "param", batch=batch))
                 params.append(v)
                 param_nodes.append(i)
             continue
         parents = tuple(index[id(p)] for p in v.parents)
         nodes.append(Node(i, "op", v._op, parents, v.k, batch))
+    # Scalar parameters first, then batched ones: the C runner packs them with one fromiter.
+    order_p = sorted(range(len(params)), key=lambda j: nodes[param_nodes[j]].batch > 0)
+    params = [params[j] for j in order_p]
+    param_nodes = [param_nodes[j] for j in order_p]
+    for slot, i in enumerate(param_nodes):
+        nodes[i].slot = slot
     guards = []  # (node, comparison, other node or constant, result at trace time)
     for v, name, other, result in recorder.seen:
         if id(v) not in index:
