@@ -8,7 +8,9 @@
     0.8
 """
 from .backward import backward, gc_paused, is_grad_enabled, no_grad, topological_order
-from .compile import compile
+from .draw import draw
+from .draw_backward import draw_backward
+from .compiler import compile
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import OPS
 from .value import Value, dot, logsumexp, sum

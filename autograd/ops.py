@@ -14,7 +14,7 @@ An entry is ``defop(name, arity, forward, backward)``:
 ``{k}`` (``{k0}``, ``{k1}`` for a pair), or for n-ary operations a fold: inputs come in
 ``group`` blocks (dot: weights, then inputs), ``step`` adds element ``{x0}`` (``{x1}``...) to
 ``{acc}`` from ``init``; an optional ``pre`` fold runs first (logsumexp's max). The C derivative is not written again: code generation
-runs the Python backward rule on symbols (see ``compile/symbolic.py``), so a rule may use
+runs the Python backward rule on symbols (see ``compiler/symbolic.py``), so a rule may use
 arithmetic and the helpers in ``HELPERS`` only.
 
 ``arity`` is 1, 2 or ``'n'``. An operation with a constant argument (the exponent of
