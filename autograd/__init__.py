@@ -8,9 +8,9 @@
     0.8
 """
 from .backward import backward, gc_paused, is_grad_enabled, no_grad, topological_order
+from .compiler import compile
 from .draw import draw
 from .draw_backward import draw_backward
-from .compiler import compile
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import OPS
 from .value import Value, dot, logsumexp, sum
@@ -18,4 +18,5 @@ from .value import Value, dot, logsumexp, sum
 __all__ = [
     "Value", "sum", "dot", "logsumexp", "backward", "no_grad", "is_grad_enabled", "gc_paused",
     "topological_order", "compile", "gradcheck", "gradgradcheck", "GradcheckError", "OPS",
+    "draw", "draw_backward",
 ]

@@ -37,12 +37,17 @@ import re
 import shutil
 import sys
 import sysconfig
+import warnings
 
 import graphviz
 import numpy as np
 
 from .backward import topological_order
 from .ops import ndarray
+
+if sys.argv[:1] == ["-m"]:  # `python -m autograd.draw`: autograd/__init__ imported this module
+    warnings.filterwarnings(  # already, as it should; runpy's warning about that is noise
+        "ignore", message=r"'autograd\.draw' found in sys\.modules", category=RuntimeWarning)
 
 AUTO_NEURON_VIEW = 150  # more drawn nodes than this: detail='auto' switches to neurons
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu")
@@ -378,16 +383,18 @@ class _Builder:
                 lay.attr(label=title, style="rounded", color="#aaaaaa")
                 for item, node_id in column:
                     (self.neuron if item in nid else self.value)(lay, item, node_id)
-                # invisible edges in one rank keep the column in index order, top to bottom
-                # (with remincross=false: the final reordering across clusters would rotate it)
+                # invisible edges in one rank keep the column in index order (with
+                # remincross=false: the final reordering across clusters would rotate it).
+                # dot puts an edge's tail left of its head, which LR turns into below.
                 with lay.subgraph() as rank:
                     rank.attr(rank="same")
-                    for (_, a), (_, b) in zip(column[1:], column):
+                    pairs = zip(column[1:], column) if self.rankdir in ("LR", "RL") else zip(column, column[1:])
+                    for (_, a), (_, b) in pairs:
                         rank.edge(a, b, style="invis")
         tail, head = _PORTS[self.rankdir]
         faint = dict(color="#3c4d7080", penwidth="0.5", arrowhead="none", tailport=tail, headport=head)
         for nr in info.neurons:
-            for s in dict.fromkeys(src[x] for x in nr.inputs):
+            for s in dict.fromkeys(src[x] for x in nr.inputs if x not in hidden):
                 self.edge(s, nid[nr], **faint)
 
     def neuron(self, g, nr, node_id):
@@ -423,11 +430,11 @@ class _Builder:
                     (not p.parents and (p in own or self.info.kind(p) == "constant")) or p in only
                     for p in v.parents):
                 only.add(v)
-        shown = {v for v in only if v in self.info.root_set
-                 or any(c not in only for c in self.info.children[v])}
-        return only - shown
-
-
+        children = self.info.children
+        hidden = {v for v in only if v not in self.info.root_set and all(c in only for c in children[v])}
+        # and the constants that only they used
+        return hidden | {v for v in self.info.nodes if not v.parents and v not in own
+                         and children[v] and all(c in hidden for c in children[v])}
 
 
 def _short(nr):
@@ -542,12 +549,17 @@ def expression(text, values):
         (0.4621, 'out')
     """
     from .value import Value
-    tree = ast.parse(text, mode="eval")
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as e:
+        raise ValueError(f"{text!r} is not an expression: {e.msg}") from None
     allowed = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Constant, ast.Load,
                ast.operator, ast.unaryop, ast.Attribute)
-    for node in ast.walk(tree):
-        if not isinstance(node, allowed) or isinstance(node, ast.Constant) and \
-                not isinstance(node.value, (int, float)):
+    for node in ast.walk(tree):  # arithmetic, numbers, names and the functions: nothing else
+        if not isinstance(node, allowed) or (
+                isinstance(node, ast.Constant) and not isinstance(node.value, (int, float))) or (
+                isinstance(node, ast.Attribute) and node.attr not in _FUNCTIONS) or (
+                isinstance(node, ast.Name) and node.id.startswith("_")):
             raise ValueError(f"not allowed in an expression: {ast.unparse(node)!r}")
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - set(_FUNCTIONS)
     missing = sorted(names - set(values))
@@ -566,19 +578,19 @@ def _model_roots(path, input_text, batch):
     try:
         import nn  # only here: autograd does not depend on nn
     except ImportError as e:
-        raise SystemExit(f"drawing a saved model needs the nn package of valuegrad: {e}")
+        raise ValueError(f"drawing a saved model needs valuegrad's nn package: {e}") from None
     model = nn.load(path)
-    if input_text:
-        x = np.array([[float(t) for t in input_text.split(",")]])
+    if input_text:  # one example: scalar Values, every number shown
+        x = [float(t) for t in input_text.split(",")]
+        if len(x) != model.nin:
+            raise ValueError(f"--input needs {model.nin} numbers, got {len(x)}")
     else:  # a fixed batch, so that the drawing shows summaries of real spread
         x = np.random.default_rng(0).standard_normal((batch, model.nin))
-    if x.shape[1] != model.nin:
-        raise SystemExit(f"--input needs {model.nin} numbers, got {x.shape[1]}")
     outs = model(x)
     outs = outs if isinstance(outs, list) else [outs]
     for i, o in enumerate(outs):
         o.label = f"y{i}" if len(outs) > 1 else "y"
-        o.backward(grad=np.ones_like(o.data))
+        o.backward(grad=np.ones_like(o.data) if type(o.data) is ndarray else None)
     return outs
 
 
@@ -603,7 +615,7 @@ def main(argv=None):
     if args.renderer:
         os.environ[RENDERER_ENV] = args.renderer
     try:
-        if args.what.endswith(".json") or os.path.isfile(args.what):
+        if args.what.lower().endswith(".json"):
             roots = _model_roots(args.what, args.input, args.batch)
         else:
             values = dict(_pair(s) for s in args.values)

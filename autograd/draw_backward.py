@@ -12,9 +12,9 @@ the style and the script are all inside it.
     >>> a, b = Value(2.0, label='a'), Value(-3.0, label='b')
     >>> c = a * b
     >>> c.label = 'c'
-    >>> [s.node.label for s in backward_steps(c)]
-    ['c', 'b', 'a']
-    >>> print(backward_steps(c)[2].lines()[0])
+    >>> [s.name for s in backward_steps(c)]
+    ['c', 'a', 'b']
+    >>> print(backward_steps(c)[1].lines()[0])
     c = a * b, so ∂c/∂a = b = -3.0000
     grad(c) × ∂c/∂a = 1.0000 × -3.0000 = -3.0000
 
@@ -42,6 +42,7 @@ _RULES = {
     "tanh": ("1 - {out}²",), "sigmoid": ("{out}·(1 - {out})",), "relu": ("[{a} > 0]",),
     "leaky_relu": ("1 if {a} > 0 else {k}",), "softplus": ("sigmoid({a})",),
     "clamp": ("[{a} inside {k}]",), "batch_sum": ("1",), "batch_mean": ("1/n",),
+    "logsumexp": ("exp({x} - {out})",),
 }
 
 
@@ -52,9 +53,14 @@ class Step:
     def __init__(self, node, grad, terms, names):
         self.node, self.grad, self.terms, self._names = node, grad, terms, names
 
+    @property
+    def name(self):
+        """The node's label, or '#i' (the drawing shows it so) when it has none."""
+        return self._names[self.node]
+
     def lines(self):
         """The chain rule for this node, as text."""
-        name = self._names[self.node]
+        name = self.name
         if not self.terms:
             seed = "1 for every example" if type(self.grad) is ndarray else "1"
             return [f"grad({name}) = {seed}  (the start: d{name}/d{name} = 1)"]
@@ -88,21 +94,28 @@ def _formula(v, names):
         return f"{ps[0]}{op_label(v)}"
     if v.op == "dot":
         n = len(ps) // 2
-        return "dot(" + ", ".join(ps[:n]) + "; " + ", ".join(ps[n:]) + ")"
-    return f"{op_label(v)}({', '.join(ps)})"
+        return f"dot({_few(ps[:n])}; {_few(ps[n:])})"
+    return f"{op_label(v)}({_few(ps)})"
+
+
+def _few(names):
+    return ", ".join(names) if len(names) <= 4 else f"{names[0]}, {names[1]}, …, {names[-1]}"
 
 
 def _rule(v, i, names):
+    ps = v.parents
     if v.op == "dot":  # d(sum w_j x_j)/dw_i = x_i and /dx_i = w_i
-        n = len(v.parents) // 2
-        return names[v.parents[(i + n) % (2 * n)]]
+        n = len(ps) // 2
+        return names[ps[(i + n) % (2 * n)]]
     if v.op == "sum":
         return "1"
-    ps = v.parents
+    rules = _RULES.get(v.op)
+    if rules is None:  # an operation added to ops.py after this table: the number still shows
+        return f"the {v.op} rule"
     k = v.k
     words = dict(out=names[v], a=names[ps[0]], b=names[ps[1]] if len(ps) > 1 else "",
-                 k=f"{k:g}" if isinstance(k, float) else k)
-    return _RULES.get(v.op, ("?", "?"))[i].format(**words)
+                 x=names[ps[i]], k=f"{k:g}" if isinstance(k, float) else k)
+    return rules[min(i, len(rules) - 1)].format(**words)
 
 
 def backward_steps(root):
@@ -149,19 +162,21 @@ def draw_backward(root, path, *, rankdir="LR", title=None):
     graph = _build(info, "full", rankdir, "svg", page=True, grads={s.node: s.grad for s in steps})
     svg = graph.pipe(format="svg", encoding="utf-8", quiet=True)
     svg = svg[svg.index("<svg"):]  # no XML prolog or DOCTYPE inside HTML
-    data = [{"id": ids[s.node], "name": s._names[s.node], "grad": summary(s.grad),
+    data = [{"id": ids[s.node], "name": s.name, "grad": summary(s.grad),
              "kind": info.kind(s.node), "lines": s.lines(),
              "users": [ids[u] for u, *_ in s.terms],
              "via": [f"o{ids[u][1:]}" for u, *_ in s.terms]} for s in steps]
-    title = title or f"Backpropagation of {steps[0]._names[root]}, step by step"
-    page = _PAGE.replace("%TITLE%", html.escape(title)).replace("%SVG%", svg)
-    page = page.replace("%STEPS%", json.dumps(data, ensure_ascii=False).replace("</", "<\\/"))
+    title = title or f"Backpropagation of {steps[0].name}, step by step"
+    parts = {"TITLE": html.escape(title), "SVG": svg,
+             "STEPS": json.dumps(data, ensure_ascii=False).replace("</", "<\\/")}
+    # in one pass, since a label may hold '%SVG%'
+    page = re.sub(r"%(TITLE|SVG|STEPS)%", lambda m: parts[m.group(1)], _PAGE)
     path = pathlib.Path(path)
     path.write_text(page, encoding="utf-8")
     return path
 
 
-_PAGE = """<!DOCTYPE html>
+_PAGE = r"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>%TITLE%</title>
 <style>
 body { margin: 0; font: 14px/1.4 system-ui, sans-serif; display: flex; flex-direction: column; height: 100vh; }
@@ -169,15 +184,16 @@ header { padding: 8px 12px; border-bottom: 1px solid #ccc; display: flex; gap: 8
 header h1 { font-size: 16px; margin: 0 12px 0 0; }
 button { font: inherit; padding: 3px 10px; }
 #slider { flex: 1; min-width: 120px; }
-main { flex: 1; display: flex; min-height: 0; }
-#graph { flex: 1; overflow: auto; padding: 8px; }
-#graph.fit svg { max-width: 100%; height: auto; }
-aside { width: 420px; border-left: 1px solid #ccc; padding: 10px 14px; overflow: auto; background: #fafafa; }
+main { flex: 1; display: flex; flex-direction: column; min-height: 0; }
+#graph { flex: 1; overflow: auto; padding: 8px; min-height: 0; }
+#graph.fit { overflow: hidden; }
+#graph.fit svg { width: 100%; height: 100%; }
+aside { max-height: 45vh; border-top: 1px solid #ccc; padding: 8px 14px; overflow: auto; background: #fafafa; }
 #name { font-weight: bold; font-size: 16px; }
 #grad { font-family: ui-monospace, monospace; font-size: 15px; margin: 6px 0; }
-#formula div { font-family: ui-monospace, monospace; font-size: 13px; margin: 6px 0; padding: 6px; background: #fff; border: 1px solid #ddd; white-space: pre-wrap; }
+#formula div { font-family: ui-monospace, monospace; font-size: 14px; margin: 6px 0; padding: 6px; background: #fff; border: 1px solid #ddd; white-space: pre-wrap; }
 .hint { color: #666; font-size: 12px; }
-g.node.current > polygon:first-of-type, g.node.current > ellipse { fill: #fff3a0 !important; }
+g.node.current polygon:first-of-type, g.node.current ellipse { fill: #fff3a0 !important; }
 g.node.current polygon, g.node.current ellipse { stroke: #d62728 !important; stroke-width: 3px; }
 g.node.user polygon { stroke: #1f77b4 !important; stroke-width: 2px; }
 g.node.via ellipse { stroke: #d62728 !important; stroke-width: 2px; fill: #ffe3e3 !important; }

@@ -1,0 +1,72 @@
+"""Make the README's pictures of autograd.draw: python docs/img/make_pictures.py
+
+Needs a renderer (see docs/drawing.md) and, for the backward frame, a Chromium on PATH.
+Prints how long drawing and rendering MLP(2, [16, 16, 1]) took.
+"""
+import pathlib
+import shutil
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+
+from autograd import Value, draw, draw_backward
+from autograd.draw import save
+from nn import MLP, losses, optim
+from nn.data import make_moons
+
+HERE = pathlib.Path(__file__).parent
+
+
+def neuron():
+    """micrograd's neuron: o = tanh(x1*w1 + x2*w2 + b)."""
+    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
+    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
+    b = Value(6.8813735870195432, label="b")
+    n = x1 * w1 + x2 * w2 + b
+    n.label = "n"
+    o = n.tanh()
+    o.label = "o"
+    return o
+
+
+def moons_mlp(steps=30):
+    """MLP(2, [16, 16, 1]) after a few steps on make_moons(100): hinge loss plus L2, backward done."""
+    X, y = make_moons(100, noise=0.1, random_state=0)
+    model = MLP(2, [16, 16, 1], seed=1337)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(steps + 1):
+        loss = losses.hinge(model(X), 2.0 * y - 1) + losses.l2(model.parameters(), 1e-4)
+        opt.zero_grad()
+        loss.backward()
+        if _ < steps:
+            opt.step()
+    loss.label = "loss"
+    return loss
+
+
+def main():
+    o = neuron()
+    o.backward()
+    save(draw(o), HERE / "neuron.svg")
+
+    loss = moons_mlp()
+    t0 = time.perf_counter()
+    g = draw(loss)
+    t1 = time.perf_counter()
+    save(g, HERE / "mlp_2_16_16_1_neurons.png")
+    t2 = time.perf_counter()
+    print(f"MLP(2, [16, 16, 1]): {g.detail} view, draw {t1 - t0:.3f} s + render PNG {t2 - t1:.3f} s")
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    with tempfile.TemporaryDirectory() as tmp:
+        page = draw_backward(neuron(), pathlib.Path(tmp) / "steps.html")
+        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                        f"--user-data-dir={tmp}/profile", "--window-size=1280,720", "--hide-scrollbars",
+                        f"--screenshot={HERE / 'backward_frame.png'}", page.as_uri() + "#step=6"],
+                       check=True, capture_output=True)
+
+
+if __name__ == "__main__":
+    main()
