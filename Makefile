@@ -25,8 +25,10 @@ test: $(VENV)/.test
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.test
-	$(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/pip install --quiet -e ".[bench,torch]"
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/train.py
+	$(BIN)/python bench/compile.py
 
 clean:
 	rm -rf $(VENV) out
