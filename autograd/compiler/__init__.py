@@ -115,6 +115,10 @@ class CompiledFunction:
 
     def __call__(self, *args, grad=True):
         prog = self.program(args)
+        root = prog.trace.nodes[prog.trace.root]
+        if grad and root.batch:
+            raise ValueError(f"compile: fn returned a batched Value (batch of {root.batch}); backward() "
+                             f"needs one number: reduce it (.sum(), .mean()) or call with grad=False")
         data = flatten_args(args)
         out, seen, grads = self._run(prog, data, grad)
         if prog.trace.guards and not prog.guards_hold(seen):
@@ -122,13 +126,20 @@ class CompiledFunction:
             out, seen, grads = self._run(prog, data, grad)
         if grads is not None:
             for p, g in zip(prog.trace.params, grads):
-                p.grad = p.grad + g  # accumulate, as backward() does
+                old = p.grad  # accumulate as backward() does: 0.0 + -0.0 would lose the sign
+                p.grad = old + g if type(g) is np.ndarray or g or old else g
         return out
 
     def _run(self, prog, data, grad):
         params = [p.data for p in prog.trace.params]
-        out, seen, grads = prog.run(data, params, grad)
-        if prog.backend == "c" and not prog.run.finite:
+        if prog.backend == "c":
+            with prog.run.lock:  # the C code's arrays are static: one call at a time per library
+                out, seen, grads = prog.run(data, params, grad)
+                finite = prog.run.finite
+        else:
+            out, seen, grads = prog.run(data, params, grad)
+            finite = True
+        if not finite:
             run, _ = prog.numpy_run()  # the eager rules: the same clear errors, the same NaNs
             out, seen, grads = run(data, params, grad)
         return out, seen, grads

@@ -14,10 +14,11 @@ import shutil
 import subprocess
 import sysconfig
 import tempfile
+import threading
 
 import numpy as np
 
-from .symbolic import Sym, c_number, symbolic_helpers, to_c
+from .symbolic import BATCH, Sym, c_number, symbolic_helpers, to_c
 
 PRELUDE = r"""
 #include <math.h>
@@ -124,12 +125,14 @@ def generate(t):
         body.append(f"for (int i = 0; i < {b}; i++) guards[{o} + i] = {L.at(L.val, i)};" if b
                     else f"guards[{o}] = {L.at(L.val, i)};")
         o += b or 1
-    body.append("if (!want_grad) return;")
+    body.append(f"int ok = 1; for (int j = 0; j < {L.n_val}; j++) ok &= isfinite(VAL[j]) != 0;")
+    body.append("if (!want_grad) return ok;")
     body.append("memset(GR, 0, sizeof GR); memset(PG, 0, sizeof PG);")
     body.extend(_backward(L, decl))
     body.append(f"memcpy(pgrad, PG, sizeof(double) * {L.n_par});")
+    body.append("return ok;")
     src = [PRELUDE, *decl,
-           "void vg_run(const double *in, const double *par, double *out, double *pgrad, "
+           "int vg_run(const double *in, const double *par, double *out, double *pgrad, "
            "double *guards, int want_grad) {", *("  " + line for line in body), "}"]
     return "\n".join(src) + "\n", (t.batch, L.n_par)
 
@@ -222,8 +225,10 @@ def _backward(L, decl):
             args = [L.sym(L.val, p) for p in n.parents]
             if n.op.has_k:
                 args.append(n.k)
+            batch = max([n.batch] + [t.nodes[p].batch for p in n.parents]) or 1
+            BATCH[0] = batch  # this node's batch, for batch_mean's 1/n
             grads = n.op.backward(g, out, *args)
-            lines.extend(_accumulate(L, [(p, Sym.lift(pg)) for p, pg in zip(n.parents, grads) if p in need]))
+            lines.extend(_accumulate(L, [(p, Sym.lift(pg)) for p, pg in zip(n.parents, grads) if p in need], batch))
     return lines
 
 
@@ -245,7 +250,7 @@ def _backward_nary(L, n, decl, g, out):
     return [f"for (int k = 0; k < {m}; k++) for (int i = 0; i < {max(n.batch, 1)}; i++) {{ {' '.join(body)} }}"]
 
 
-def _accumulate(L, contributions):
+def _accumulate(L, contributions, batch):
     """One node's gradient contributions to its parents, in a single loop over the batch:
     batched parents element by element, scalar parents through a running sum."""
     outside, inside, sums = [], [], []
@@ -260,7 +265,7 @@ def _accumulate(L, contributions):
     if not inside:
         return outside
     lines = ["{"] + [f"double {name} = 0.0;" for name, _ in sums]
-    lines.append(f"for (int i = 0; i < {L.t.batch}; i++) {{ {' '.join(inside)} }}")
+    lines.append(f"for (int i = 0; i < {batch}; i++) {{ {' '.join(inside)} }}")
     lines += [f"{L.at(L.grad, p, '0')} += {name};" for name, p in sums] + ["}"]
     return lines + outside
 
@@ -279,8 +284,10 @@ def build(t):
     fn = lib.vg_run
     dp = ctypes.POINTER(ctypes.c_double)
     fn.argtypes = [dp, dp, dp, dp, dp, ctypes.c_int]
-    fn.restype = None
-    return _Runner(fn, lib, t, n_par), source, compiled_now
+    fn.restype = ctypes.c_int
+    runner = _Runner(fn, lib, t, n_par)
+    runner.lock = _LOCKS.setdefault(lib_path, threading.Lock())
+    return runner, source, compiled_now
 
 
 def _compile(cc, source, lib_path):
@@ -294,6 +301,9 @@ def _compile(cc, source, lib_path):
         if r.returncode != 0:
             raise RuntimeError(f"C compiler {cc[0]} failed:\n{r.stderr[-2000:]}")
         os.replace(tmp_lib, lib_path)  # atomic: another process sees the whole library or none
+
+
+_LOCKS = {}  # one per library: its static arrays are shared by every program loaded from it
 
 
 class _Runner:
@@ -320,7 +330,7 @@ class _Runner:
         if not len(par):
             par = np.zeros(1)
         dp = ctypes.POINTER(ctypes.c_double)
-        self.fn(inp.ctypes.data_as(dp), par.ctypes.data_as(dp), self.out.ctypes.data_as(dp),
+        ok = self.fn(inp.ctypes.data_as(dp), par.ctypes.data_as(dp), self.out.ctypes.data_as(dp),
                 self.pgrad.ctypes.data_as(dp), self.guards.ctypes.data_as(dp), int(want_grad))
         root = self.t.nodes[self.t.root]
         out = self.out.copy() if root.batch else float(self.out[0])
@@ -329,9 +339,9 @@ class _Runner:
             seen.append(self.guards[o:o + b].copy() if b else float(self.guards[o]))
             o += b or 1
         if not want_grad:
-            self.finite = bool(np.isfinite(self.out).all())
+            self.finite = bool(ok)
             return out, tuple(seen), None
-        self.finite = bool(np.isfinite(self.out).all() and np.isfinite(self.pgrad).all())
+        self.finite = bool(ok) and bool(np.isfinite(self.pgrad).all())
         grads = self.pgrad[:ns].tolist()
         o = ns
         for b in self.batch_sizes:

@@ -77,7 +77,7 @@ def flatten_args(args):
         if np.ndim(d) == 2:
             flat.extend(np.asarray(d, dtype=np.float64).T)
         else:
-            flat.append(d)
+            flat.append(np.asarray(d, dtype=np.float64) if np.ndim(d) else float(d))
     return flat
 
 
@@ -111,7 +111,17 @@ def trace(fn, example_args):
         value_mod._compare_hook[0] = previous
     if not isinstance(out, Value):
         raise TypeError(f"compile: fn must return a Value, got {type(out).__name__}")
-    order = topological_order(out)
+    # The compared Values belong to the trace even when the output does not depend on them
+    # (a branch on an unused argument, on a recomputed intermediate, on a threshold parameter).
+    compared = [v for v, *_ in recorder.seen] + [o for _, _, o, _ in recorder.seen if isinstance(o, Value)]
+    order, placed = [], set()
+    for r in compared + [out]:
+        if id(r) in placed:
+            continue
+        for v in topological_order(r):
+            if id(v) not in placed:
+                placed.add(id(v))
+                order.append(v)
     index = {id(v): i for i, v in enumerate(order)}
     arg_ids = {id(a): i for i, a in enumerate(args)}
     nodes, params, param_nodes, arg_nodes = [], [], [], [None] * len(args)
@@ -145,7 +155,7 @@ def trace(fn, example_args):
             else:
                 other = ("node", index[id(other)])
         guards.append((index[id(v)], name, other, result))
-    t = Trace(nodes, len(order) - 1, arg_nodes, [shape_of(a) for a in args], params, param_nodes, guards)
+    t = Trace(nodes, index[id(out)], arg_nodes, [shape_of(a) for a in args], params, param_nodes, guards)
     t.needs_grad = _needs_grad(t)
     return t
 
@@ -156,4 +166,8 @@ def _needs_grad(t):
     for n in t.nodes:
         if n.kind == "param" or any(p in need for p in n.parents):
             need.add(n.index)
-    return need
+    above = {t.root}  # and the root depends on them (guards' nodes need no gradient)
+    for n in reversed(t.nodes):
+        if n.index in above:
+            above.update(n.parents)
+    return need & above
