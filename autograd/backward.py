@@ -31,12 +31,13 @@ class no_grad(ContextDecorator):
     """
 
     def __enter__(self):
-        self._prev = _grad_enabled[0]
+        # A stack, so that one instance may be entered again (a recursive @no_grad() function).
+        self.__dict__.setdefault("_prev", []).append(_grad_enabled[0])
         _grad_enabled[0] = False
         return self
 
     def __exit__(self, *exc):
-        _grad_enabled[0] = self._prev
+        _grad_enabled[0] = self._prev.pop()
         return False
 
 
@@ -80,12 +81,12 @@ class gc_paused(ContextDecorator):
     counting frees them; the collector would only walk millions of live nodes for nothing)."""
 
     def __enter__(self):
-        self._was = gc.isenabled()
+        self.__dict__.setdefault("_was", []).append(gc.isenabled())
         gc.disable()
         return self
 
     def __exit__(self, *exc):
-        if self._was:
+        if self._was.pop():
             gc.enable()
         return False
 
@@ -179,7 +180,7 @@ def _accumulate(p, pg):
     # A scalar that met a batch receives one gradient per example: sum them.
     if type(p.data) is not ndarray:
         if type(pg) is ndarray:
-            pg = float(pg.sum())
+            pg = float(np.cumsum(pg)[-1])  # left to right, as a loop over the examples would
         elif type(pg) is Value and type(pg.data) is ndarray:
             pg = pg.sum()
     cur = p.grad

@@ -125,6 +125,15 @@ def gradgradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception
         True
     """
     inputs = [_as_value(x) for x in inputs]
+    saved = [(x, x.grad) for x in inputs]  # first_derivative replaces them with Values
+    try:
+        return _gradgradcheck(fn, inputs, eps, atol, rtol, raise_exception)
+    finally:
+        for x, g in saved:
+            x.grad = g
+
+
+def _gradgradcheck(fn, inputs, eps, atol, rtol, raise_exception):
     for i in range(len(inputs)):
         def first_derivative(*xs, i=i):
             out = _evaluate(fn, xs)

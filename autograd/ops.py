@@ -120,8 +120,11 @@ def sigmoid(x):
 
 def power(a, k):
     """a ** k inside derivatives: 0 ** negative is inf there (d sqrt(x)/dx at 0), not an error."""
-    if _is_value(a) or _is_value(k):
-        return a ** k
+    if _is_value(a) or _is_value(k):  # create_graph: a node, built without the forward's checks
+        from .value import _node, _wrap
+        if _is_value(k):
+            return _node(power(data(a), data(k)), POWV, _wrap(a), k)
+        return _node(power(data(a), k), POW, a, float(k))
     if type(a) is ndarray or type(k) is ndarray:
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             return np.power(a, k)
@@ -131,16 +134,27 @@ def power(a, k):
         return float(a ** k)
     except OverflowError:
         return math.inf
+    except ZeroDivisionError:
+        return math.inf
 
 
 def div(x, y):
     """x / y inside derivatives: dividing by 0 gives +-inf (or nan for 0/0), not an error."""
-    if _is_value(x) or _is_value(y) or type(y) is ndarray or type(x) is ndarray:
+    if _is_value(x) or _is_value(y):
+        from .value import _node, _wrap
+        return _node(div(data(x), data(y)), DIV, _wrap(x), _wrap(y))
+    if type(y) is ndarray or type(x) is ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             return x / y
     if y == 0:
         return math.nan if x == 0 or x != x else math.copysign(math.inf, x) * math.copysign(1.0, y)
     return x / y
+
+
+def iszero(x):
+    """1.0 where x == 0 else 0.0 (data only)."""
+    x = data(x)
+    return (x == 0).astype(np.float64) if type(x) is ndarray else float(x == 0)
 
 
 def step(x):
@@ -203,7 +217,7 @@ def _pow(a, k):
     """a ** k for real numbers only: a negative base needs an integer exponent."""
     if type(a) is ndarray or type(k) is ndarray:
         a_, k_ = np.broadcast_arrays(a, k)
-        neg = (a_ < 0) & (k_ != np.floor(k_))
+        neg = (a_ < 0) & np.isfinite(k_) & (k_ != np.floor(k_))
         if neg.any():
             i = _batch_index(neg)
             raise ValueError(f"pow: negative base {a_[i]!r} ** non-integer exponent {k_[i]!r} "
@@ -214,14 +228,14 @@ def _pow(a, k):
             raise ValueError(f"pow: 0 ** negative exponent {k_[i]!r} (at batch index {i}) is undefined")
         with np.errstate(over="ignore"):
             return np.power(a_, k_)
-    if a < 0 and k != math.floor(k):
+    if a < 0 and math.isfinite(k) and k != math.floor(k):
         raise ValueError(f"pow: negative base {a!r} ** non-integer exponent {k!r} has no real value")
     if a == 0 and k < 0:
         raise ValueError(f"pow: 0 ** negative exponent {k!r} is undefined")
     try:
         return float(a ** k)
     except OverflowError:
-        return math.copysign(math.inf, a) if k == math.floor(k) and k % 2 else math.inf
+        return math.copysign(math.inf, a) if math.isfinite(k) and k == math.floor(k) and k % 2 else math.inf
 
 
 def _sqrt(a):
@@ -258,7 +272,8 @@ def _softplus(a):
 
 
 def _relu(a):
-    return np.maximum(a, 0.0) if type(a) is ndarray else (a if a > 0 else 0.0)
+    # Written so that relu(nan) is nan, as for a batch (nan > 0 and nan <= 0 are both False).
+    return np.maximum(a, 0.0) if type(a) is ndarray else (0.0 if a <= 0 else a)
 
 
 def _leaky_relu(a, k):
@@ -291,10 +306,21 @@ def _dot(xs):
 
 
 def _logsumexp(xs):
-    # The max comes out first so that exp never overflows.
+    # The max comes out first so that exp never overflows; where the max is infinite
+    # (all -inf, or a +inf) the answer is that max, as in PyTorch.
     m = xs[0]
     for x in xs[1:]:
         m = np.maximum(m, x) if type(m) is ndarray or type(x) is ndarray else max(m, x)
+    if type(m) is ndarray:
+        inf = ~np.isfinite(m)
+        shift = np.where(inf, 0.0, m)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s = 0.0
+            for x in xs:
+                s = s + exp(x - shift)
+            return np.where(inf, m, shift + np.log(s))
+    if not math.isfinite(m):
+        return m
     s = 0.0
     for x in xs:
         s = s + exp(x - m)
@@ -328,9 +354,9 @@ SUB = defop("sub", 2, lambda a, b: a - b, lambda g, out, a, b: (g, -g), c="{a} -
 MUL = defop("mul", 2, lambda a, b: a * b, lambda g, out, a, b: (g * b, g * a), c="{a} * {b}")
 DIV = defop("div", 2, _div,               lambda g, out, a, b: (g / b, -g * out / b), c="{a} / {b}")
 NEG = defop("neg", 1, lambda a: -a,       lambda g, out, a: (-g,), c="-{a}")
-POW = defop("pow", 1, _pow,               lambda g, out, a, k: (g * k * power(a, k - 1),), has_k=True,
+POW = defop("pow", 1, _pow,               lambda g, out, a, k: (g * k * power(a, k - 1) if k != 0 else g * 0.0,), has_k=True,
             c="pow({a}, {k})")
-POWV = defop("powv", 2, _pow,             lambda g, out, a, b: (g * b * power(a, b - 1), g * out * log_for_pow(a)),
+POWV = defop("powv", 2, _pow,             lambda g, out, a, b: (g * b * power(a, b - 1 + iszero(a) * iszero(b)), g * out * log_for_pow(a)),
              c="pow({a}, {b})")
 ABS = defop("abs", 1, _abs,               lambda g, out, a: (g * sign(a),), c="fabs({a})")
 EXP = defop("exp", 1, exp,                lambda g, out, a: (g * out,), c="exp({a})")
@@ -338,7 +364,7 @@ LOG = defop("log", 1, log,                lambda g, out, a: (g / a,), c="log({a}
 SQRT = defop("sqrt", 1, _sqrt,            lambda g, out, a: (div(g * 0.5, out),), c="sqrt({a})")
 TANH = defop("tanh", 1, _tanh,            lambda g, out, a: (g * (1 - out * out),), c="tanh({a})")
 SIGMOID = defop("sigmoid", 1, _sigmoid,   lambda g, out, a: (g * out * (1 - out),), c="vg_sigmoid({a})")
-RELU = defop("relu", 1, _relu,            lambda g, out, a: (g * step(a),), c="({a} > 0 ? {a} : 0.0)")
+RELU = defop("relu", 1, _relu,            lambda g, out, a: (g * step(a),), c="({a} <= 0 ? 0.0 : {a})")
 LEAKY_RELU = defop("leaky_relu", 1, _leaky_relu, lambda g, out, a, k: (g * choose(data(a) > 0, 1.0, k),),
                    has_k=True, c="({a} > 0 ? {a} : {a} * {k})")
 SOFTPLUS = defop("softplus", 1, _softplus, lambda g, out, a: (g * sigmoid(a),), c="vg_softplus({a})")
@@ -356,5 +382,5 @@ BATCH_MEAN = defop("batch_mean", 1, _batch_mean,
                    lambda g, out, a: (g * ones_like(a) * (1.0 / _batch_len(a)),), c="BATCH_MEAN")
 
 # What backward rules may call besides arithmetic; code generation swaps in symbolic versions.
-HELPERS = ("data", "exp", "log", "sigmoid", "power", "div", "step", "sign", "choose", "inside",
+HELPERS = ("data", "exp", "log", "sigmoid", "power", "div", "step", "sign", "choose", "inside", "iszero",
            "ones_like", "log_for_pow", "_batch_len")

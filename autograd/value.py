@@ -76,7 +76,19 @@ def _unary(op, a, k=None):
 
 
 def _binary(op, a, b):
-    return _node(op.forward(a.data, b.data), op, a, b)
+    x, y = a.data, b.data
+    if type(x) is ndarray and type(y) is ndarray and len(x) != len(y):
+        _lengths_differ(op.name, (x, y))
+    return _node(op.forward(x, y), op, a, b)
+
+
+def _lengths_differ(name, datas):
+    """Batches of different lengths are different data sets, not a broadcast (a length-1
+    batch would silently stretch, and its gradient would no longer fit its data)."""
+    lengths = sorted({len(d) for d in datas if type(d) is ndarray})
+    if len(lengths) > 1:
+        raise ValueError(f"{name}: batches of different lengths {lengths} meet; "
+                         f"every batched Value in one graph must hold the same examples")
 
 
 class Value:
@@ -284,6 +296,7 @@ def sum(values):
     xs = tuple(_checked(v, "sum", i) for i, v in enumerate(values))
     if not xs:
         return Value(0.0)
+    _lengths_differ(ops.SUM.name, [x.data for x in xs])
     return _node(ops.SUM.forward([x.data for x in xs]), ops.SUM, xs, None)
 
 
@@ -300,6 +313,7 @@ def dot(ws, xs):
     if not ws:
         return Value(0.0)
     both = tuple(_checked(v, "dot", i) for i, v in enumerate(ws + xs))
+    _lengths_differ(ops.DOT.name, [x.data for x in both])
     return _node(ops.DOT.forward([x.data for x in both]), ops.DOT, both, None)
 
 
@@ -313,6 +327,7 @@ def logsumexp(values):
     xs = tuple(_checked(v, "logsumexp", i) for i, v in enumerate(values))
     if not xs:
         raise ValueError("logsumexp of no values")
+    _lengths_differ(ops.LOGSUMEXP.name, [x.data for x in xs])
     return _node(ops.LOGSUMEXP.forward([x.data for x in xs]), ops.LOGSUMEXP, xs, None)
 
 

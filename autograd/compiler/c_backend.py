@@ -25,6 +25,7 @@ PRELUDE = r"""
 #include <string.h>
 static double vg_sigmoid(double a) { if (a >= 0) return 1.0 / (1.0 + exp(-a)); double e = exp(a); return e / (1.0 + e); }
 static double vg_softplus(double a) { return fmax(a, 0.0) + log1p(exp(-fabs(a))); }
+static double vg_iszero(double a) { return a == 0 ? 1.0 : 0.0; }
 static double vg_sign(double a) { return (double)((a > 0) - (a < 0)); }
 static double vg_inside(double a, double lo, double hi) { return (a >= lo && a <= hi) ? 1.0 : 0.0; }
 static double vg_log_for_pow(double a) { return a > 0 ? log(a) : (a == 0 ? 0.0 : NAN); }

@@ -92,6 +92,7 @@ SYMBOLIC_HELPERS = {
     "sign": lambda x: call("vg_sign", x),
     "choose": _where,
     "inside": lambda x, k: call("vg_inside", x, k[0], k[1]),
+    "iszero": lambda x: call("vg_iszero", x),
     "ones_like": lambda x: 1.0,
     "log_for_pow": lambda x: call("vg_log_for_pow", x),
     "_batch_len": lambda x: Sym.lift(float(BATCH[0])) if Sym.lift(x).batched else 1.0,
