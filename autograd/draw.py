@@ -43,6 +43,7 @@ import graphviz
 import numpy as np
 
 from .backward import topological_order
+from .files import atomic_write
 from .ops import ndarray
 
 if sys.argv[:1] == ["-m"]:  # `python -m autograd.draw`: autograd/__init__ imported this module
@@ -530,10 +531,10 @@ def save(graph, path, format=None):
     path = pathlib.Path(path)
     format = format or path.suffix.lstrip(".").lower() or "svg"
     if format in ("gv", "dot"):
-        path.write_text(graph.source, encoding="utf-8")
+        atomic_write(path, graph.source)
         return path
     use_renderer()
-    path.write_bytes(graphviz.Digraph.pipe(graph, format=format, quiet=True))
+    atomic_write(path, graphviz.Digraph.pipe(graph, format=format, quiet=True))
     return path
 
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from .backward import topological_order
 from .draw import GraphInfo, _build, op_label, summary
+from .files import atomic_write
 from .ops import ndarray
 
 # d(out)/d(input i) of each operation, in words: out is the node, a and b its inputs
@@ -172,7 +173,7 @@ def draw_backward(root, path, *, rankdir="LR", title=None):
     # in one pass, since a label may hold '%SVG%'
     page = re.sub(r"%(TITLE|SVG|STEPS)%", lambda m: parts[m.group(1)], _PAGE)
     path = pathlib.Path(path)
-    path.write_text(page, encoding="utf-8")
+    atomic_write(path, page)
     return path
 
 

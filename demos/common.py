@@ -107,6 +107,19 @@ def plot_confusion(cm, labels, out, name, title):
     return save_fig(fig, out, name)
 
 
+def draw_graph(root, out, name):
+    """The graph of `root` (its neuron view for a network) as SVG, or None without a renderer."""
+    import importlib
+
+    draw = importlib.import_module("autograd.draw")  # the module; autograd.draw is the function
+    try:
+        draw.save(draw.draw(root), os.path.join(out, name))
+    except draw.RendererNotFoundError as e:
+        print(f"(no graph drawing: {e})", file=sys.stderr)
+        return None
+    return name
+
+
 def write_json(path, obj):
     """Write JSON atomically: a reader never sees half a file."""
     from nn.io import atomic_write_text

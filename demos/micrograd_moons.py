@@ -20,7 +20,7 @@ import autograd
 from nn import MLP, losses, optim
 from nn.data import make_moons
 
-from .common import Timer, finish, parse_args, plot_curves, plot_decision_boundary, progress
+from .common import Timer, draw_graph, finish, parse_args, plot_curves, plot_decision_boundary, progress
 
 
 def run(seed=1337, steps=100, out=None):
@@ -48,7 +48,8 @@ def run(seed=1337, steps=100, out=None):
         result["plots"] = [p for p in (
             plot_decision_boundary(lambda G: model(G).data > 0, X, y, out, "micrograd_moons_boundary.png",
                                    "micrograd's demo: decision boundary after training"),
-            plot_curves({"loss": history}, out, "micrograd_moons_loss.png", "micrograd's demo: loss")) if p]
+            plot_curves({"loss": history}, out, "micrograd_moons_loss.png", "micrograd's demo: loss"),
+            draw_graph(loss, out, "micrograd_moons_graph.svg")) if p]
     return result
 
 

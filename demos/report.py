@@ -53,7 +53,8 @@ def write_report(results, out):
         parts.append(f"<h2 id='{key}'>{key}</h2><p>{html.escape(EXPLAIN.get(key, ''))}</p>")
         parts.append(_table(r))
         for img in r.get("plots", []):
-            parts.append(f"<img src='{html.escape(img)}' alt='{html.escape(img)}'>")
+            style = " style='max-width:100%'" if img.endswith(".svg") else ""
+            parts.append(f"<img src='{html.escape(img)}' alt='{html.escape(img)}'{style}>")
     path = os.path.join(out, "report.html")
     atomic_write_text(path, "\n".join(parts))
     return path

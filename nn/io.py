@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
+
+from autograd.files import atomic_write
 
 FORMAT = "valuegrad-model"
 VERSION = 1
@@ -44,19 +44,7 @@ def save(model, path):
 
 def atomic_write_text(path, text):
     """Write text to path so that readers see the old file or the whole new one, never half."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, text)
 
 
 def load(path):
