@@ -63,7 +63,7 @@ class _Layout:
 
     def __init__(self, t):
         self.t = t
-        self.val, self.grad, self.declared = {}, {}, set()
+        self.val, self.grad, self.declared, self.scratch = {}, {}, set(), {}
         n_par = n_val = n_gr = 0
         arg_off, o = {}, 0
         for slot, shape in enumerate(t.arg_shapes):
@@ -132,6 +132,7 @@ def generate(t):
     body.extend(_backward(L, decl))
     body.append(f"memcpy(pgrad, PG, sizeof(double) * {L.n_par});")
     body.append("return ok;")
+    decl += [f"static double {name}[{size}];" for name, size in L.scratch.items()]
     src = [PRELUDE, *decl,
            "int vg_run(const double *in, const double *par, double *out, double *pgrad, "
            "double *guards, int want_grad) {", *("  " + line for line in body), "}"]
@@ -191,21 +192,34 @@ def _tables(L, n, decl, where, const):
     return names, m
 
 
+def _scratch(L, decl, name, size):
+    """A static scratch array, declared once at the largest size asked for."""
+    L.scratch[name] = max(L.scratch.get(name, 0), size, 1)
+    return name
+
+
 def _forward_nary(L, n, decl):
+    """The fold over k runs outside the loop over examples: each example keeps its own
+    left-to-right order, and the examples' independent sums run side by side."""
     form = n.op.c
     elems, m = _tables(L, n, decl, L.val, const=True)
+    N = max(n.batch, 1)
     fill = {f"x{b}": e for b, (e, _) in enumerate(elems)}
-    lines = [f"for (int i = 0; i < {max(n.batch, 1)}; i++) {{"]
+    acc = _scratch(L, decl, "ACC_S", N)
+    lines = []
     if "pre" in form:
         init, step = form["pre"]
-        lines.append(f"  double pre = {init};")
-        lines.append(f"  for (int k = 0; k < {m}; k++) pre = {step.format(acc='pre', **fill)};")
-        fill["pre"] = "pre"
-    lines.append(f"  double acc = {form['init']};")
-    lines.append(f"  for (int k = 0; k < {m}; k++) acc = {form['step'].format(acc='acc', **fill)};")
-    final = form.get("final", "{acc}").format(acc="acc", **fill)
-    lines.append(f"  {L.at(L.val, n.index)} = {final};")
-    return lines + ["}"]
+        pre = _scratch(L, decl, "PRE_S", N)
+        lines.append(f"for (int i = 0; i < {N}; i++) {pre}[i] = {init};")
+        lines.append(f"for (int k = 0; k < {m}; k++) for (int i = 0; i < {N}; i++) "
+                     f"{pre}[i] = {step.format(acc=f'{pre}[i]', **fill)};")
+        fill["pre"] = f"{pre}[i]"
+    lines.append(f"for (int i = 0; i < {N}; i++) {acc}[i] = {form['init']};")
+    lines.append(f"for (int k = 0; k < {m}; k++) for (int i = 0; i < {N}; i++) "
+                 f"{acc}[i] = {form['step'].format(acc=f'{acc}[i]', **fill)};")
+    final = form.get("final", "{acc}").format(acc=f"{acc}[i]", **fill)
+    lines.append(f"for (int i = 0; i < {N}; i++) {L.at(L.val, n.index)} = {final};")
+    return lines
 
 
 def _backward(L, decl):
@@ -234,21 +248,29 @@ def _backward(L, decl):
 
 
 def _backward_nary(L, n, decl, g, out):
-    """The rule run once on a symbolic element k of each block, then looped over k and i."""
+    """The rule run once on a symbolic element k of each block, then looped over k and i.
+    Scalar targets (a neuron's weights) sum over the examples in their own accumulators,
+    side by side, then add once: the order a loop over examples would use."""
     need = L.t.needs_grad
-    group = n.op.c["group"]
     elems, m = _tables(L, n, decl, L.val, const=True)
     gelems, _ = _tables(L, n, decl, L.grad, const=False)
     xs = [Sym.var(e.replace("[i * ", "[{i} * "), L.batched(block[0]) or n.batch > 0) for e, block in elems]
     grads = n.op.backward(g, out, xs)
-    body = []
+    N = max(n.batch, 1)
+    lines = []
     for b, ((ge, block), pg) in enumerate(zip(gelems, grads)):
         if not any(p in need for p in block):
             continue  # e.g. the data inputs of a first layer: no gradient wanted
-        body.append(f"{ge} += {to_c(Sym.lift(pg), 'i')};")
-    if not body:
-        return []
-    return [f"for (int k = 0; k < {m}; k++) for (int i = 0; i < {max(n.batch, 1)}; i++) {{ {' '.join(body)} }}"]
+        expr = to_c(Sym.lift(pg), "i")
+        if n.batch and not any(L.batched(p) for p in block):
+            acc = _scratch(L, decl, "KACC_S", m)
+            target = ge.replace("[i * 0]", "[0]")
+            lines.append(f"for (int k = 0; k < {m}; k++) {acc}[k] = 0.0;")
+            lines.append(f"for (int i = 0; i < {N}; i++) for (int k = 0; k < {m}; k++) {acc}[k] += {expr};")
+            lines.append(f"for (int k = 0; k < {m}; k++) {target} += {acc}[k];")
+        else:
+            lines.append(f"for (int k = 0; k < {m}; k++) for (int i = 0; i < {N}; i++) {ge} += {expr};")
+    return lines
 
 
 def _accumulate(L, contributions, batch):
@@ -283,8 +305,7 @@ def build(t):
         compiled_now = True
     lib = ctypes.CDLL(lib_path)
     fn = lib.vg_run
-    dp = ctypes.POINTER(ctypes.c_double)
-    fn.argtypes = [dp, dp, dp, dp, dp, ctypes.c_int]
+    fn.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int]  # raw addresses: the cheapest to pass
     fn.restype = ctypes.c_int
     runner = _Runner(fn, lib, t, n_par)
     runner.lock = _LOCKS.setdefault(lib_path, threading.Lock())
@@ -321,6 +342,7 @@ class _Runner:
         self.n_scalar = sum(1 for i in t.param_nodes if not t.nodes[i].batch)
         self.batch_sizes = [t.nodes[i].batch for i in t.param_nodes[self.n_scalar:]]
         self.finite = True
+        self._buffers = (self.out.ctypes.data, self.pgrad.ctypes.data, self.guards.ctypes.data)
 
     def __call__(self, args, params, want_grad):
         inp = np.concatenate([np.ravel(np.asarray(a, dtype=np.float64)) for a in args]) if args else np.zeros(1)
@@ -330,9 +352,7 @@ class _Runner:
             par = np.concatenate([par] + [np.asarray(p, dtype=np.float64) for p in params[ns:]])
         if not len(par):
             par = np.zeros(1)
-        dp = ctypes.POINTER(ctypes.c_double)
-        ok = self.fn(inp.ctypes.data_as(dp), par.ctypes.data_as(dp), self.out.ctypes.data_as(dp),
-                self.pgrad.ctypes.data_as(dp), self.guards.ctypes.data_as(dp), int(want_grad))
+        ok = self.fn(inp.ctypes.data, par.ctypes.data, *self._buffers, int(want_grad))
         root = self.t.nodes[self.t.root]
         out = self.out.copy() if root.batch else float(self.out[0])
         seen, o = [], 0
