@@ -39,6 +39,7 @@ import autograd  # noqa: E402
 from nn import losses, optim  # noqa: E402
 from nn.data import StandardScaler, load_digits, make_moons, minibatches, one_hot  # noqa: E402
 from nn.module import MLP  # noqa: E402
+from common import layer_arrays, load_micrograd, load_ours, load_torch, max_rel, torch_mlp  # noqa: E402
 
 try:
     from micrograd import engine as mg_engine
@@ -81,51 +82,6 @@ def digits_setup():
 
 def digits_loss(model):
     return lambda Xb, Yb: losses.cross_entropy(model(Xb), Yb)  # Yb: (n, 10) one-hot
-
-
-# -- weights as arrays, copied between engines ------------------------------------------------
-
-def layer_arrays(model):
-    """[(W (nout, nin), b (nout,)), ...] from valuegrad's parameters."""
-    return [(np.array([[w.data for w in n.w] for n in layer.neurons]), np.array([n.b.data for n in layer.neurons]))
-            for layer in model.layers]
-
-
-def load_ours(model, arrays):
-    for layer, (W, b) in zip(model.layers, arrays):
-        for j, n in enumerate(layer.neurons):
-            for k, w in enumerate(n.w):
-                w.data = float(W[j, k])
-            n.b.data = float(b[j])
-            n.b.grad = 0.0
-            for w in n.w:
-                w.grad = 0.0
-
-
-def load_micrograd(model, arrays):
-    for layer, (W, b) in zip(model.layers, arrays):
-        for j, neuron in enumerate(layer.neurons):
-            for k, w in enumerate(neuron.w):
-                w.data = float(W[j, k])
-            neuron.b.data = float(b[j])
-
-
-def torch_mlp(sizes):
-    mods = []
-    for i in range(len(sizes) - 1):
-        mods.append(torch.nn.Linear(sizes[i], sizes[i + 1], dtype=torch.float64))
-        if i < len(sizes) - 2:
-            mods.append(torch.nn.ReLU())
-    return torch.nn.Sequential(*mods)
-
-
-def load_torch(model, arrays):
-    linears = [m for m in model if isinstance(m, torch.nn.Linear)]
-    with torch.no_grad():
-        for lin, (W, b) in zip(linears, arrays):
-            lin.weight.copy_(torch.from_numpy(W))
-            lin.bias.copy_(torch.from_numpy(b))
-            lin.weight.grad = lin.bias.grad = None
 
 
 # -- (A) one demo step, each contender ---------------------------------------------------------
@@ -263,11 +219,6 @@ def breakdown(prog, args, update, repeat):
         return {"call": per_call(lambda: prog(*args), 50, repeat),
                 "runner": per_call(lambda: run(data, params, True), 50, repeat),
                 "update": per_call(update, 50, repeat)}
-
-
-def max_rel(a, b):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
 
 
 def timed_compile(fn, *args, backend):

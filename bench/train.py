@@ -39,6 +39,7 @@ import autograd  # noqa: E402
 from nn import losses, optim  # noqa: E402
 from nn.data import StandardScaler, load_digits, minibatches  # noqa: E402
 from nn.module import MLP  # noqa: E402
+from common import layer_arrays, load_micrograd, load_ours, load_torch, max_rel, torch_mlp  # noqa: E402
 
 try:
     from micrograd import engine as mg_engine
@@ -61,42 +62,7 @@ def digits_batches():
     return list(minibatches(X, y, BATCH, shuffle=True, seed=0)), len(X)
 
 
-# -- weights: valuegrad's state_dict <-> (nout, nin) arrays, copied into the others -----------
-
-def layer_arrays(model):
-    """valuegrad's weights as [(W (nout, nin), b (nout,)), ...], from its state_dict names."""
-    sd = model.state_dict()
-    out = []
-    for i, layer in enumerate(model.layers):
-        W = np.array([[sd[f"layers.{i}.neurons.{j}.w.{k}"] for k in range(layer.nin)]
-                      for j in range(layer.nout)])
-        b = np.array([sd[f"layers.{i}.neurons.{j}.b"] for j in range(layer.nout)])
-        out.append((W, b))
-    return out
-
-
-def load_ours(model, arrays):
-    state = {}
-    for i, (W, b) in enumerate(arrays):
-        state[f"layers.{i}.weight"], state[f"layers.{i}.bias"] = W, b
-    model.load_state_dict(state)
-
-
-def load_micrograd(model, arrays):
-    for layer, (W, b) in zip(model.layers, arrays):
-        for j, neuron in enumerate(layer.neurons):
-            for k, w in enumerate(neuron.w):
-                w.data = float(W[j, k])
-            neuron.b.data = float(b[j])
-
-
-def load_torch(model, arrays):
-    linears = [m for m in model if isinstance(m, torch.nn.Linear)]
-    with torch.no_grad():
-        for lin, (W, b) in zip(linears, arrays):
-            lin.weight.copy_(torch.from_numpy(W))
-            lin.bias.copy_(torch.from_numpy(b))
-
+# -- weights copied back out of torch, to compare after the epoch ---------------------------
 
 def torch_arrays(model):
     return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy())
@@ -169,10 +135,6 @@ def micrograd_step(model, params, Xb, yb):
 
 # -- (c) PyTorch eager float64 --------------------------------------------------------------
 
-def torch_model():
-    return torch.nn.Sequential(torch.nn.Linear(64, 32, dtype=torch.float64), torch.nn.ReLU(),
-                               torch.nn.Linear(32, 10, dtype=torch.float64))
-
 
 def torch_epoch(model, opt, batches):
     out = []
@@ -190,11 +152,6 @@ def timed(fn):
     t = time.perf_counter()
     result = fn()
     return time.perf_counter() - t, result
-
-
-def max_rel(a, b):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
 
 
 def main():
@@ -245,7 +202,7 @@ def main():
     # (c) torch eager float64, one thread (the Python engines use one core).
     if torch is not None:
         torch.set_num_threads(1)
-        tm = torch_model()
+        tm = torch_mlp([64, 32, 10])
         t_torch = float("inf")
         for _ in range(args.repeat):
             load_torch(tm, init)
