@@ -32,7 +32,7 @@ def _table(d, depth=0):
         if isinstance(v, dict):
             v = _table(v, depth + 1)
         elif isinstance(v, float):
-            v = html.escape(f"{v:.10g}")
+            v = html.escape(repr(v))  # every digit: the published numbers are checked to the last one
         else:
             v = html.escape(str(v))
         rows.append(f"<tr><th>{html.escape(str(k))}</th><td>{v}</td></tr>")
