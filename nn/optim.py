@@ -50,23 +50,26 @@ class Optimizer:
         for p in self.params:
             p.grad = 0.0
 
-    def _gather(self):
+    def step(self):
+        """Update every parameter's .data from its .grad."""
         data = np.array([p.data for p in self.params], dtype=np.float64)
         grad = np.array([float(getattr(p.grad, "data", p.grad)) for p in self.params], dtype=np.float64)
+        for p, x in zip(self.params, self.update(data, grad).tolist()):
+            p.data = x
+
+    def update(self, data, grad):
+        """One step on arrays (the parameters' data and gradients, in self.params' order):
+        returns the new data and leaves the Values alone. `step()` is this on the Values;
+        nn.fit(compile=True) calls it directly, with no loop over the parameters."""
+        grad = np.asarray(grad, dtype=np.float64)
         bad = ~np.isfinite(grad)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise FloatingPointError(f"{type(self).__name__}.step: the gradient of {self.names[i]} is "
                                      f"{grad[i]} ({int(bad.sum())} non-finite gradients in all)")
         wd = self.hyper.get("weight_decay", 0.0)
-        return data, (grad + wd * data if wd else grad)
-
-    def step(self):
-        data, grad = self._gather()
         self.step_count += 1
-        new = self._update(data, grad)
-        for p, x in zip(self.params, new.tolist()):
-            p.data = x
+        return self._update(data, grad + wd * data if wd else grad)
 
     def _buffer(self, name, like):
         if name not in self.state:

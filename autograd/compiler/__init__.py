@@ -109,6 +109,11 @@ class CompiledFunction:
                 self.programs[key] = Program(t, "numpy")
         return self.programs[key]
 
+    def flat(self, params):
+        """A FlatStep: this function on parameters held in one array (see flat.py)."""
+        from .flat import FlatStep
+        return FlatStep(self, params)
+
     @property
     def source(self):
         return next(iter(self.programs.values())).source

@@ -1,0 +1,106 @@
+"""Run a compiled step on parameters held in one numpy array, touching no Value.
+
+With thousands of scalar parameters, the Python loops that move each one's `.data` into the
+generated code and its gradient back into `.grad` cost more than the C code itself. A
+`FlatStep` takes the parameters' data as one array and returns their gradient as one array,
+so that an optimizer can update them as arrays too (nn.fit(compile=True) does). The
+Values are left alone: write the array back (`load`) when you need them.
+
+    >>> import numpy as np
+    >>> from autograd import Value, compile
+    >>> w, b = Value(0.5), Value(0.0)
+    >>> prog = compile(lambda x, y: ((w * x + b - y) ** 2).mean(), np.ones(3), np.ones(3), backend="numpy")
+    >>> step = prog.flat([w, b])
+    >>> loss, grad = step(np.array([0.5, 0.0]), np.ones(3), np.ones(3))
+    >>> loss, grad.tolist()
+    (0.25, [-1.0, -1.0])
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class FlatStep:
+    def __init__(self, compiled, params):
+        self.compiled, self.params = compiled, list(params)
+        self._plans = {}
+
+    def load(self, theta):
+        """Write the array back into the parameters' `.data`."""
+        for p, x in zip(self.params, np.asarray(theta, dtype=np.float64).tolist()):
+            p.data = x
+
+    def __call__(self, theta, *args):
+        """(loss, gradient array) for the parameters at `theta`, on these arguments."""
+        prog = self.compiled.program(args)
+        plan = self._plans.get(id(prog))
+        if plan is None or plan[0] is not prog:
+            plan = self._plans[id(prog)] = (prog, _Plan(prog, self.params))
+        result = plan[1].run(theta, args)
+        if result is None:  # a guard, a non-finite value or a numpy program: through the Values
+            return self._through_values(theta, args)
+        return result
+
+    def _through_values(self, theta, args):
+        self.load(theta)
+        saved = [p.grad for p in self.params]
+        for p in self.params:
+            p.grad = 0.0
+        try:
+            loss = self.compiled(*args)
+            grad = np.array([np.sum(p.grad) if isinstance(p.grad, np.ndarray) else float(p.grad)
+                             for p in self.params])
+        finally:
+            for p, g in zip(self.params, saved):
+                p.grad = g
+        return loss, grad
+
+
+class _Plan:
+    """Where each parameter sits in one C program's parameter buffer."""
+
+    def __init__(self, prog, params):
+        self.prog = prog
+        t = prog.trace
+        self.ok = prog.backend == "c" and not t.guards
+        slot = {id(v): j for j, v in enumerate(t.params)}
+        r = prog.run if self.ok else None
+        if self.ok and any(slot.get(id(p), -1) >= r.n_scalar for p in params):
+            self.ok = False  # a batched parameter: rare, served by the general path
+        if not self.ok:
+            return
+        where = [slot.get(id(p), -1) for p in params]
+        self.reached = np.array([j >= 0 for j in where])
+        self.pos = np.array([j for j in where if j >= 0], dtype=np.intp)
+        mine = set(self.pos.tolist())
+        self.others = [(j, v) for j, v in enumerate(t.params) if j not in mine]  # constants & co.
+        self.n_par = sum(np.size(v.data) for v in t.params)
+        self.buffer = np.zeros(max(self.n_par, 1))
+
+    def run(self, theta, args):
+        if not self.ok:
+            return None
+        r = self.prog.run
+        par = self.buffer
+        ns = r.n_scalar
+        o = ns
+        for j, v in self.others:  # the few other leaves: read now, as a compiled call does
+            if j < ns:
+                par[j] = v.data
+            else:
+                n = np.size(v.data)
+                par[o:o + n] = v.data
+                o += n
+        par[self.pos] = np.asarray(theta)[self.reached]
+        # columns of 2-D arguments one after the other, as flatten_args lays them out
+        inp = np.concatenate([np.asarray(a, dtype=np.float64).T.ravel() for a in args])
+        with r.lock:
+            ok = r.fn(inp.ctypes.data, par.ctypes.data, *r._buffers, 1)
+            if not ok:
+                return None
+            grad = np.zeros(len(self.reached))
+            grad[self.reached] = r.pgrad[self.pos]
+            loss = float(r.out[0])
+        if not np.isfinite(grad).all():
+            return None
+        return loss, grad
