@@ -42,8 +42,8 @@ class FlatStep:
         return result
 
     def _through_values(self, theta, args):
+        saved = [(p.data, p.grad) for p in self.params]  # left as they were, as the C path does
         self.load(theta)
-        saved = [p.grad for p in self.params]
         for p in self.params:
             p.grad = 0.0
         try:
@@ -51,8 +51,8 @@ class FlatStep:
             grad = np.array([np.sum(p.grad) if isinstance(p.grad, np.ndarray) else float(p.grad)
                              for p in self.params])
         finally:
-            for p, g in zip(self.params, saved):
-                p.grad = g
+            for p, (d, g) in zip(self.params, saved):
+                p.data, p.grad = d, g
         return loss, grad
 
 
