@@ -45,6 +45,7 @@ import numpy as np
 from .backward import topological_order
 from .files import atomic_write
 from .ops import ndarray
+from .value import Value
 
 if sys.argv[:1] == ["-m"]:  # `python -m autograd.draw`: autograd/__init__ imported this module
     warnings.filterwarnings(  # already, as it should; runpy's warning about that is noise
@@ -536,6 +537,24 @@ def save(graph, path, format=None):
     use_renderer()
     atomic_write(path, graphviz.Digraph.pipe(graph, format=format, quiet=True))
     return path
+
+
+def micrograd_neuron():
+    """micrograd's example neuron, o = tanh(x1*w1 + x2*w2 + b), after backward: a graph to try
+    drawings on (the README's first picture).
+
+        >>> micrograd_neuron().data
+        0.7071067811865477
+    """
+    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
+    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
+    b = Value(6.8813735870195432, label="b")
+    n = x1 * w1 + x2 * w2 + b
+    n.label = "n"
+    o = n.tanh()
+    o.label = "o"
+    o.backward()
+    return o
 
 
 # -- the command line -----------------------------------------------------------------------

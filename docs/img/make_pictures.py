@@ -12,23 +12,12 @@ import time
 import numpy as np
 
 from autograd import Value, draw, draw_backward
-from autograd.draw import save
+from autograd.draw import micrograd_neuron as neuron, save
 from nn import MLP, losses, optim
 from nn.data import make_moons
 
 HERE = pathlib.Path(__file__).parent
 
-
-def neuron():
-    """micrograd's neuron: o = tanh(x1*w1 + x2*w2 + b)."""
-    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
-    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
-    b = Value(6.8813735870195432, label="b")
-    n = x1 * w1 + x2 * w2 + b
-    n.label = "n"
-    o = n.tanh()
-    o.label = "o"
-    return o
 
 
 def moons_mlp(steps=30):
@@ -47,9 +36,7 @@ def moons_mlp(steps=30):
 
 
 def main():
-    o = neuron()
-    o.backward()
-    save(draw(o), HERE / "neuron.svg")
+    save(draw(neuron()), HERE / "neuron.svg")
 
     loss = moons_mlp()
     t0 = time.perf_counter()
