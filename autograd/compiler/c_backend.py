@@ -139,10 +139,6 @@ def generate(t):
     return "\n".join(src) + "\n", (t.batch, L.n_par)
 
 
-def _loop(n, line):
-    return f"for (int i = 0; i < {n}; i++) {line}" if n else line.replace("[{i}]", "")
-
-
 def _forward(L, n, decl):
     t, i, op = L.t, n.index, n.op
     form = op.c
@@ -192,7 +188,7 @@ def _tables(L, n, decl, where, const):
     return names, m
 
 
-def _scratch(L, decl, name, size):
+def _scratch(L, name, size):
     """A static scratch array, declared once at the largest size asked for."""
     L.scratch[name] = max(L.scratch.get(name, 0), size, 1)
     return name
@@ -205,11 +201,11 @@ def _forward_nary(L, n, decl):
     elems, m = _tables(L, n, decl, L.val, const=True)
     N = max(n.batch, 1)
     fill = {f"x{b}": e for b, (e, _) in enumerate(elems)}
-    acc = _scratch(L, decl, "ACC_S", N)
+    acc = _scratch(L, "ACC_S", N)
     lines = []
     if "pre" in form:
         init, step = form["pre"]
-        pre = _scratch(L, decl, "PRE_S", N)
+        pre = _scratch(L, "PRE_S", N)
         lines.append(f"for (int i = 0; i < {N}; i++) {pre}[i] = {init};")
         lines.append(f"for (int k = 0; k < {m}; k++) for (int i = 0; i < {N}; i++) "
                      f"{pre}[i] = {step.format(acc=f'{pre}[i]', **fill)};")
@@ -263,7 +259,7 @@ def _backward_nary(L, n, decl, g, out):
             continue  # e.g. the data inputs of a first layer: no gradient wanted
         expr = to_c(Sym.lift(pg), "i")
         if n.batch and not any(L.batched(p) for p in block):
-            acc = _scratch(L, decl, "KACC_S", m)
+            acc = _scratch(L, "KACC_S", m)
             target = ge.replace("[i * 0]", "[0]")
             lines.append(f"for (int k = 0; k < {m}; k++) {acc}[k] = 0.0;")
             lines.append(f"for (int i = 0; i < {N}; i++) for (int k = 0; k < {m}; k++) {acc}[k] += {expr};")
