@@ -96,8 +96,8 @@ def fit(model, loss, optimizer, X, y, epochs=10, batch_size=None, val=None, earl
     metrics: names in METRICS or functions (y_true, y_pred). regularization: a function
     model -> Value added to every batch's loss (e.g. lambda m: 1e-4 * losses.l2(m.parameters())).
     The cyclic GC is paused during each step: graphs hold no cycles, so it would only walk
-    live nodes (bench/engine.py: 24x -> 26x micrograd on per-example graphs; batched graphs
-    are small and gain ~1%). A NaN or infinite loss stops training with
+    live nodes (bench/engine.py, per-example graphs: 22.1x -> 22.4x micrograd in one run,
+    24x -> 26x in another; bench/train.py, batched: within noise, 0.99-1.01x). A NaN or infinite loss stops training with
     NonFiniteLossError naming the epoch and batch. compile=True traces the step once and
     runs it as generated code (`autograd.compile`; C when a compiler works) on the parameters
     held in one array, updated by `optimizer.update`: the same numbers to ~1e-12, many times
