@@ -44,6 +44,11 @@ _RULES = {
     "leaky_relu": ("1 if {a} > 0 else {k}",), "softplus": ("sigmoid({a})",),
     "clamp": ("[{a} inside {k}]",), "batch_sum": ("1",), "batch_mean": ("1/n",),
     "logsumexp": ("exp({x} - {out})",),
+    "sin": ("cos({a})",), "cos": ("-sin({a})",), "square": ("2·{a}",), "erf": ("2/√π·exp(-{a}²)",),
+    "gelu": ("Φ({a}) + {a}·φ({a})",), "elu": ("1 if {a} > 0 else {k}·exp({a})",),
+    "silu": ("s·(1 + {a}·(1 - s)), s = sigmoid({a})",),
+    "maximum": ("[{a} > {b}], ½ on a tie", "[{b} > {a}], ½ on a tie"),
+    "minimum": ("[{a} < {b}], ½ on a tie", "[{b} < {a}], ½ on a tie"),
 }
 
 

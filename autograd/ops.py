@@ -384,3 +384,112 @@ BATCH_MEAN = defop("batch_mean", 1, _batch_mean,
 # What backward rules may call besides arithmetic; code generation swaps in symbolic versions.
 HELPERS = ("data", "exp", "log", "sigmoid", "power", "div", "step", "sign", "choose", "inside", "iszero",
            "ones_like", "log_for_pow", "_batch_len")
+
+# ---------------------------------------------------------------------------
+# sin, cos, square, erf, GELU, ELU, SiLU, maximum, minimum. Their helpers sin, cos and erf
+# are differentiable like exp and log (on Values they build nodes), so that second
+# derivatives through these rules work; code generation swaps them for C's sin, cos, erf.
+
+SQRT1_2 = 0.7071067811865476       # M_SQRT1_2
+TWO_SQRTPI = 1.1283791670955126    # M_2_SQRTPI = 2 / sqrt(pi): erf' = TWO_SQRTPI * exp(-x^2)
+INV_SQRT_2PI = TWO_SQRTPI * SQRT1_2 * 0.5  # the normal density's factor, as PyTorch's GELU has it
+_erf_each = np.frompyfunc(math.erf, 1, 1)  # numpy has no erf: libm's, element by element
+
+
+def sin(x):
+    if _is_value(x):
+        return x.sin()
+    return np.sin(x) if type(x) is ndarray else math.sin(x)
+
+
+def cos(x):
+    if _is_value(x):
+        return x.cos()
+    return np.cos(x) if type(x) is ndarray else math.cos(x)
+
+
+def _erf(a):
+    return _erf_each(a).astype(np.float64) if type(a) is ndarray else math.erf(a)
+
+
+def erf(x):
+    return x.erf() if _is_value(x) else _erf(x)
+
+
+def _finite_only(name, f):
+    """sin and cos of +-inf have no value: an error naming it, as log(0) (nan passes through)."""
+    def forward(a):
+        if type(a) is ndarray:
+            bad = np.isinf(a)
+            if bad.any():
+                domain_error(name, bad, a, "finite")
+        elif a in (math.inf, -math.inf):
+            domain_error(name, None, a, "finite")
+        return f(a)
+    return forward
+
+
+def _gelu(a):
+    # The order of PyTorch's kernel: x * 0.5 * (1 + erf(x / sqrt 2)).
+    return a * 0.5 * (1.0 + _erf(a * SQRT1_2))
+
+
+def _gelu_grad(g, out, a):
+    cdf = 0.5 * (1.0 + erf(a * SQRT1_2))
+    pdf = exp(-0.5 * a * a) * INV_SQRT_2PI
+    return (g * (cdf + a * pdf),)
+
+
+def _elu(a, k):
+    # expm1 of the negative part only: no overflow warning for large positive a.
+    if type(a) is ndarray:
+        return np.where(a > 0, a, k * np.expm1(np.where(a > 0, 0.0, a)))
+    return a if a > 0 else k * math.expm1(a)
+
+
+def _elu_grad(g, out, a, k):
+    # k * exp(a) below 0, computed from the input (not out + k, which cancels for a << 0);
+    # exp of the negative part only, so that a > 709 does not overflow into 0 * inf.
+    neg = 1.0 - step(a)
+    return (g * (step(a) + neg * k * exp(a * neg)),)
+
+
+def _silu(a):
+    return a * _sigmoid(a)  # the stable sigmoid: finite at +-1000
+
+
+def _maximum(a, b):
+    # NaN wins, as in numpy and PyTorch; on a tie b is returned (numpy's choice, kept in C).
+    if type(a) is ndarray or type(b) is ndarray:
+        return np.maximum(a, b)
+    return a if a > b or a != a else b
+
+
+def _minimum(a, b):
+    if type(a) is ndarray or type(b) is ndarray:
+        return np.minimum(a, b)
+    return a if a < b or a != a else b
+
+
+def _max_min_grad(lose_a, lose_b, a, b, g):
+    # PyTorch's rule: the gradient goes to the larger (smaller) input, split 0.5 / 0.5 on a tie.
+    tie = inside(ones_like(b) * data(a), (data(b), data(b)))  # 1.0 where a == b, batch-shaped
+    return g * choose(lose_a, 0.0, 1.0 - 0.5 * tie), g * choose(lose_b, 0.0, 1.0 - 0.5 * tie)
+
+
+SIN = defop("sin", 1, _finite_only("sin", sin), lambda g, out, a: (g * cos(a),), c="sin({a})")
+COS = defop("cos", 1, _finite_only("cos", cos), lambda g, out, a: (-g * sin(a),), c="cos({a})")
+SQUARE = defop("square", 1, lambda a: a * a, lambda g, out, a: (g * 2.0 * a,), c="{a} * {a}")
+ERF = defop("erf", 1, _erf, lambda g, out, a: (g * (TWO_SQRTPI * exp(-(a * a))),),
+            c="erf({a})")
+GELU = defop("gelu", 1, _gelu, _gelu_grad, c="{a} * 0.5 * (1.0 + erf({a} * 0.7071067811865476))")
+ELU = defop("elu", 1, _elu, _elu_grad, has_k=True, c="({a} > 0 ? {a} : {k} * expm1({a}))")
+SILU = defop("silu", 1, _silu, lambda g, out, a: (g * sigmoid(a) * (1.0 + a * (1.0 - sigmoid(a))),),
+             c="{a} * vg_sigmoid({a})")
+MAXIMUM = defop("maximum", 2, _maximum,
+                lambda g, out, a, b: _max_min_grad(data(a) < data(b), data(b) < data(a), a, b, g),
+                c="(({a} > {b} || {a} != {a}) ? {a} : {b})")
+MINIMUM = defop("minimum", 2, _minimum,
+                lambda g, out, a, b: _max_min_grad(data(b) < data(a), data(a) < data(b), a, b, g),
+                c="(({a} < {b} || {a} != {a}) ? {a} : {b})")
+HELPERS += ("sin", "cos", "erf")

@@ -244,6 +244,98 @@ class Value:
         """The mean over the batch, as a scalar Value."""
         return _unary(ops.BATCH_MEAN, self)
 
+    # -- more functions; the Value as a Python number -------------------------------
+    def sin(self):
+        """sin(x); sin of +-inf has no value and raises (as log(0) does); nan passes through."""
+        return _unary(ops.SIN, self)
+
+    def cos(self):
+        """cos(x); cos of +-inf raises, as sin."""
+        return _unary(ops.COS, self)
+
+    def square(self):
+        """x * x as one node, as torch.square."""
+        return _unary(ops.SQUARE, self)
+
+    def erf(self):
+        """The error function, as torch.erf (the exact GELU is built on it)."""
+        return _unary(ops.ERF, self)
+
+    def gelu(self):
+        """GELU, the exact form of torch.nn.GELU(): x * Phi(x) = x * 0.5 * (1 + erf(x / sqrt 2)).
+
+            >>> x = Value(1.0)
+            >>> y = x.gelu()
+            >>> y.backward()
+            >>> f"{y:.6f} {x.grad:.6f}"
+            '0.841345 1.083315'
+
+        As in PyTorch, 1 + erf cancels for x below about -5: tiny values there carry a relative
+        (not an absolute) error; the result is -0.0 from x < -38 on.
+        """
+        return _unary(ops.GELU, self)
+
+    def elu(self, alpha=1.0):
+        """ELU, as torch.nn.ELU(alpha): x for x > 0, alpha * (exp(x) - 1) (by expm1) otherwise.
+        The derivative below 0 is alpha * exp(x) from x itself; at x = +inf it is nan here
+        (PyTorch: 1), the one point where the mask times inf cannot be avoided."""
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+            raise TypeError(f"elu: alpha must be a real number, got {type(alpha).__name__}")
+        return _unary(ops.ELU, self, float(alpha))
+
+    def silu(self):
+        """SiLU (swish), as torch.nn.SiLU(): x * sigmoid(x), finite at +-1000."""
+        return _unary(ops.SILU, self)
+
+    def item(self):
+        """The number as a Python float, as PyTorch's `.item()`: outside the graph (no gradient
+        flows through it). A batch raises: it holds one number per example, even a batch of one
+        (so that code does not work at batch size 1 and break at 2); use `.data`, or reduce first.
+
+            >>> Value(2.5).item()
+            2.5
+        """
+        return _one_number(self, "item()")
+
+    def __float__(self):
+        """float(v) is `v.item()`: the number, out of the graph. So `math.exp(v)` gives a float
+        and no gradient (math calls float()): use `v.exp()` to stay in the graph."""
+        return _one_number(self, "float()")
+
+    def __int__(self):
+        """int(v): the number truncated, as int(float), outside the graph."""
+        return int(_one_number(self, "int()"))
+
+    def __round__(self, ndigits=None):
+        """round(v) and round(v, n) round the number as for a float (outside the graph)."""
+        return round(_one_number(self, "round()"), ndigits)
+
+    def __bool__(self):
+        """PyTorch's meaning: the truth of the number (Value(0.0) is false). A batch raises, as a
+        tensor of several numbers does: whether all or any example should count is ambiguous."""
+        x = _one_number(self, "bool()", "the truth value of a batch is ambiguous; use "
+                                          "(v.data != 0).any() or .all()")
+        if _compare_hook[0] is not None:  # autograd.compile: a branch on the sign, as `v > 0`
+            _compare(self, 0.0, ">", x > 0.0)
+            _compare(self, 0.0, "<", x < 0.0)
+        return x != 0.0
+
+    def __format__(self, spec):
+        """f"{loss:.4f}" formats the number; a batch formats each number, numpy-style:
+        '[0.1235 0.5000]' (long batches are summarised with '...', as numpy prints them).
+        An empty spec gives str(v), the repr.
+
+            >>> f"{Value(0.123456):.3f}", f"{Value([1.0, 2.5]):.2f}"
+            ('0.123', '[1.00 2.50]')
+        """
+        if not spec:
+            return str(self)
+        if type(self.data) is ndarray:
+            format(0.0, spec)  # an invalid spec raises format's own ValueError here
+            return np.array2string(self.data, separator=" ",
+                                   formatter={"float_kind": lambda x: format(float(x), spec)})
+        return format(self.data, spec)
+
     # -- comparisons look at data; equality stays identity (see the class docstring) --
     def __lt__(self, other):
         return _compare(self, other, "<", self.data < ops.data(other))
@@ -259,11 +351,6 @@ class Value:
 
     __eq__ = object.__eq__
     __hash__ = object.__hash__
-
-    def __float__(self):
-        if type(self.data) is ndarray:
-            raise TypeError(f"float() of a batched Value (batch of {len(self.data)}); use .sum() or .mean()")
-        return self.data
 
     def __repr__(self):
         label = f", label={self.label!r}" if self.label else ""
@@ -336,3 +423,34 @@ def _checked(v, where, i):
     if w is None:
         raise TypeError(f"{where}: item {i} is a {type(v).__name__}, not a Value or a number")
     return w
+
+
+def _one_number(v, what, hint="use .data for the numbers, or reduce first: .sum() or .mean()"):
+    if type(v.data) is ndarray:
+        raise TypeError(f"{what} of a batched Value (batch of {len(v.data)}): {hint}")
+    return v.data
+
+
+def maximum(a, b):
+    """The larger of a and b, elementwise, as one node (torch.maximum). The gradient goes to
+    the larger input; on a tie each gets half (PyTorch's rule); nan wins.
+
+        >>> import autograd
+        >>> a, b = Value(2.0), Value(2.0)
+        >>> autograd.maximum(a, b).backward()
+        >>> (a.grad, b.grad)
+        (0.5, 0.5)
+    """
+    a, b = _checked(a, "maximum", 0), _checked(b, "maximum", 1)
+    return _binary(ops.MAXIMUM, a, b)
+
+
+def minimum(a, b):
+    """The smaller of a and b, elementwise, as one node (torch.minimum); ties as `maximum`.
+
+        >>> import autograd
+        >>> autograd.minimum(Value(3.0), 1.5).data
+        1.5
+    """
+    a, b = _checked(a, "minimum", 0), _checked(b, "minimum", 1)
+    return _binary(ops.MINIMUM, a, b)

@@ -167,6 +167,17 @@ def _cases():
         C("batch_sum", "r0.sum() * r1", lambda r, p, e, x, s: r[0].sum() * r[1], n_real=2),
         C("batch_mean", "((r0 - r0.mean()) ** 2).mean() + r1", lambda r, p, e, x, s: ((r[0] - r[0].mean()) ** 2).mean() + r[1],
           n_real=2),
+        C("sin", "sin(2 r0)", lambda r, p, e, x, s: (r[0] * 2).sin()),
+        C("cos", "cos(r0)", lambda r, p, e, x, s: r[0].cos()),
+        C("square", "square(r0)", lambda r, p, e, x, s: r[0].square()),
+        C("erf", "erf(r0)", lambda r, p, e, x, s: r[0].erf()),
+        C("gelu", "gelu(3 r0)", lambda r, p, e, x, s: (r[0] * 3).gelu()),
+        C("elu", "elu(3 r0, 0.7)", lambda r, p, e, x, s: (r[0] * 3).elu(0.7)),
+        C("silu", "silu(3 r0)", lambda r, p, e, x, s: (r[0] * 3).silu()),
+        C("maximum", "maximum(r0, r1)", lambda r, p, e, x, s: autograd.maximum(r[0], r[1]), n_real=2),
+        C("maximum", "maximum(r0, 0.35)", lambda r, p, e, x, s: autograd.maximum(r[0], 0.35)),  # ties at x = 0.35
+        C("minimum", "minimum(r0, p0)", lambda r, p, e, x, s: autograd.minimum(r[0], p[0]), n_pos=1),
+        C("minimum", "minimum(1.5, r0)", lambda r, p, e, x, s: autograd.minimum(1.5, r[0])),  # ties at x = 1.5
     ]
 
 

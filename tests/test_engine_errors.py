@@ -167,6 +167,8 @@ UNARY = {
     "sqrt": Value.sqrt, "tanh": Value.tanh, "sigmoid": Value.sigmoid, "relu": Value.relu,
     "leaky_relu": lambda v: v.leaky_relu(0.1), "softplus": Value.softplus,
     "clamp": lambda v: v.clamp(-1.0, 1.0), "batch_sum": Value.sum, "batch_mean": Value.mean,
+    "sin": Value.sin, "cos": Value.cos, "square": Value.square, "erf": Value.erf, "gelu": Value.gelu,
+    "elu": Value.elu, "silu": Value.silu,
 }
 
 

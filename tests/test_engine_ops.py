@@ -143,6 +143,19 @@ CASES = [
          lambda x, k: math.fsum(x) / len(x), batched=True),
     Case("batch_mean", "(v*v).mean()", st.tuples(lists_of(-3, 3, 1, 6), st.none()), lambda v, k: (v[0] * v[0]).mean(),
          lambda x, k: math.fsum(a * a for a in x) / len(x), batched=True),
+    Case("sin", "sin", args(fl(-10, 10)), lambda v, k: v[0].sin(), lambda x, k: math.sin(x[0])),
+    Case("cos", "cos", args(fl(-10, 10)), lambda v, k: v[0].cos(), lambda x, k: math.cos(x[0])),
+    Case("square", "square", args(fl(-10, 10)), lambda v, k: v[0].square(), lambda x, k: x[0] * x[0]),
+    Case("erf", "erf", args(fl(-4, 4)), lambda v, k: v[0].erf(), lambda x, k: math.erf(x[0])),
+    Case("gelu", "gelu", args(fl(-8, 8)), lambda v, k: v[0].gelu(),
+         lambda x, k: 0.5 * x[0] * math.erfc(-x[0] / math.sqrt(2.0))),
+    Case("elu", "elu alpha", args(away(1e-2, 10), k=fl(0.1, 2)), lambda v, k: v[0].elu(k),
+         lambda x, k: x[0] if x[0] > 0 else k * math.expm1(x[0])),
+    Case("silu", "silu", args(fl(-30, 30)), lambda v, k: v[0].silu(), lambda x, k: x[0] / (1.0 + math.exp(-x[0]))),
+    Case("maximum", "maximum(a, b)", args(fl(-10, 10), fl(-10, 10)), lambda v, k: autograd.maximum(v[0], v[1]),
+         lambda x, k: max(x), avoid=lambda x, k: near(x[0], [x[1]])),
+    Case("minimum", "minimum(a, 1.5)", args(fl(-10, 10)), lambda v, k: autograd.minimum(v[0], 1.5),
+         lambda x, k: min(x[0], 1.5), avoid=lambda x, k: near(x[0], [1.5])),
 ]
 IDS = [c.id for c in CASES]
 

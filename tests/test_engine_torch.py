@@ -61,8 +61,19 @@ ELEMENTWISE = {
     "softplus": (Value.softplus, lambda a: F.softplus(a, threshold=1e9), [uniform(-40, 40)]),
     "clamp": (lambda a: a.clamp(-1.5, 2.0), lambda a: torch.clamp(a, -1.5, 2.0), [uniform(-4, 4)]),
     "clamp_min": (lambda a: a.clamp(min=0.5), lambda a: torch.clamp(a, min=0.5), [uniform(-4, 4)]),
+    "sin": (Value.sin, torch.sin, [uniform(-10, 10)]),
+    "cos": (Value.cos, torch.cos, [uniform(-10, 10)]),
+    "square": (Value.square, torch.square, [uniform(-10, 10)]),
+    "erf": (Value.erf, torch.erf, [uniform(-4, 4)]),
+    "gelu": (Value.gelu, F.gelu, [uniform(-8, 8)]),
+    "elu": (Value.elu, F.elu, [uniform(-10, 10)]),
+    "elu_alpha": (lambda a: a.elu(0.7), lambda a: F.elu(a, 0.7), [uniform(-10, 10)]),
+    "silu": (Value.silu, F.silu, [uniform(-40, 40)]),
+    "maximum": (autograd.maximum, torch.maximum, [uniform(-3, 3)] * 2),
+    "minimum": (autograd.minimum, torch.minimum, [uniform(-3, 3)] * 2),
 }
-OP_OF = {"pow_neg_int": "pow", "rpow": "powv", "leaky_relu_neg": "leaky_relu", "clamp_min": "clamp"}
+OP_OF = {"pow_neg_int": "pow", "rpow": "powv", "leaky_relu_neg": "leaky_relu", "clamp_min": "clamp",
+         "elu_alpha": "elu"}
 
 
 def test_every_op_is_cross_checked():
@@ -191,6 +202,14 @@ KINKS = [
     ("rpow_base0", lambda v: 0.0 ** v, lambda t: 0.0 ** t, 2.0),
     ("sigmoid_big", Value.sigmoid, torch.sigmoid, 800.0), ("sigmoid_small", Value.sigmoid, torch.sigmoid, -800.0),
     ("tanh_big", Value.tanh, torch.tanh, 400.0), ("exp_small", Value.exp, torch.exp, -800.0),
+    ("elu0", Value.elu, F.elu, 0.0), ("elu_big", Value.elu, F.elu, 1000.0), ("elu_small", Value.elu, F.elu, -1000.0),
+    ("silu_big", Value.silu, F.silu, 1000.0), ("silu_small", Value.silu, F.silu, -1000.0),
+    ("gelu_big", Value.gelu, F.gelu, 1000.0), ("gelu_small", Value.gelu, F.gelu, -1000.0),
+    ("gelu0", Value.gelu, F.gelu, 0.0), ("square0", Value.square, torch.square, 0.0),
+    ("max_tie", lambda v: autograd.maximum(v, 1.5), lambda t: torch.maximum(t, T(1.5, False)), 1.5),
+    ("min_tie", lambda v: autograd.minimum(v, 1.5), lambda t: torch.minimum(t, T(1.5, False)), 1.5),
+    ("max_nan", lambda v: autograd.maximum(v, 1.5), lambda t: torch.maximum(t, T(1.5, False)), math.nan),
+    ("min_nan", lambda v: autograd.minimum(1.5, v), lambda t: torch.minimum(T(1.5, False), t), math.nan),
 ]
 
 
@@ -250,6 +269,15 @@ GRAPH_OPS = {
     "leaky_relu": (lambda a, b, c, k: a.leaky_relu(k / 3), lambda a, b, c, k: F.leaky_relu(a, k / 3)),
     "softplus": (lambda a, b, c, k: a.softplus(), lambda a, b, c, k: F.softplus(a, threshold=1e9)),
     "clamp": (lambda a, b, c, k: a.clamp(-1.0, 0.5), lambda a, b, c, k: torch.clamp(a, -1.0, 0.5)),
+    "sin": (lambda a, b, c, k: (a * 2.0).sin(), lambda a, b, c, k: torch.sin(a * 2.0)),
+    "cos": (lambda a, b, c, k: a.cos(), lambda a, b, c, k: torch.cos(a)),
+    "square": (lambda a, b, c, k: a.square(), lambda a, b, c, k: torch.square(a)),
+    "erf": (lambda a, b, c, k: a.erf(), lambda a, b, c, k: torch.erf(a)),
+    "gelu": (lambda a, b, c, k: a.gelu(), lambda a, b, c, k: F.gelu(a)),
+    "elu": (lambda a, b, c, k: a.elu(k), lambda a, b, c, k: F.elu(a, k)),
+    "silu": (lambda a, b, c, k: a.silu(), lambda a, b, c, k: F.silu(a)),
+    "maximum": (lambda a, b, c, k: autograd.maximum(a, b), lambda a, b, c, k: torch.maximum(a, b)),
+    "minimum": (lambda a, b, c, k: autograd.minimum(a, b), lambda a, b, c, k: torch.minimum(a, b)),
     "sum": (lambda a, b, c, k: autograd.sum([a, b, c, a, k]), lambda a, b, c, k: seq_sum([a, b, c, a, k])),
     "dot": (lambda a, b, c, k: autograd.dot([a, b, k], [c, a, b]),
             lambda a, b, c, k: seq_sum([a * c, b * a, k * b])),

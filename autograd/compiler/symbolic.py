@@ -96,6 +96,9 @@ SYMBOLIC_HELPERS = {
     "ones_like": lambda x: 1.0,
     "log_for_pow": lambda x: call("vg_log_for_pow", x),
     "_batch_len": lambda x: Sym.lift(float(BATCH[0])) if Sym.lift(x).batched else 1.0,
+    "sin": lambda x: call("sin", x),
+    "cos": lambda x: call("cos", x),
+    "erf": lambda x: call("erf", x),
 }
 assert set(SYMBOLIC_HELPERS) == set(ops.HELPERS), "a helper in ops.HELPERS has no symbolic twin"
 BATCH = [1]  # the batch size of the graph being generated
