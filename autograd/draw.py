@@ -123,7 +123,7 @@ class Neuron:
 
     @property
     def outputs(self):
-        return [act or add or dot for dot, add, act in self.uses]
+        return [next(v for v in (act, add, dot) if v is not None) for dot, add, act in self.uses]
 
 
 class GraphInfo:
@@ -186,7 +186,7 @@ class GraphInfo:
             bias_name = f"{prefix}.b" if prefix else "b"
             add = next((c for c in self.children[v] if c.op == "add" and any(
                 p is not v and not p.parents and self.names[p] == bias_name for p in c.parents)), None)
-            out = add or v
+            out = v if add is None else add  # not `add or v`: a Value's truth is its number's
             act = next((c for c in self.children[out] if c.op in ACTIVATIONS), None)
             if not neuron.weights:
                 neuron.weights = list(ps[:n])
