@@ -52,7 +52,7 @@ if sys.argv[:1] == ["-m"]:  # `python -m autograd.draw`: autograd/__init__ impor
         "ignore", message=r"'autograd\.draw' found in sys\.modules", category=RuntimeWarning)
 
 AUTO_NEURON_VIEW = 150  # more drawn nodes than this: detail='auto' switches to neurons
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "softplus", "gelu", "elu", "silu")
 RENDERER_ENV = "VALUEGRAD_RENDERER"
 RENDERERS = ("auto", "dot", "graphviz-pure")
 

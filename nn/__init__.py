@@ -7,9 +7,11 @@
 """
 from . import data, losses, metrics, optim
 from .io import ModelFileError, load, save
-from .module import MLP, Layer, Module, Neuron
+from .module import MLP, Dropout, Layer, Module, Neuron, Sequential
+from .summary import summary
+from .torch_bridge import from_torch, to_torch
 from .train import EarlyStopping, NonFiniteLossError, fit, predict, predict_classes
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "losses", "optim", "data", "metrics", "fit",
            "EarlyStopping", "NonFiniteLossError", "predict", "predict_classes", "save", "load",
-           "ModelFileError"]
+           "ModelFileError", "Sequential", "Dropout", "summary", "to_torch", "from_torch"]

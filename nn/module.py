@@ -30,6 +30,10 @@ ACTIVATIONS = {
     "tanh": lambda v: v.tanh(),
     "sigmoid": lambda v: v.sigmoid(),
     "leaky_relu": lambda v: v.leaky_relu(),
+    "softplus": lambda v: v.softplus(),
+    "gelu": lambda v: v.gelu(),
+    "elu": lambda v: v.elu(),
+    "silu": lambda v: v.silu(),
     "linear": lambda v: v,
 }
 INITS = ("micrograd", "xavier", "he")
@@ -135,7 +139,7 @@ def _expand_matrix(module, key, val):
     layer = module
     try:
         for part in prefix.split(".") if prefix else []:
-            layer = layer[int(part)] if isinstance(layer, list) else getattr(layer, part)
+            layer = layer[int(part)] if isinstance(layer, (list, Sequential)) else getattr(layer, part)
     except (AttributeError, IndexError, ValueError):
         layer = None
     if not isinstance(layer, Layer):
@@ -263,3 +267,139 @@ def _draw(init, nin, nout, rng):
     if init == "he":
         return [float(v) for v in rng.normal(0.0, math.sqrt(2.0 / nin), nin)]
     raise ValueError(f"unknown init {init!r}; choose from {INITS}")
+
+
+# ---------------------------------------------------------------------------
+# Sequential and Dropout (PyTorch's names and behaviour), and `summary` (in summary.py).
+
+class Sequential(Module):
+    """Modules applied one after the other, as torch.nn.Sequential: indexing, len, iteration.
+    Parameters are named by position ('0.neurons.3.w.1'), and so labelled, for drawings.
+    As MLP, a last output of one Value is returned as that Value, not a list of one.
+
+        >>> import numpy as np
+        >>> from nn import Sequential, Layer, Dropout
+        >>> model = Sequential(Layer(2, 8, activation="gelu"), Dropout(0.2, seed=0),
+        ...                    Layer(8, 1, activation="linear"))
+        >>> len(model), model[0].nout, [n for n, _ in model.named_parameters()][0]
+        (3, 8, '0.neurons.0.w.0')
+        >>> model.eval()(np.zeros((5, 2))).data.shape   # eval: dropout is the identity
+        (5,)
+    """
+
+    def __init__(self, *modules):
+        for i, m in enumerate(modules):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: item {i} is a {type(m).__name__}, not a Module")
+        sizes = [(i, m, _sizes(m)) for i, m in enumerate(modules)]
+        known = [(i, m, io) for i, m, io in sizes if io is not None]
+        for (i, m, (_, out)), (j, n, (nin, _)) in zip(known, known[1:]):
+            if out != nin:
+                raise ValueError(f"Sequential: module {j} ({n!r}) takes {nin} inputs but module {i} "
+                                 f"({m!r}) gives {out}")
+        self.modules_ = list(modules)
+        self._label_parameters()
+
+    def named_parameters(self, prefix=""):
+        out = []
+        for i, m in enumerate(self.modules_):
+            out.extend(m.named_parameters(f"{prefix}{i}."))
+        return out
+
+    def forward(self, x):
+        for m in self.modules_:
+            x = m(x)
+        return x[0] if isinstance(x, list) and len(x) == 1 else x
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return Sequential(*self.modules_[i])
+        return self.modules_[i]
+
+    def __len__(self):
+        return len(self.modules_)
+
+    def __iter__(self):
+        return iter(self.modules_)
+
+    @property
+    def nin(self):
+        return next((io[0] for io in map(_sizes, self.modules_) if io is not None), None)
+
+    @property
+    def nouts(self):
+        """The output sizes of the layers, in order (as MLP.nouts)."""
+        outs = []
+        for m in self.modules_:
+            outs.extend(m.nouts if isinstance(m, (MLP, Sequential)) else [m.nout] if isinstance(m, Layer) else [])
+        return outs
+
+    def __repr__(self):
+        lines = [f"  ({i}): " + repr(m).replace("\n", "\n  ") for i, m in enumerate(self.modules_)]
+        return "Sequential(\n" + "\n".join(lines) + "\n)" if lines else "Sequential()"
+
+
+def _sizes(m):
+    """(inputs, outputs) of a module with a fixed size, else None (Dropout)."""
+    if isinstance(m, (Layer, Neuron)):
+        return m.nin, getattr(m, "nout", 1)
+    if isinstance(m, MLP):
+        return m.nin, m.nouts[-1]
+    if isinstance(m, Sequential):
+        io = [x for x in map(_sizes, m.modules_) if x is not None]
+        return (io[0][0], io[-1][1]) if io else None
+    return None
+
+
+class Dropout(Module):
+    """Inverted dropout, as torch.nn.Dropout(p): in training each input is zeroed with
+    probability p and the others scaled by 1/(1-p), so that eval (the identity) needs no
+    rescaling. Each example of a batch gets its own mask. `seed` makes the masks reproducible
+    (the same sequence of masks for the same seed); None draws from fresh entropy.
+
+        >>> from autograd import Value
+        >>> d = Dropout(0.5, seed=0)
+        >>> [v.data for v in d([Value(1.0), Value(1.0), Value(1.0), Value(1.0)])]
+        [0.0, 2.0, 2.0, 2.0]
+        >>> [v.data for v in d.eval()([Value(1.0), Value(1.0)])]
+        [1.0, 1.0]
+
+    Inside `autograd.compile` (fit(compile=True)) a training-mode Dropout raises: the trace
+    would freeze one mask into the program.
+    """
+
+    def __init__(self, p=0.5, seed=None):
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
+        self.p = float(p)
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+
+    def forward(self, x):
+        one = isinstance(x, Value)
+        xs = [x] if one else _as_values(x)
+        if not self.training or self.p == 0.0:
+            return xs[0] if one else xs
+        from autograd import value as value_mod
+        if value_mod._compare_hook[0] is not None:
+            raise RuntimeError("Dropout in training mode cannot be compiled (autograd.compile, "
+                               "fit(compile=True)): the trace would freeze one random mask; "
+                               "use compile=False, or call model.eval() for inference")
+        keep = 1.0 - self.p
+        scale = 0.0 if keep == 0.0 else 1.0 / keep
+        out = []
+        for v in xs:
+            n = len(v.data) if isinstance(v.data, np.ndarray) else None
+            mask = (self._rng.random(n) < keep) * scale  # 0.0 or 1/(1-p)
+            out.append(v * (mask if n is not None else float(mask)))
+        return out[0] if one else out
+
+    def __repr__(self):
+        return f"Dropout(p={self.p:g})"
+
+
+def _as_values(x):
+    """Values, numbers, or a 2-D batch (rows are examples) -> a list of Values."""
+    if isinstance(x, np.ndarray) and x.ndim == 2:
+        return [Value(col, f"x{j}") for j, col in enumerate(x.T)]
+    return [v if isinstance(v, Value) else Value(v, f"x{j}") for j, v in enumerate(x)]
