@@ -263,7 +263,7 @@ def test_wrong_nin(saved, nin):
     refuses(saved, "nin")
 
 
-@pytest.mark.parametrize("key,value", [("activation", "gelu"), ("output_activation", "softmax"),
+@pytest.mark.parametrize("key,value", [("activation", "mish"), ("output_activation", "softmax"),
                                        ("init", "orthogonal"), ("activation", 3)])
 def test_bad_config_values(saved, key, value):
     edited(saved, lambda d: d["config"].__setitem__(key, value))

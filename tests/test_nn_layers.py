@@ -201,3 +201,13 @@ def test_summary_rows_and_total():
     assert summary(Neuron(3)).total_params == 4
     with pytest.raises(TypeError, match="summary\\(\\) needs an nn Module, got list"):
         summary([Layer(2, 2)])
+
+
+def test_models_with_the_new_activations_save_and_load(tmp_path):
+    m = MLP(2, [3, 1], activation="silu", output_activation="elu", seed=0)
+    path = str(tmp_path / "m.json")
+    m.save(path)
+    back = nn.load(path)
+    assert repr(back) == repr(m) and back([0.3, -1.0]).data == m([0.3, -1.0]).data
+    with pytest.raises(TypeError, match="save\\(\\) writes MLP models; got Sequential"):
+        nn.save(Sequential(Layer(2, 1)), path)
