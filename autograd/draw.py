@@ -52,7 +52,8 @@ if sys.argv[:1] == ["-m"]:  # `python -m autograd.draw`: autograd/__init__ impor
         "ignore", message=r"'autograd\.draw' found in sys\.modules", category=RuntimeWarning)
 
 AUTO_NEURON_VIEW = 150  # more drawn nodes than this: detail='auto' switches to neurons
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "softplus", "gelu", "elu", "silu")
+# softplus is left out: binary_cross_entropy_with_logits applies it to a linear output neuron
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "gelu", "elu", "silu")
 RENDERER_ENV = "VALUEGRAD_RENDERER"
 RENDERERS = ("auto", "dot", "graphviz-pure")
 
