@@ -297,45 +297,45 @@ class Sequential(Module):
             if out != nin:
                 raise ValueError(f"Sequential: module {j} ({n!r}) takes {nin} inputs but module {i} "
                                  f"({m!r}) gives {out}")
-        self.modules_ = list(modules)
+        self._modules = list(modules)
         self._label_parameters()
 
     def named_parameters(self, prefix=""):
         out = []
-        for i, m in enumerate(self.modules_):
+        for i, m in enumerate(self._modules):
             out.extend(m.named_parameters(f"{prefix}{i}."))
         return out
 
     def forward(self, x):
-        for m in self.modules_:
+        for m in self._modules:
             x = m(x)
         return x[0] if isinstance(x, list) and len(x) == 1 else x
 
     def __getitem__(self, i):
         if isinstance(i, slice):
-            return Sequential(*self.modules_[i])
-        return self.modules_[i]
+            return Sequential(*self._modules[i])
+        return self._modules[i]
 
     def __len__(self):
-        return len(self.modules_)
+        return len(self._modules)
 
     def __iter__(self):
-        return iter(self.modules_)
+        return iter(self._modules)
 
     @property
     def nin(self):
-        return next((io[0] for io in map(_sizes, self.modules_) if io is not None), None)
+        return next((io[0] for io in map(_sizes, self._modules) if io is not None), None)
 
     @property
     def nouts(self):
         """The output sizes of the layers, in order (as MLP.nouts)."""
         outs = []
-        for m in self.modules_:
+        for m in self._modules:
             outs.extend(m.nouts if isinstance(m, (MLP, Sequential)) else [m.nout] if isinstance(m, Layer) else [])
         return outs
 
     def __repr__(self):
-        lines = [f"  ({i}): " + repr(m).replace("\n", "\n  ") for i, m in enumerate(self.modules_)]
+        lines = [f"  ({i}): " + repr(m).replace("\n", "\n  ") for i, m in enumerate(self._modules)]
         return "Sequential(\n" + "\n".join(lines) + "\n)" if lines else "Sequential()"
 
 
@@ -346,7 +346,7 @@ def _sizes(m):
     if isinstance(m, MLP):
         return m.nin, m.nouts[-1]
     if isinstance(m, Sequential):
-        io = [x for x in map(_sizes, m.modules_) if x is not None]
+        io = [x for x in map(_sizes, m._modules) if x is not None]
         return (io[0][0], io[-1][1]) if io else None
     return None
 
