@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean mutate
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -32,3 +32,10 @@ bench: $(VENV)/.test
 
 clean:
 	rm -rf $(VENV) out
+
+# Mutation testing (docs/mutation.md): slow, hours on two cores. `make mutate MUTANTS='autograd.ops*'`
+# runs a subset; `$(BIN)/mutmut results` lists the survivors, `$(BIN)/mutmut show NAME` one diff.
+mutate: $(VENV)/.test
+	$(BIN)/pip install --quiet "mutmut>=3.3"
+	OMP_NUM_THREADS=1 $(BIN)/mutmut run $(MUTANTS)
+	$(BIN)/mutmut results

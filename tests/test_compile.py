@@ -402,11 +402,12 @@ def test_cache_same_process_and_new_process(tmp_path, monkeypatch):
     monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path))  # empty: the first compile must run gcc
     calls = []
     real_run = subprocess.run
+    real_compiler = c_backend.cache.run_compiler
 
     def counting_run(*a, **k):
         calls.append(a)
-        return real_run(*a, **k)
-    monkeypatch.setattr(c_backend.subprocess, "run", counting_run)
+        return real_compiler(*a, **k)
+    monkeypatch.setattr(c_backend.cache, "run_compiler", counting_run)
     w, b = Value(0.7), Value(-0.2)
     f = lambda x: ((w * x + b).tanh() * (w * x).softplus()).sum()  # noqa: E731
     x = np.array([0.5, -1.0, 2.0])

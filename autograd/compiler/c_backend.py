@@ -7,17 +7,15 @@ is a local double. The source holds operation codes, node numbers and numbers on
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
 import shlex
 import shutil
-import subprocess
 import sysconfig
-import tempfile
 import threading
 
 import numpy as np
 
+from . import cache
 from .symbolic import BATCH, Sym, c_number, symbolic_helpers, to_c
 
 PRELUDE = r"""
@@ -47,13 +45,6 @@ def find_compiler():
         if argv and shutil.which(argv[0]):
             return argv
     raise CompilerNotFound("no C compiler found (tried VALUEGRAD_CC, sysconfig CC, cc, gcc, clang)")
-
-
-def cache_dir():
-    d = os.environ.get("VALUEGRAD_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "valuegrad")
-    os.makedirs(d, exist_ok=True)
-    return d
 
 
 class _Layout:
@@ -293,32 +284,13 @@ def build(t):
     """Compile (or load from the cache) the trace's C code; returns (call, source, compiled_now)."""
     source, (B, n_par) = generate(t)
     cc = find_compiler()
-    key = hashlib.sha256((" ".join(cc + CFLAGS) + "\n" + source).encode()).hexdigest()[:32]
-    lib_path = os.path.join(cache_dir(), f"vg_{key}.so")
-    compiled_now = False
-    if not os.path.exists(lib_path):
-        _compile(cc, source, lib_path)
-        compiled_now = True
-    lib = ctypes.CDLL(lib_path)
+    lib, key, compiled_now = cache.load(source, cc, CFLAGS)  # verified or rebuilt: cache.py
     fn = lib.vg_run
     fn.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int]  # raw addresses: the cheapest to pass
     fn.restype = ctypes.c_int
     runner = _Runner(fn, lib, t, n_par)
-    runner.lock = _LOCKS.setdefault(lib_path, threading.Lock())
+    runner.lock = _LOCKS.setdefault(key, threading.Lock())
     return runner, source, compiled_now
-
-
-def _compile(cc, source, lib_path):
-    folder = os.path.dirname(lib_path)
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        c_path = os.path.join(tmp, "graph.c")
-        with open(c_path, "w") as f:
-            f.write(source)
-        tmp_lib = os.path.join(tmp, "graph.so")
-        r = subprocess.run(cc + CFLAGS + ["-o", tmp_lib, c_path, "-lm"], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError(f"C compiler {cc[0]} failed:\n{r.stderr[-2000:]}")
-        os.replace(tmp_lib, lib_path)  # atomic: another process sees the whole library or none
 
 
 _LOCKS = {}  # one per library: its static arrays are shared by every program loaded from it

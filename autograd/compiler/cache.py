@@ -1,0 +1,371 @@
+"""The on-disk cache of compiled C libraries: private, verified, bounded.
+
+A library is looked up by a key (sha256 of the compiler, its flags and the C source). What
+sits on disk is never trusted by its name alone:
+
+- the folder must be the user's own and writable by nobody else (0700 when created here);
+  otherwise `CacheError` (under backend 'auto' the caller falls back to numpy);
+- each ``vg_<key>.so`` has a sidecar ``vg_<key>.json`` written at build time with the
+  sha256 of the library's bytes and of the C source it came from. Before loading, the
+  library's bytes are read, hashed and compared; the very bytes that were hashed are
+  then loaded (from a fresh private copy), so nothing can be swapped between the check
+  and the load. A missing, damaged, truncated, foreign or
+  mismatched entry is rebuilt, never loaded;
+- files are written to a temporary name, fsync'ed, then renamed into place;
+- the compiler runs under a time limit (``VALUEGRAD_CC_TIMEOUT`` seconds, default 120);
+- leftovers of interrupted builds older than ten minutes are removed, and the folder is
+  kept under ``VALUEGRAD_CACHE_MAX_MB`` (default 512) by deleting the least recently used
+  entries.
+
+    >>> import os, tempfile
+    >>> os.environ["VALUEGRAD_CACHE"] = folder = os.path.join(tempfile.mkdtemp(), "cache")
+    >>> cache_dir() == folder and oct(os.stat(folder).st_mode & 0o777)
+    '0o700'
+    >>> del os.environ["VALUEGRAD_CACHE"]
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+from collections import namedtuple
+
+__all__ = ["CacheError", "CompileError", "CompileTimeout", "cache_dir", "load", "clear"]
+
+FORMAT = "valuegrad-c-cache"
+VERSION = 1
+STALE_SECONDS = 600          # a build folder or temporary file older than this was abandoned
+MAX_LIBRARY_BYTES = 1 << 30  # a library bigger than this is not ours
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_MAX_MB = 512.0
+
+
+class CacheError(RuntimeError):
+    """The cache folder is unsafe or unusable (the message says why and where)."""
+
+
+class CompileError(RuntimeError):
+    """The C compiler failed or ran out of time."""
+
+
+class CompileTimeout(CompileError):
+    pass
+
+
+Loaded = namedtuple("Loaded", "lib key compiled_now")
+
+_loaded = {}                 # (folder, key) -> CDLL: a library is loaded once per process
+_lock = threading.Lock()
+
+
+def cache_dir():
+    """The cache folder: $VALUEGRAD_CACHE, else $XDG_CACHE_HOME/valuegrad, else
+    ~/.cache/valuegrad; created 0700 and checked to be private (`CacheError` if not)."""
+    d = os.environ.get("VALUEGRAD_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "valuegrad")
+    d = os.path.abspath(d)
+    try:
+        os.makedirs(d, mode=0o700, exist_ok=True)
+        st = os.stat(d)
+    except OSError as e:
+        raise CacheError(f"compile cache {d}: cannot create it ({e.strerror}); set VALUEGRAD_CACHE "
+                         f"to a private folder") from None
+    _check_private(d, st)
+    return d
+
+
+def _check_private(d, st):
+    if not stat.S_ISDIR(st.st_mode):
+        raise CacheError(f"compile cache {d} is not a folder")
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        raise CacheError(f"compile cache {d} belongs to user id {st.st_uid}, not to you "
+                         f"({os.getuid()}); refusing to load libraries from it. Set VALUEGRAD_CACHE "
+                         f"to a folder of your own")
+    if st.st_mode & 0o022:
+        raise CacheError(f"compile cache {d} is writable by others (mode {oct(st.st_mode & 0o777)}); "
+                         f"refusing to load libraries from it. `chmod 700 {d}` after checking its "
+                         f"contents, or delete it")
+    if st.st_mode & 0o077 and hasattr(os, "getuid"):
+        os.chmod(d, 0o700)  # readable by others (an older valuegrad honoured the umask): tighten
+
+
+def _env_number(name, default):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        x = float(raw)
+    except ValueError:
+        x = float("nan")
+    if not x > 0 or x == float("inf"):
+        raise ValueError(f"{name} must be a positive number, got {raw!r}")
+    return x
+
+
+def load(source, cc, flags):
+    """The loaded library for this C source: from the cache when a verified entry exists,
+    else compiled (and cached). Returns (lib, key, compiled_now)."""
+    key = hashlib.sha256((" ".join(list(cc) + list(flags)) + "\n" + source).encode()).hexdigest()[:32]
+    folder = cache_dir()
+    with _lock:
+        lib = _loaded.get((folder, key))
+    if lib is not None:
+        return Loaded(lib, key, False)
+    source_hash = hashlib.sha256(source.encode()).hexdigest()
+    data = _read_verified(folder, key, source_hash)
+    compiled_now = data is None
+    if compiled_now:
+        _clean_leftovers(folder)
+        data = _compile(folder, key, source, source_hash, cc, flags)
+        _prune(folder, keep=key)
+    lib = _dlopen(data, key, folder)
+    with _lock:
+        lib = _loaded.setdefault((folder, key), lib)
+    return Loaded(lib, key, compiled_now)
+
+
+def _paths(folder, key):
+    return os.path.join(folder, f"vg_{key}.so"), os.path.join(folder, f"vg_{key}.json")
+
+
+def _read_own_file(path, limit):
+    """The bytes of a regular file of ours, writable by nobody else, at most `limit` bytes;
+    None when there is no such file (missing, a link, a FIFO, foreign, too big)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if (not stat.S_ISREG(st.st_mode) or st.st_mode & 0o022 or st.st_size > limit
+                or (hasattr(os, "getuid") and st.st_uid != os.getuid())):
+            return None
+        chunks, size = [], 0
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read_verified(folder, key, source_hash):
+    """The library's bytes when its entry is whole and is this source's, else None."""
+    so_path, meta_path = _paths(folder, key)
+    raw = _read_own_file(meta_path, 1 << 16)
+    if raw is None:
+        return None
+    try:
+        meta = json.loads(raw)
+        ok = (isinstance(meta, dict) and meta.get("format") == FORMAT and meta.get("version") == VERSION
+              and meta.get("key") == key and meta.get("source_sha256") == source_hash
+              and isinstance(meta.get("so_sha256"), str))
+    except (ValueError, RecursionError):
+        ok = False
+    if not ok:
+        return None
+    data = _read_own_file(so_path, MAX_LIBRARY_BYTES)
+    if data is None or hashlib.sha256(data).hexdigest() != meta["so_sha256"]:
+        return None  # truncated, damaged or swapped: rebuilt, never loaded
+    try:
+        os.utime(meta_path)  # recently used: pruned last
+    except OSError:
+        pass
+    return data
+
+
+def run_compiler(argv, timeout):
+    """Run the compiler in its own process group; kill the whole group after `timeout` s.
+    Returns (returncode, output)."""
+    with tempfile.TemporaryFile() as log:
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(p)
+            raise CompileTimeout(f"C compiler {argv[0]} did not finish within {timeout:g} s (killed); "
+                                 f"set VALUEGRAD_CC_TIMEOUT to allow longer") from None
+        except BaseException:  # Ctrl-C: no compiler left running
+            _kill_group(p)
+            raise
+        log.seek(0)
+        return p.returncode, log.read().decode("utf-8", "replace")
+
+
+def _kill_group(p):
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except (OSError, AttributeError):
+        p.kill()
+    p.wait()
+
+
+def _compile(folder, key, source, source_hash, cc, flags):
+    timeout = _env_number("VALUEGRAD_CC_TIMEOUT", DEFAULT_TIMEOUT)
+    tmp = tempfile.mkdtemp(dir=folder, prefix=".build-")  # 0700, removed whatever happens
+    try:
+        c_path = os.path.join(tmp, "graph.c")
+        with open(c_path, "w") as f:
+            f.write(source)
+        tmp_lib = os.path.join(tmp, "graph.so")
+        code, out = run_compiler(list(cc) + list(flags) + ["-o", tmp_lib, c_path, "-lm"], timeout)
+        if code != 0:
+            raise CompileError(f"C compiler {cc[0]} failed (exit {code}):\n{out[-2000:]}")
+        with open(tmp_lib, "rb") as f:
+            data = f.read()
+        so_path, meta_path = _paths(folder, key)
+        meta = {"format": FORMAT, "version": VERSION, "key": key, "source_sha256": source_hash,
+                "so_sha256": hashlib.sha256(data).hexdigest(), "so_bytes": len(data),
+                "compiler": list(cc) + list(flags)}
+        _write(tmp, so_path, data)  # the library first: a sidecar never names missing bytes
+        _write(tmp, meta_path, json.dumps(meta).encode())
+        _fsync_dir(folder)
+        return data
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write(tmp, path, data):
+    fd, name = tempfile.mkstemp(dir=tmp)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(name, path)  # same folder tree: atomic
+
+
+def _fsync_dir(folder):
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _dlopen(data, key, folder):
+    """Load exactly `data`, from a fresh copy in a new private folder removed once loaded.
+    (Not a memory file: the dynamic loader knows a library by its path name, and
+    /proc/self/fd/N names come back for the next file; here a reused name always holds the
+    same key, so the same code.)"""
+    tmp = tempfile.mkdtemp(dir=folder, prefix=".load-")
+    try:
+        path = os.path.join(tmp, f"vg_{key}.so")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        try:
+            return ctypes.CDLL(path)
+        except OSError as e:
+            raise CacheError(f"compile cache: the library built for this graph does not load ({e})") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _clean_leftovers(folder, now=None):
+    """Remove build and load folders, and temporary files, abandoned by a killed process."""
+    now = time.time() if now is None else now
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith((".build-", ".load-", ".tmp")):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if now - st.st_mtime < STALE_SECONDS:
+            continue  # perhaps another process's build in progress
+        if stat.S_ISDIR(st.st_mode):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+def _entries(folder):
+    """[(last use, bytes, key)] for every entry in the folder."""
+    out = {}
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    for name in names:
+        if not name.startswith("vg_") or not name.endswith((".so", ".json")):
+            continue
+        key = name[3:].rsplit(".", 1)[0]
+        try:
+            st = os.lstat(os.path.join(folder, name))
+        except OSError:
+            continue
+        used, size = out.get(key, (0.0, 0))
+        out[key] = (max(used, st.st_mtime), size + st.st_size)
+    return sorted((used, size, key) for key, (used, size) in out.items())
+
+
+def _prune(folder, keep=None):
+    """Delete the least recently used entries until the folder is under the size limit."""
+    limit = _env_number("VALUEGRAD_CACHE_MAX_MB", DEFAULT_MAX_MB) * 1e6
+    entries = _entries(folder)
+    total = sum(size for _, size, _ in entries)
+    for used, size, key in entries:
+        if total <= limit:
+            break
+        if key == keep:
+            continue
+        for path in _paths(folder, key):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        total -= size
+
+
+def clear():
+    """Delete every cached library (the folder stays). Same as removing the folder by hand.
+
+        >>> import os, tempfile
+        >>> os.environ["VALUEGRAD_CACHE"] = os.path.join(tempfile.mkdtemp(), "cache")
+        >>> clear()
+        0
+        >>> del os.environ["VALUEGRAD_CACHE"]
+    """
+    folder = cache_dir()
+    n = 0
+    for _, _, key in _entries(folder):
+        for path in _paths(folder, key):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        n += 1
+    _clean_leftovers(folder, now=float("inf"))
+    with _lock:
+        _loaded.clear()
+    return n

@@ -1,0 +1,105 @@
+"""Behaviours that mutation testing found unpinned: each test kills a mutant that survived the
+rest of the suite (see docs/mutation.md). The expected numbers are worked out by hand, never
+by the code under test.
+"""
+import math
+
+import numpy as np
+import pytest
+
+import autograd
+from autograd import Value, gradcheck, gradgradcheck
+from autograd.gradcheck import GradcheckError
+
+
+def test_scalar_weight_meeting_a_batch_gets_the_sum_under_create_graph():
+    w = Value(2.0)
+    x = Value(np.array([1.0, 2.0, 4.0]))
+    (w * x).sum().backward(create_graph=True)
+    assert isinstance(w.grad, Value)
+    assert w.grad.data == 7.0  # 1 + 2 + 4, not their mean
+    w.grad.backward()  # w.grad = sum(x): adds 1 to each x.grad (which holds w = 2)
+    assert list(x.grad.data if isinstance(x.grad, Value) else x.grad) == [3.0, 3.0, 3.0]
+
+
+def test_scalar_weight_meeting_a_batch_gets_the_sum_without_create_graph():
+    w = Value(2.0)
+    x = Value(np.array([1.0, 2.0, 4.0]))
+    (w * x).sum().backward()
+    assert w.grad == 7.0
+
+
+def test_c_weight_in_two_batched_dots_gets_both_contributions(tmp_path, monkeypatch):
+    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path / "cache"))
+    from autograd.compiler import c_backend
+    try:
+        c_backend.find_compiler()
+    except c_backend.CompilerNotFound:
+        pytest.skip("no C compiler")
+    w = [Value(0.5), Value(-1.5)]
+
+    def f(x0, x1):
+        return (autograd.dot(w, [x0, x1]) + autograd.dot(w, [x1, x0]) * 3.0).sum()
+
+    x0, x1 = np.array([1.0, 2.0]), np.array([3.0, 5.0])
+    prog = autograd.compile(f, x0, x1, backend="c")
+    assert prog.backend == "c"
+    for p in w:
+        p.grad = 0.0
+    prog(x0, x1)
+    # d/dw0 = sum(x0) + 3 sum(x1) = 3 + 24; d/dw1 = sum(x1) + 3 sum(x0) = 8 + 9
+    assert [p.grad for p in w] == [27.0, 17.0]
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_compiled_relu_of_nan_is_nan(tmp_path, monkeypatch, batched):
+    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path / "cache"))
+    from autograd.compiler import c_backend
+    try:
+        c_backend.find_compiler()
+    except c_backend.CompilerNotFound:
+        pytest.skip("no C compiler")
+    x = np.array([1.0, -2.0]) if batched else 1.0
+    prog = autograd.compile(lambda x: x.relu(), x, backend="c")
+    assert prog.backend == "c"
+    out = prog(np.array([np.nan, -1.0, 2.0])[:2] if batched else math.nan, grad=False)
+    if batched:
+        assert math.isnan(out[0]) and out[1] == 0.0
+    else:
+        assert math.isnan(out)
+    assert math.isnan(Value(math.nan).relu().data)  # the eager rule agrees
+
+
+def test_gradcheck_fails_on_nan_gradient(monkeypatch):
+    # A NaN analytic gradient against a finite numeric one: NaN compares False with every
+    # tolerance, and that False must count as a mismatch.
+    import sys
+    gc_mod = sys.modules["autograd.gradcheck"]  # autograd.gradcheck is the function
+    real = gc_mod._analytic
+
+    def nan_analytic(fn, inputs):
+        cols = real(fn, inputs)
+        cols[0][:] = math.nan
+        return cols
+
+    monkeypatch.setattr(gc_mod, "_analytic", nan_analytic)
+    x = Value(0.5, label="x")
+    with pytest.raises(GradcheckError, match="analytic nan"):
+        gradcheck(lambda x: x * x, [x])
+    assert gradcheck(lambda x: x * x, [x], raise_exception=False) is False
+
+
+def test_gradgradcheck_checks_every_input():
+    # f(x, y) = x^2 + y * stop(y): the first derivative in y is stop(y), a constant to the
+    # graph, so its analytic derivative is 0 while its numeric derivative is 1. Only the
+    # second input's second derivatives are wrong: a gradgradcheck that looked at the first
+    # input alone would pass.
+    def f(x, y):
+        return x * x + y * Value(y.data)
+
+    x, y = Value(0.3), Value(-0.7)
+    assert gradcheck(lambda x: x * x, [x])
+    with pytest.raises(GradcheckError):
+        gradgradcheck(f, [x, y])
+    assert gradgradcheck(f, [x, y], raise_exception=False) is False
+    assert gradgradcheck(lambda x, y: x * x * y, [x, y])  # the right rules pass
