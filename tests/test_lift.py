@@ -304,3 +304,14 @@ def test_draw_groups_a_lifted_forward_pass_by_array_name():
     assert "W1: 3 x tanh" in g.source and "W2: 2 x linear" in g.source
     full = autograd.draw(loss, detail="full")
     assert "W1[0,2]" in full.source
+
+
+def test_float_dot_method_falls_back_to_numpys_object_loop_and_stays_exact():
+    # ndarray.dot has no hook: numpy multiplies and adds the Values itself (2n nodes, not one
+    # dot), the result is still a ValueArray and the gradient still exact
+    W = lift(M, "W")
+    out = A.dot(W)
+    assert isinstance(out, ValueArray)
+    np.testing.assert_allclose(out.data, A @ M, rtol=1e-14)
+    np.sum(out).item().backward()
+    np.testing.assert_allclose(W.grad, A.T @ np.ones((3, 5)), rtol=1e-14)
