@@ -452,7 +452,7 @@ def _scaled(c, ctx):
 
 
 def _shape_row(name, p, hand, exact, ctx):
-    row = Row(name, p.shape, hand.shape, False)
+    row = Row(name, p.shape, hand.shape, False, max_abs=None, max_rel=None)
     row.diagnosis = _shape_cause(name, p, hand, exact, ctx)
     return row
 
