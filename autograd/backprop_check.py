@@ -66,7 +66,10 @@ class BackpropReport:
         return [r.name for r in self.rows if not r.ok]
 
     def __getitem__(self, name):
-        return next(r for r in self.rows if r.name == name)
+        for r in self.rows:
+            if r.name == name:
+                return r
+        raise KeyError(f"no parameter {name!r} in this report (parameters: {[r.name for r in self.rows]})")
 
     def __str__(self):
         bad = self.mismatched
@@ -133,6 +136,8 @@ def check_backprop(loss_fn, params, grads, *, args=(), rtol=1e-7, atol=1e-10, ra
     params, grads = _inputs(params, grads)
     lifted = {k: lift(v, k) for k, v in params.items()}
     root = _loss_value(loss_fn(dict(lifted), *args))
+    if not np.isfinite(root.data):
+        raise ValueError(f"check_backprop: loss_fn gave a non-finite loss ({root.data}) at these parameters")
     exact = _gradients(root, lifted, {})
     _finite_difference_check(loss_fn, params, args, exact, root.data)
     ctx = _Context(root, lifted, params, exact, args, rtol, atol)

@@ -23,6 +23,9 @@ operation of autograd's table (`@` makes one `dot` node per output element, a re
 node per output element), and their derivatives are exact whatever order numpy summed in.
 A function that has no derivative (`np.argmax`) or no entry in the table (`np.sin`) raises a
 TypeError naming it; comparisons (`z > 0`) give plain boolean arrays of the data (masks).
+
+(The module is `lifted`, not `lift`: a submodule named like the function `autograd.lift` would
+replace it on the package whenever the module is imported again, as pytest's doctests do.)
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ from . import ops
 from .value import Value, _node
 
 _new = object.__new__
+_AxisError = getattr(getattr(np, "exceptions", np), "AxisError")  # numpy >= 1.25 moved it
 
 
 def _const(x):
@@ -269,7 +273,7 @@ def _index_error(exc, name, shape, bad, value):
 
 
 # -- elementwise operations ------------------------------------------------------------------
-def _binary(op, name, numpy_fn, a, b, check=None):
+def _binary(op, numpy_fn, a, b, check=None):
     A, ad = _unpack(a)
     B, bd = _unpack(b)
     with np.errstate(all="ignore"):
@@ -282,7 +286,7 @@ def _binary(op, name, numpy_fn, a, b, check=None):
     return _result(items, d.shape)
 
 
-def _unary(op, name, numpy_fn, a, check=None, k=None):
+def _unary(op, numpy_fn, a, check=None, k=None):
     A, ad = _unpack(a)
     with np.errstate(all="ignore"):
         d = numpy_fn(ad)
@@ -328,7 +332,7 @@ def _power(a, b):
     return _result(items, d.shape)
 
 
-def _extremum(name, numpy_fn, bound, a, b):
+def _extremum(name, numpy_fn, a, b):
     """np.maximum/np.minimum: relu or clamp against a constant, the larger Value between two."""
     A, ad = _unpack(a)
     B, bd = _unpack(b)
@@ -337,8 +341,7 @@ def _extremum(name, numpy_fn, bound, a, b):
     shape = d.shape
     xs = d.ravel().tolist()
     if A is not None and B is not None:  # pick what numpy picked (the first on ties and NaN)
-        first = numpy_fn(ad, bd) == ad
-        first |= np.isnan(np.broadcast_to(ad, shape))
+        first = (d == ad) | np.isnan(np.broadcast_to(ad, shape))
         pa, pb = np.broadcast_to(A, shape).ravel().tolist(), np.broadcast_to(B, shape).ravel().tolist()
         return _result([p if f else q for p, q, f in zip(pa, pb, first.ravel().tolist())], shape)
     vals, cs = (A, bd) if B is None else (B, ad)
@@ -354,24 +357,24 @@ def _extremum(name, numpy_fn, bound, a, b):
 
 
 _UFUNCS = {
-    "add": lambda a, b: _binary(ops.ADD, "add", np.add, a, b),
-    "subtract": lambda a, b: _binary(ops.SUB, "subtract", np.subtract, a, b),
-    "multiply": lambda a, b: _binary(ops.MUL, "multiply", np.multiply, a, b),
-    "divide": lambda a, b: _binary(ops.DIV, "divide", np.divide, a, b, _no_zero),
-    "reciprocal": lambda a: _binary(ops.DIV, "divide", np.divide, 1.0, a, _no_zero),
-    "negative": lambda a: _unary(ops.NEG, "negative", np.negative, a),
+    "add": lambda a, b: _binary(ops.ADD, np.add, a, b),
+    "subtract": lambda a, b: _binary(ops.SUB, np.subtract, a, b),
+    "multiply": lambda a, b: _binary(ops.MUL, np.multiply, a, b),
+    "divide": lambda a, b: _binary(ops.DIV, np.divide, a, b, _no_zero),
+    "reciprocal": lambda a: _binary(ops.DIV, np.divide, 1.0, a, _no_zero),
+    "negative": lambda a: _unary(ops.NEG, np.negative, a),
     "positive": lambda a: _relift(_values(*_unpack(a))),
-    "absolute": lambda a: _unary(ops.ABS, "absolute", np.absolute, a),
+    "absolute": lambda a: _unary(ops.ABS, np.absolute, a),
     "square": lambda a: _square(a),
     "power": _power,
     "float_power": _power,
-    "exp": lambda a: _unary(ops.EXP, "exp", np.exp, a),
-    "log": lambda a: _unary(ops.LOG, "log", np.log, a, _domain("log", "> 0", lambda d: d > 0)),
-    "sqrt": lambda a: _unary(ops.SQRT, "sqrt", np.sqrt, a, _domain("sqrt", ">= 0", lambda d: d >= 0)),
-    "tanh": lambda a: _unary(ops.TANH, "tanh", np.tanh, a),
-    "expit": lambda a: _unary(ops.SIGMOID, "expit", _expit, a),  # scipy.special.expit
-    "maximum": lambda a, b: _extremum("maximum", np.maximum, np.inf, a, b),
-    "minimum": lambda a, b: _extremum("minimum", np.minimum, -np.inf, a, b),
+    "exp": lambda a: _unary(ops.EXP, np.exp, a),
+    "log": lambda a: _unary(ops.LOG, np.log, a, _domain("log", "> 0", lambda d: d > 0)),
+    "sqrt": lambda a: _unary(ops.SQRT, np.sqrt, a, _domain("sqrt", ">= 0", lambda d: d >= 0)),
+    "tanh": lambda a: _unary(ops.TANH, np.tanh, a),
+    "expit": lambda a: _unary(ops.SIGMOID, _expit, a),  # scipy.special.expit
+    "maximum": lambda a, b: _extremum("maximum", np.maximum, a, b),
+    "minimum": lambda a, b: _extremum("minimum", np.minimum, a, b),
     "matmul": lambda a, b: _matmul(a, b),
 }
 _MASKS = {"greater", "greater_equal", "less", "less_equal", "equal", "not_equal", "isnan",
@@ -441,9 +444,7 @@ def _axes(axis, ndim, name):
     out = []
     for ax in axes:
         if not isinstance(ax, numbers.Integral) or not -ndim <= ax < ndim:
-            raise np.exceptions.AxisError(f"np.{name}: axis {ax} is out of bounds for an array of "
-                                          f"dimension {ndim}") if hasattr(np, "exceptions") else \
-                ValueError(f"np.{name}: axis {ax} is out of bounds for dimension {ndim}")
+            raise _AxisError(f"np.{name}: axis {ax} is out of bounds for an array of dimension {ndim}")
         out.append(int(ax) % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"np.{name}: repeated axis in {axis}")
@@ -498,7 +499,7 @@ def _mean(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
     return _result(items, shape)
 
 
-def _extreme(name, numpy_fn, arg_fn, a, axis, out, keepdims, kw):
+def _extreme(name, arg_fn, a, axis, out, keepdims, kw):
     _check_kw(name, None, out, kw)
     rows, ad, axes, shape = _groups(a, axis, keepdims, name)
     if not rows or not rows[0]:
@@ -510,11 +511,11 @@ def _extreme(name, numpy_fn, arg_fn, a, axis, out, keepdims, kw):
 
 
 def _max(a, axis=None, out=None, keepdims=False, **kw):
-    return _extreme("max", np.max, np.argmax, a, axis, out, keepdims, kw)
+    return _extreme("max", np.argmax, a, axis, out, keepdims, kw)
 
 
 def _min(a, axis=None, out=None, keepdims=False, **kw):
-    return _extreme("min", np.min, np.argmin, a, axis, out, keepdims, kw)
+    return _extreme("min", np.argmin, a, axis, out, keepdims, kw)
 
 
 def _clip(a, a_min=None, a_max=None, out=None, **kw):
@@ -525,7 +526,7 @@ def _clip(a, a_min=None, a_max=None, out=None, **kw):
         raise TypeError("np.clip on a lifted array needs number bounds (or None)")
     lo = -np.inf if a_min is None else float(a_min)
     hi = np.inf if a_max is None else float(a_max)
-    return _unary(ops.CLAMP, "clip", lambda d: np.clip(d, lo, hi), a, k=(lo, hi))
+    return _unary(ops.CLAMP, lambda d: np.clip(d, lo, hi), a, k=(lo, hi))
 
 
 def _where_fn(condition, x=None, y=None):

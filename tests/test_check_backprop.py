@@ -254,3 +254,12 @@ def test_the_checkers_sweep_equals_autograd_backward(name):
     c.loss(lifted, *c.args).item().backward()
     for k in lifted:
         np.testing.assert_allclose(report.exact[k], lifted[k].grad, rtol=1e-13, atol=1e-15)
+
+
+def test_a_non_finite_loss_and_an_unknown_name_are_reported():
+    W = np.array([[0.0, 1.0]])
+    with pytest.raises(ValueError, match="non-finite loss"):
+        check_backprop(lambda p: np.sum(np.exp(p["W"] * 1e6)), {"W": W}, {"W": W})
+    r = check_backprop(lambda p: np.sum(p["W"] ** 2), {"W": W}, {"W": 2 * W})
+    with pytest.raises(KeyError, match="no parameter 'V'"):
+        r["V"]

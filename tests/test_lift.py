@@ -315,3 +315,17 @@ def test_float_dot_method_falls_back_to_numpys_object_loop_and_stays_exact():
     np.testing.assert_allclose(out.data, A @ M, rtol=1e-14)
     np.sum(out).item().backward()
     np.testing.assert_allclose(W.grad, A.T @ np.ones((3, 5)), rtol=1e-14)
+
+
+def test_scipy_expit_is_the_sigmoid_operation():
+    special = pytest.importorskip("scipy.special")
+    out = check(lambda a: special.expit(a), A)
+    assert all(v.op == "sigmoid" for v in out.view(np.ndarray).ravel())
+
+
+def test_nan_and_ties_in_max_pick_what_numpy_picks():
+    x = np.array([[1.0, 3.0, 3.0], [np.nan, 2.0, 5.0]])
+    W = lift(x, "W")
+    m = np.max(W, axis=1)
+    assert [v.label for v in m.view(np.ndarray)] == ["W[0,1]", "W[1,0]"]
+    assert np.array_equal(m.data, np.max(x, axis=1), equal_nan=True)
