@@ -241,9 +241,10 @@ def test_ten_thousand_parameters_and_a_batch_of_64_in_under_5_seconds():
     d /= N
     dh = d @ P["W2"].T * (1 - a ** 2)
     grads = {"W1": X.T @ dh, "b1": dh.sum(0), "W2": a.T @ d, "b2": d.sum(0)}
-    start = time.perf_counter()
+    # CPU time: on this shared 2-core machine the wall clock also counts other people's work
+    start = time.process_time()
     assert check_backprop(loss, P, grads, args=(X, y))
-    assert time.perf_counter() - start < 5.0
+    assert time.process_time() - start < 5.0
 
 
 @pytest.mark.parametrize("name", ["britz", "relu_net", "perceptron"])
