@@ -135,7 +135,8 @@ def check_backprop(loss_fn, params, grads, *, args=(), rtol=1e-7, atol=1e-10, ra
                         f"(for one argument write args=(X,))")
     params, grads = _inputs(params, grads)
     lifted = {k: lift(v, k) for k, v in params.items()}
-    root = _loss_value(loss_fn(dict(lifted), *args))
+    given = {k: v.copy() for k, v in lifted.items()}  # loss_fn may write into these (W *= 2)
+    root = _loss_value(loss_fn(given, *args))
     if not np.isfinite(root.data):
         raise ValueError(f"check_backprop: loss_fn gave a non-finite loss ({root.data}) at these parameters")
     exact = _gradients(root, lifted, {})

@@ -264,3 +264,12 @@ def test_a_non_finite_loss_and_an_unknown_name_are_reported():
     r = check_backprop(lambda p: np.sum(p["W"] ** 2), {"W": W}, {"W": 2 * W})
     with pytest.raises(KeyError, match="no parameter 'V'"):
         r["V"]
+
+
+def test_a_loss_that_writes_into_its_parameters_is_still_differentiated_at_them():
+    W = np.array([[1.0, -2.0]])
+
+    def loss(p):
+        p["W"] *= 3.0                 # in place: p['W'] now holds 3 W, the leaves are untouched
+        return np.sum(p["W"] ** 2)    # 9 W^2: gradient 18 W
+    assert check_backprop(loss, {"W": W}, {"W": 18 * W})
