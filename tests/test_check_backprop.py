@@ -120,12 +120,6 @@ def test_off_only_where_the_exact_gradient_is_zero():
 
 
 # -- shapes ------------------------------------------------------------------------------------
-def _britz_with(**changes):
-    c = case("britz")
-    grads = dict(c.grads, **changes)
-    return c, grads
-
-
 def test_a_harmless_shape_difference_is_a_note_not_a_failure():
     c = case("britz")
     assert c.grads["b1"].shape == (3,) and c.params["b1"].shape == (1, 3)   # as in the tutorial
@@ -144,9 +138,7 @@ def test_shape_mismatches_name_their_likely_cause():
     p = c.params
     r = check_backprop(c.loss, p, dict(c.grads, W2=np.zeros((3, 3))), args=c.args, raise_exception=False)
     assert "shape mismatch: grads['W2'] has shape (3, 3), params['W2'] (8, 1)" == r["W2"].diagnosis
-    swapped = dict(c.grads, b1=c.grads["W1"][0].copy() * 0 + 1, W1=np.ones((4, 8)))
-    swapped["W1"] = c.grads["W1"]
-    twin = {"A": p["W1"], "B": p["W1"][:, :4].copy()}
+    twin = {"A": p["W1"], "B": p["W1"][:, :4].copy()}   # B's gradient given in A's shape
 
     def loss2(q, X, y):
         return np.sum(np.tanh(X @ q["A"])) + np.sum(X @ q["B"])
@@ -273,3 +265,10 @@ def test_a_loss_that_writes_into_its_parameters_is_still_differentiated_at_them(
         p["W"] *= 3.0                 # in place: p['W'] now holds 3 W, the leaves are untouched
         return np.sum(p["W"] ** 2)    # 9 W^2: gradient 18 W
     assert check_backprop(loss, {"W": W}, {"W": 18 * W})
+
+
+def test_it_records_the_graph_inside_no_grad_too():
+    W = np.array([[1.0, -2.0]])
+    with autograd.no_grad():
+        assert check_backprop(lambda p: np.sum(p["W"] ** 2), {"W": W}, {"W": 2 * W})
+        assert not autograd.is_grad_enabled()
