@@ -361,6 +361,7 @@ _UFUNCS = {
     "subtract": lambda a, b: _binary(ops.SUB, np.subtract, a, b),
     "multiply": lambda a, b: _binary(ops.MUL, np.multiply, a, b),
     "divide": lambda a, b: _binary(ops.DIV, np.divide, a, b, _no_zero),
+    "true_divide": lambda a, b: _binary(ops.DIV, np.divide, a, b, _no_zero),  # its name in numpy 1.x
     "reciprocal": lambda a: _binary(ops.DIV, np.divide, 1.0, a, _no_zero),
     "negative": lambda a: _unary(ops.NEG, np.negative, a),
     "positive": lambda a: _relift(_values(*_unpack(a))),
