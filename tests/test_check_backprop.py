@@ -272,3 +272,12 @@ def test_it_records_the_graph_inside_no_grad_too():
     with autograd.no_grad():
         assert check_backprop(lambda p: np.sum(p["W"] ** 2), {"W": W}, {"W": 2 * W})
         assert not autograd.is_grad_enabled()
+
+
+def test_the_demo_agrees_on_every_tutorial_and_catches_every_planted_mistake():
+    from demos import check_backprop as demo
+    r = demo.run(quick=True, out=None)
+    assert set(r["tutorials"]) == set(TUTORIALS)
+    assert all(t["ok"] and t["loss_bit_equal"] for t in r["tutorials"].values())
+    assert len(r["planted"]) == len(demo.PLANTED) and all(p["caught"] for p in r["planted"])
+    assert r["numeric_vs_exact"]["numeric_max_rel_err"] < 1e-5   # numbers near the exact ones, not equal
