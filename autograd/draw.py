@@ -68,7 +68,8 @@ STYLE = {
     "dead": ("#e4e4e4", "#8a8a8a"),
 }
 _W = re.compile(r"^(?:(.*)\.)?w\.(\d+)$")   # nn's '<prefix>.w.<k>'
-_PARAM = re.compile(r"(^|\.)(w\.\d+|b)$|^(w|b)\d*$|weight|bias")
+_PARAM = re.compile(r"(^|\.)(w\.\d+|b)$|^(w|b)\d*$|weight|bias|^\w+\[\d+(,\d+)*\]$")
+_LIFTED = re.compile(r"^(\w+)\[(\d+(?:,\d+)*)\]$")  # autograd.lift's 'W1[0,3]'
 _INDEX = re.compile(r"^(.*?)\.?(\d+)$")       # 'layers.0.neurons.3' -> ('layers.0.neurons', 3)
 _PORTS = {"LR": ("e", "w"), "RL": ("w", "e"), "TB": ("s", "n"), "BT": ("n", "s")}
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "neg": "-x", "powv": "**",
@@ -180,13 +181,16 @@ class GraphInfo:
             ps = v.parents
             n = len(ps) // 2
             ms = [_W.match(self.names[w]) for w in ps[:n]]
-            if not ms or not all(ms) or len({m.group(1) for m in ms}) != 1:
-                continue
-            prefix = ms[0].group(1) or ""
+            if ms and all(ms) and len({m.group(1) for m in ms}) == 1:
+                prefix = ms[0].group(1) or ""
+                is_bias = (f"{prefix}.b" if prefix else "b").__eq__
+            else:
+                prefix, is_bias = _lifted_neuron([self.names[w] for w in ps[:n]]), _LIFTED.match
+                if prefix is None:
+                    continue
             neuron = found.get(prefix) or found.setdefault(prefix, Neuron(prefix))
-            bias_name = f"{prefix}.b" if prefix else "b"
             add = next((c for c in self.children[v] if c.op == "add" and any(
-                p is not v and not p.parents and self.names[p] == bias_name for p in c.parents)), None)
+                p is not v and not p.parents and is_bias(self.names[p]) for p in c.parents)), None)
             out = v if add is None else add  # not `add or v`: a Value's truth is its number's
             act = next((c for c in self.children[out] if c.op in ACTIVATIONS), None)
             if not neuron.weights:
@@ -218,6 +222,22 @@ class GraphInfo:
         for nr in self.neurons:
             out.setdefault(nr.group, []).append(nr)
         return list(out.items())
+
+
+def _lifted_neuron(names):
+    """'W1.3' when a dot's weights are column 3 (X @ W1) or row 3 (W1 @ x) of one lifted array
+    (autograd.lift labels 'W1[k,3]'), 'w' for a whole 1-D 'w[k]'; else None."""
+    ms = [_LIFTED.match(n) for n in names]
+    if not ms or not all(ms) or len({m.group(1) for m in ms}) != 1:
+        return None
+    name, idx = ms[0].group(1), [m.group(2).split(",") for m in ms]
+    if len(idx[0]) == 1:
+        return name
+    if len(idx[0]) == 2:
+        for axis in (1, 0):
+            if len({i[axis] for i in idx}) == 1:
+                return f"{name}.{idx[0][axis]}"
+    return None
 
 
 def _named(params):

@@ -11,6 +11,7 @@ import sys
 import time
 
 from . import britz_moons, digits, gradient_descent, micrograd_moons, perceptron, wisconsin
+from . import check_backprop
 from .common import write_json
 from .report import write_report
 
@@ -21,6 +22,7 @@ DEMOS = {  # key in results.json -> (module, arguments for its main in quick mod
     "gradient_descent": gradient_descent,
     "wisconsin": wisconsin,
     "digits": digits,
+    "check_backprop": check_backprop,
 }
 
 

@@ -21,6 +21,10 @@ EXPLAIN = {
                  "rows only, Adam, early stopping).",
     "digits": "8x8 digits: the tutorial's sigmoid network with squared error, and a modern ReLU / softmax "
               "cross-entropy / Adam / mini-batch network.",
+    "check_backprop": "The tutorials' own hand-derived numpy gradients, held against exact ones: each forward "
+                      "pass runs unchanged on arrays of Values (autograd.lift) and autograd.check_backprop "
+                      "compares. All five agree; then one mistake of each kind is planted in a hand derivation "
+                      "and must be caught and named (below).",
 }
 
 
@@ -39,6 +43,15 @@ def _table(d, depth=0):
     return "<table>" + "".join(rows) + "</table>"
 
 
+def _planted_table(planted):
+    """check_backprop's planted mistakes: one row each, with the diagnosis it printed."""
+    head = "<tr><th>tutorial</th><th>planted mistake</th><th>parameter</th><th>caught</th><th>diagnosis</th></tr>"
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(p[k]))}</td>" for k in
+                                     ("tutorial", "mistake", "parameter", "caught", "diagnosis")) + "</tr>"
+                   for p in planted)
+    return f"<table>{head}{rows}</table>"
+
+
 def write_report(results, out):
     parts = ["<!doctype html><meta charset='utf-8'><title>valuegrad demos</title>",
              "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
@@ -52,6 +65,8 @@ def write_report(results, out):
             continue
         parts.append(f"<h2 id='{key}'>{key}</h2><p>{html.escape(EXPLAIN.get(key, ''))}</p>")
         parts.append(_table(r))
+        if key == "check_backprop":
+            parts.append(_planted_table(r.get("planted", [])))
         for img in r.get("plots", []):
             style = " style='max-width:100%'" if img.endswith(".svg") else ""
             parts.append(f"<img src='{html.escape(img)}' alt='{html.escape(img)}'{style}>")
