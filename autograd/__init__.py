@@ -9,8 +9,7 @@
 """
 from .backward import backward, gc_paused, is_grad_enabled, no_grad, topological_order
 from .compiler import compile
-from .draw import draw
-from .draw_backward import draw_backward
+from . import draw, draw_backward  # modules that can be called: draw(root), draw.save(g, path)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import OPS
 from .value import Value, dot, logsumexp, sum
