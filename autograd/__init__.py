@@ -7,6 +7,10 @@
     >>> round(x.grad, 6)         # 2x / (x^2 + 1)
     0.8
 """
+from ._clash import warn_if_clashing
+
+warn_if_clashing()  # HIPS autograd installed in the same folder: say so first (see _clash.py)
+
 from .backward import backward, gc_paused, is_grad_enabled, no_grad, topological_order
 from .compiler import compile
 from . import draw, draw_backward  # modules that can be called: draw(root), draw.save(g, path)
