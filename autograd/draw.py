@@ -573,14 +573,17 @@ def functions():
     """
     from . import value as value_module
     from .ops import OPS
+    homes = (value_module, sys.modules[__package__])  # where a function of two Values may live
     found = {"abs": abs}
     for name, op in OPS.items():
         if op.arity == "n" or name.startswith("_"):
             continue
         if callable(getattr(Value, name, None)):
             found[name] = (lambda name: lambda v, *a: getattr(_as_value(v), name)(*a))(name)
-        elif op.arity == 2 and callable(getattr(value_module, name, None)):
-            found[name] = getattr(value_module, name)
+        elif op.arity == 2:
+            fn = next((getattr(m, name) for m in homes if callable(getattr(m, name, None))), None)
+            if fn is not None:
+                found[name] = fn
     return dict(sorted(found.items()))
 
 
