@@ -614,7 +614,7 @@ def expression(text, values):
                 raise ValueError(f"{name} is not a known function ({known})")
         if not isinstance(node, allowed) or (
                 isinstance(node, ast.Constant) and not isinstance(node.value, (int, float))) or (
-                isinstance(node, ast.Attribute) and node.attr not in fns) or (
+                isinstance(node, ast.Attribute) and not callable(getattr(Value, node.attr, None))) or (
                 isinstance(node, ast.Name) and node.id.startswith("_")):
             raise ValueError(f"not allowed in an expression: {ast.unparse(node)!r}")
     called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
@@ -627,7 +627,10 @@ def expression(text, values):
         raise ValueError(f"give a value for {', '.join(missing)} (e.g. {missing[0]}=1.5)")
     env = {name: Value(float(values[name]), label=name) for name in names}
     env.update(fns)
-    out = eval(compile(tree, "<expression>", "eval"), {"__builtins__": {}}, env)
+    try:
+        out = eval(compile(tree, "<expression>", "eval"), {"__builtins__": {}}, env)
+    except (TypeError, AttributeError) as e:  # e.g. tanh(x, 2), or calling a number
+        raise ValueError(f"{text!r}: {e}") from None
     if not hasattr(out, "backward"):
         raise ValueError(f"{text!r} does not depend on any named value")
     out.label = out.label or "out"

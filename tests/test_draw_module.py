@@ -115,3 +115,15 @@ def test_format_the_renderer_cannot_write_exits_2_without_a_traceback(tmp_path, 
     assert r.stderr.startswith("error: cannot write out.pdf: graphviz-pure failed (exit status 1): ")
     assert '"pdf" not recognized' in r.stderr and r.stderr.count("\n") == 1
     assert not (tmp_path / "out.pdf").exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("tanh(x)(1)", "'tanh(x)(1)': 'Value' object is not callable"),
+    ("tanh(x, 2)", "'tanh(x, 2)': Value.tanh() takes 1 positional argument but 2 were given"),
+    ("x.abs()", "not allowed in an expression: 'x.abs'"),
+    ("x.data", "not allowed in an expression: 'x.data'"),
+    ("x.__class__", "not allowed in an expression: 'x.__class__'"),
+])
+def test_expressions_that_cannot_run_are_errors_not_tracebacks(text, message, capsys):
+    assert main([text, "x=1"]) == 1
+    assert capsys.readouterr().err == f"error: {message}\n"
