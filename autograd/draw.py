@@ -614,7 +614,8 @@ def expression(text, values):
                 raise ValueError(f"{name} is not a known function ({known})")
         if not isinstance(node, allowed) or (
                 isinstance(node, ast.Constant) and not isinstance(node.value, (int, float))) or (
-                isinstance(node, ast.Attribute) and not callable(getattr(Value, node.attr, None))) or (
+                isinstance(node, ast.Attribute) and not (  # x.tanh(): an operation's method only
+                    node.attr in fns and callable(getattr(Value, node.attr, None)))) or (
                 isinstance(node, ast.Name) and node.id.startswith("_")):
             raise ValueError(f"not allowed in an expression: {ast.unparse(node)!r}")
     called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}

@@ -127,3 +127,9 @@ def test_format_the_renderer_cannot_write_exits_2_without_a_traceback(tmp_path, 
 def test_expressions_that_cannot_run_are_errors_not_tracebacks(text, message, capsys):
     assert main([text, "x=1"]) == 1
     assert capsys.readouterr().err == f"error: {message}\n"
+
+
+def test_only_the_operations_methods_are_reachable_as_attributes(capsys):
+    for text in ("x.backward()", "x.detach()", "x.sum()", "x._op", "x.tanh.__globals__"):
+        assert main([text, "x=1"]) == 1
+        assert capsys.readouterr().err.startswith("error: ")
