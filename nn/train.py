@@ -224,7 +224,7 @@ def check_data(model, X, y, names=("X", "y")):
         ValueError: X must be 2-D, (examples, features), got shape (2,); one example per row (for one feature: X.reshape(-1, 1))
     """
     xname, yname = names
-    X, y = _numbers(X, xname), _numbers(y, yname)
+    X, y = _numbers(X, xname), _numbers(y, yname, keep_integers=True)
     if X.ndim != 2:
         hint = "; one example per row (for one feature: X.reshape(-1, 1))" if X.ndim == 1 else ""
         raise ValueError(f"{xname} must be 2-D, (examples, features), got shape {X.shape}{hint}")
@@ -251,12 +251,14 @@ def check_data(model, X, y, names=("X", "y")):
     return X, y
 
 
-def _numbers(a, name):
+def _numbers(a, name, keep_integers=False):
+    arr = np.asarray(a) if keep_integers else None
+    if arr is not None and arr.dtype.kind in "iub":  # class indices stay integers
+        return arr
     try:
-        arr = np.asarray(a, dtype=np.float64)
+        return np.asarray(a, dtype=np.float64)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{name} must hold numbers: {e}") from None
-    return arr
 
 
 def _call(callbacks, method, *args):

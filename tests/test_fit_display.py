@@ -175,3 +175,11 @@ def test_several_outputs_take_indices_or_one_hot_and_name_a_wrong_width():
         fit(model, "cross_entropy", opt, X, np.eye(3), epochs=1, verbose=0, val=(X, np.eye(3)[:, :2]))
     with pytest.raises(TypeError, match=r"^val must be a pair \(X_val, y_val\), got ndarray$"):
         fit(model, "cross_entropy", opt, X, np.eye(3), epochs=1, verbose=0, val=X)
+
+
+def test_check_data_keeps_class_indices_integers_and_names_text_targets():
+    from nn.train import check_data
+    X, y = check_data(MLP(2, [3], seed=0), [[0, 1], [1, 0]], [2, 0])
+    assert X.dtype == np.float64 and y.dtype.kind == "i" and y.tolist() == [2, 0]
+    with pytest.raises(ValueError, match=r"^y must hold numbers: could not convert string to float: 'cat'$"):
+        check_data(MLP(2, [3], seed=0), [[0, 1], [1, 0]], ["cat", "dog"])
