@@ -42,3 +42,26 @@ def test_the_drawing_block_writes_the_files_it_names(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["loss.png", "loss.svg", "steps.html"]
     assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
     assert "<svg" in (tmp_path / "loss.svg").read_text()
+
+
+def test_every_environment_variable_the_code_reads_is_in_the_readme_table():
+    root = README.parent
+    used = set()
+    for folder in ("autograd", "nn"):
+        for path in (root / folder).rglob("*.py"):
+            used |= set(re.findall(r"\b(VALUEGRAD_[A-Z_]+)\b", path.read_text()))
+    rows = set(re.findall(r"^\| `(VALUEGRAD_[A-Z_]+)` \|", README.read_text(), flags=re.M))
+    assert {"VALUEGRAD_CACHE", "VALUEGRAD_CC", "VALUEGRAD_RENDERER"} <= used
+    assert used <= rows, f"not in README's table of variables: {sorted(used - rows)}"
+
+
+def test_the_cache_is_where_the_readme_says(tmp_path, monkeypatch):
+    from autograd.compiler.c_backend import cache_dir
+    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path / "mine"))
+    assert cache_dir() == str(tmp_path / "mine")
+    monkeypatch.delenv("VALUEGRAD_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == str(tmp_path / "xdg" / "valuegrad")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_dir() == str(tmp_path / "home" / ".cache" / "valuegrad")
