@@ -7,10 +7,13 @@
     >>> round(x.grad, 6)         # 2x / (x^2 + 1)
     0.8
 """
+from ._clash import warn_if_clashing
+
+warn_if_clashing()  # HIPS autograd installed in the same folder: say so first (see _clash.py)
+
 from .backward import backward, gc_paused, is_grad_enabled, no_grad, topological_order
 from .compiler import compile
-from .draw import draw
-from .draw_backward import draw_backward
+from . import draw, draw_backward  # modules that can be called: draw(root), draw.save(g, path)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .lifted import ValueArray, lift
 from .backprop_check import BackpropReport, check_backprop

@@ -35,6 +35,7 @@ import os
 import pathlib
 import re
 import shutil
+import subprocess
 import sys
 import sysconfig
 import warnings
@@ -265,7 +266,11 @@ class Drawing(graphviz.Digraph):
         return super().pipe(*args, **kwargs)
 
     def render(self, *args, **kwargs):
+        """As graphviz's, but cleanup=True by default: `render("loss", format="png")` leaves
+        loss.png only, not also the DOT source in a file named `loss`."""
         use_renderer()
+        if len(args) < 4:  # (filename, directory, view, cleanup, ...)
+            kwargs.setdefault("cleanup", True)
         return super().render(*args, **kwargs)
 
 
@@ -579,7 +584,32 @@ def micrograd_neuron():
 
 
 # -- the command line -----------------------------------------------------------------------
-_FUNCTIONS = ("tanh", "relu", "sigmoid", "exp", "log", "sqrt", "softplus", "leaky_relu")
+def functions():
+    """The functions an expression may call: every operation of the table that is a method
+    of Value (tanh, exp, clamp, ...), every two-input one that autograd defines as a function
+    (maximum, ...), and abs. Read from the table each time, so new operations appear here.
+
+        >>> {'tanh', 'relu', 'exp', 'abs'} <= set(functions())
+        True
+    """
+    from . import value as value_module
+    from .ops import OPS
+    homes = (value_module, sys.modules[__package__])  # where a function of two Values may live
+    found = {"abs": abs}
+    for name, op in OPS.items():
+        if op.arity == "n" or name.startswith("_"):
+            continue
+        if callable(getattr(Value, name, None)):
+            found[name] = (lambda name: lambda v, *a: getattr(_as_value(v), name)(*a))(name)
+        elif op.arity == 2:
+            fn = next((getattr(m, name) for m in homes if callable(getattr(m, name, None))), None)
+            if fn is not None:
+                found[name] = fn
+    return dict(sorted(found.items()))
+
+
+def _as_value(v):
+    return v if isinstance(v, Value) else Value(float(v))
 
 
 def expression(text, values):
@@ -589,26 +619,40 @@ def expression(text, values):
         >>> round(y.data, 4), y.label
         (0.4621, 'out')
     """
-    from .value import Value
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as e:
         raise ValueError(f"{text!r} is not an expression: {e.msg}") from None
+    fns = functions()
+    known = f"known functions: {', '.join(fns)}"
     allowed = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Constant, ast.Load,
                ast.operator, ast.unaryop, ast.Attribute)
     for node in ast.walk(tree):  # arithmetic, numbers, names and the functions: nothing else
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+            if name is not None and name not in fns:
+                raise ValueError(f"{name} is not a known function ({known})")
         if not isinstance(node, allowed) or (
                 isinstance(node, ast.Constant) and not isinstance(node.value, (int, float))) or (
-                isinstance(node, ast.Attribute) and node.attr not in _FUNCTIONS) or (
+                isinstance(node, ast.Attribute) and not (  # x.tanh(): an operation's method only
+                    node.attr in fns and callable(getattr(Value, node.attr, None)))) or (
                 isinstance(node, ast.Name) and node.id.startswith("_")):
             raise ValueError(f"not allowed in an expression: {ast.unparse(node)!r}")
-    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - set(_FUNCTIONS)
+    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - called
+    clash = sorted(names & set(fns))
+    if clash:
+        raise ValueError(f"{clash[0]} is a function: call it, as {clash[0]}(x)")
     missing = sorted(names - set(values))
     if missing:
         raise ValueError(f"give a value for {', '.join(missing)} (e.g. {missing[0]}=1.5)")
     env = {name: Value(float(values[name]), label=name) for name in names}
-    env.update({f: (lambda f: lambda v, *a: getattr(v, f)(*a))(f) for f in _FUNCTIONS})
-    out = eval(compile(tree, "<expression>", "eval"), {"__builtins__": {}}, env)
+    env.update(fns)
+    try:
+        out = eval(compile(tree, "<expression>", "eval"), {"__builtins__": {}}, env)
+    except (TypeError, AttributeError) as e:  # e.g. tanh(x, 2), or calling a number
+        raise ValueError(f"{text!r}: {e}") from None
     if not hasattr(out, "backward"):
         raise ValueError(f"{text!r} does not depend on any named value")
     out.label = out.label or "out"
@@ -638,10 +682,11 @@ def _model_roots(path, input_text, batch):
 def main(argv=None):
     """`python -m autograd.draw WHAT [name=value ...] [-o out.svg|.png|.html|.gv]`.
 
-    WHAT is an expression ('tanh(x*w + b)', with tanh relu sigmoid exp log sqrt softplus
-    leaky_relu and Python's arithmetic) or a model saved by nn (a .json file); a model is run
-    on --input (one example) or a fixed batch of random examples, and backpropagated
-    from its outputs. '.html' writes the step-by-step backward page.
+    WHAT is an expression ('tanh(x*w + b)': Python's arithmetic and the functions of
+    `functions()`, i.e. the operations of the table) or a model saved by nn (a .json file);
+    a model is run on --input (one example) or a fixed batch of random examples, and
+    backpropagated from its outputs. '.html' writes the step-by-step backward page.
+    Exit status: 0 done, 1 bad input, 2 the renderer failed (e.g. a format it cannot write).
     """
     ap = argparse.ArgumentParser(prog="python -m autograd.draw", description=main.__doc__.split("\n")[0])
     ap.add_argument("what", help="an expression, or a model file saved by nn (.json)")
@@ -670,11 +715,23 @@ def main(argv=None):
             draw_backward(root, out, rankdir=args.rankdir)
         else:
             save(draw(roots, rankdir=args.rankdir, detail=args.detail), out)
+    except subprocess.CalledProcessError as e:
+        print(f"error: cannot write {out}: {_render_failure(e)}", file=sys.stderr)
+        return 2
     except (ValueError, RendererNotFoundError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(f"wrote {out}")
     return 0
+
+
+def _render_failure(e):
+    """What the renderer said, in one line, without the traceback of the graphviz package."""
+    said = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
+    said = " ".join(said.split()) or "no message"
+    program = pathlib.Path(str(e.cmd[0])).name if e.cmd else "the renderer"
+    return (f"{program} failed (exit status {e.returncode}): {said} "
+            f"(.svg, .png, .gv and .html always work)")
 
 
 def _summed(roots):
@@ -692,6 +749,10 @@ def _pair(text):
     except ValueError:
         raise ValueError(f"{name}: {value!r} is not a number") from None
 
+
+from ._callable import make_callable  # noqa: E402  (the module is the last thing set up)
+
+make_callable(__name__)  # `autograd.draw(root)` draws; `autograd.draw.save` is this module's
 
 if __name__ == "__main__":
     sys.exit(main())

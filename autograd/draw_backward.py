@@ -306,3 +306,7 @@ Gradients not yet known show "grad ?". The address #step=N opens step N.</p></as
 })();
 </script></body></html>
 """
+
+from ._callable import make_callable  # noqa: E402
+
+make_callable(__name__)  # `autograd.draw_backward(root, path)` writes the page; the module's names stay reachable

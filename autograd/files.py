@@ -16,7 +16,11 @@ def atomic_write(path, data):
     """Write str (UTF-8) or bytes to a temporary file beside `path`, then rename it over `path`."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    except OSError as e:  # name the file asked for, not the temporary one
+        why = f"the folder {folder} does not exist" if isinstance(e, FileNotFoundError) else e.strerror
+        raise type(e)(e.errno, f"cannot write {path}: {why}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)

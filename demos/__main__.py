@@ -27,7 +27,7 @@ DEMOS = {  # key in results.json -> (module, arguments for its main in quick mod
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Run every valuegrad demo and write a report.")
+    ap = argparse.ArgumentParser(prog="python -m demos", description="Run every valuegrad demo and write a report.")
     ap.add_argument("--out", default="out", help="output folder (default out/)")
     ap.add_argument("--quick", action="store_true", help="shorter runs (under a minute), for CI")
     ap.add_argument("--only", nargs="*", choices=sorted(DEMOS), help="run only these demos")

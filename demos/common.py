@@ -111,7 +111,7 @@ def draw_graph(root, out, name):
     """The graph of `root` (its neuron view for a network) as SVG, or None without a renderer."""
     import importlib
 
-    draw = importlib.import_module("autograd.draw")  # the module; autograd.draw is the function
+    draw = importlib.import_module("autograd.draw")  # the module (it can also be called: draw(root))
     try:
         draw.save(draw.draw(root), os.path.join(out, name))
     except draw.RendererNotFoundError as e:

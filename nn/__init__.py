@@ -5,6 +5,10 @@
     >>> [name for name, _ in model.named_parameters()][:2]
     ['layers.0.neurons.0.w.0', 'layers.0.neurons.0.w.1']
 """
+from autograd._clash import require_valuegrad_autograd
+
+require_valuegrad_autograd()  # HIPS autograd installed over valuegrad: say so, not a bare ImportError
+
 from . import data, losses, metrics, optim
 from .io import ModelFileError, load, save
 from .module import MLP, Dropout, Layer, Module, Neuron, Sequential

@@ -161,5 +161,6 @@ def _check_binary(target, allowed, name, exact=True):
         bad = (t < allowed[0]) | (t > allowed[1]) | np.isnan(t)
     if np.any(bad):
         i = int(np.flatnonzero(np.atleast_1d(bad))[0])
-        raise ValueError(f"{name}: targets must be {'in' if exact else 'within'} {allowed}, "
-                         f"got {np.atleast_1d(t)[i]!r} at index {i}")
+        lo, hi = allowed
+        must = f"{lo:g} or {hi:g}" if exact else f"between {lo:g} and {hi:g}"
+        raise ValueError(f"{name}: targets must be {must}, got {float(np.atleast_1d(t)[i])!r} at index {i}")

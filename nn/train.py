@@ -6,7 +6,7 @@
     >>> X, y = make_moons(200, noise=0.1, random_state=0)
     >>> model = MLP(2, [8, 1], output_activation="sigmoid", init="he", seed=0)
     >>> h = fit(model, losses.binary_cross_entropy, optim.Adam(model.parameters(), lr=0.05),
-    ...         X, y, epochs=30, batch_size=32, metrics=["accuracy"], progress=False, seed=0)
+    ...         X, y, epochs=30, batch_size=32, metrics=["accuracy"], verbose=0, seed=0)
     >>> h["accuracy"][-1] > 0.85
     True
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 
 import numpy as np
 
@@ -21,6 +22,7 @@ import autograd
 
 from . import losses as losses_mod
 from . import metrics as metrics_mod
+from .callbacks import Callback  # noqa: F401  (nn.callbacks, beside fit)
 from .data import minibatches
 
 LOSSES = {
@@ -88,26 +90,40 @@ def _targets_for_metrics(y):
 
 
 def fit(model, loss, optimizer, X, y, epochs=10, batch_size=None, val=None, early_stopping=None,
-        metrics=(), progress=True, seed=0, shuffle=True, regularization=None, compile=False):
+        metrics=(), verbose=1, callbacks=(), seed=0, shuffle=True, regularization=None, compile=False,
+        progress=None):
     """Train `model` on (X, y); return the history: {'loss': [...], 'val_loss': [...], metric: [...]}.
 
-    loss: a function (outputs, targets) -> Value, or a name in LOSSES. batch_size None means
-    full batch. val: (X_val, y_val). early_stopping: an EarlyStopping or a patience (int).
-    metrics: names in METRICS or functions (y_true, y_pred). regularization: a function
-    model -> Value added to every batch's loss (e.g. lambda m: 1e-4 * losses.l2(m.parameters())).
-    The cyclic GC is paused during each step: graphs hold no cycles, so it would only walk
-    live nodes (bench/engine.py, per-example graphs: 22.1x -> 22.4x micrograd in one run,
-    24x -> 26x in another; bench/train.py, batched: within noise, 0.99-1.01x). A NaN or infinite loss stops training with
-    NonFiniteLossError naming the epoch and batch. compile=True traces the step once and
-    runs it as generated code (`autograd.compile`; C when a compiler works) on the parameters
-    held in one array, updated by `optimizer.update`: the same numbers to ~1e-12, many times
-    faster; the parameters' `.grad` is then left untouched.
+    X: shape (n, features). y: shape (n,) (a number or class index per example), or (n, 1)
+    for a model with one output (taken as (n,), as Keras does), or (n, K) one-hot for K
+    outputs. loss: a function (outputs, targets) -> Value, or a name in LOSSES.
+    batch_size None means full batch. val: (X_val, y_val). early_stopping: an EarlyStopping
+    or a patience (int). metrics: names in METRICS or functions (y_true, y_pred).
+    regularization: a function model -> Value added to every batch's loss (e.g.
+    lambda m: 1e-4 * losses.l2(m.parameters())).
+    verbose (Keras' meaning): 0 silent; 1 a progress bar (tqdm's auto mode: a terminal, or
+    Jupyter) that stays on screen with the last epoch's numbers (without a terminal, that
+    line alone at the end); 2 one line per epoch. progress: the old switch (True is
+    verbose=1, False verbose=0).
+    callbacks: objects with any of on_train_begin(model, history), on_epoch_end(epoch, logs,
+    model) and on_train_end(history, model) (see nn.callbacks); on_epoch_end returning True
+    stops training.
+    The cyclic GC is paused during each step (graphs hold no cycles). A NaN or infinite loss
+    stops training with NonFiniteLossError naming the epoch and batch. compile=True traces
+    the step once and runs it as generated code (`autograd.compile`; C when a compiler
+    works) on the parameters held in one array, updated by `optimizer.update`: the same
+    numbers to ~1e-12, many times faster; the parameters' `.grad` is then left untouched.
     """
     loss_fn = LOSSES[loss] if isinstance(loss, str) else loss
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y)
-    if len(X) != len(y):
-        raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
+    X, y = check_data(model, X, y)
+    if val is not None:
+        if not isinstance(val, (tuple, list)) or len(val) != 2:
+            raise TypeError(f"val must be a pair (X_val, y_val), got {type(val).__name__}")
+        val = check_data(model, val[0], val[1], names=("val X", "val y"))
+    if progress is not None:
+        verbose = 1 if progress else 0
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 0 (silent), 1 (progress bar) or 2 (a line per epoch), got {verbose!r}")
     batch_size = batch_size or len(X)
     if isinstance(early_stopping, int):
         early_stopping = EarlyStopping(patience=early_stopping)
@@ -121,60 +137,137 @@ def fit(model, loss, optimizer, X, y, epochs=10, batch_size=None, val=None, earl
         history[name] = []
         if val is not None:
             history["val_" + name] = []
+    callbacks = list(callbacks or ())
 
     params = optimizer.params
     step = _CompiledStep(model, loss_fn, regularization, params) if compile else None
-    bar = _progress(epochs, progress)
+    _call(callbacks, "on_train_begin", model, history)
+    bar = _progress(epochs) if verbose == 1 else None
     rng = np.random.default_rng(seed)
     model.train()
-    for epoch in range(epochs):
-        total, count = 0.0, 0
-        theta = np.array([p.data for p in params], dtype=np.float64) if step is not None else None
-        for b, (Xb, yb) in enumerate(minibatches(X, y, batch_size, shuffle=shuffle, seed=rng)):
-            with autograd.gc_paused():
-                if step is not None:
-                    loss_value, grad = step(theta, Xb, yb)
-                else:
-                    optimizer.zero_grad()
-                    L = loss_fn(model(Xb), yb)
-                    if regularization is not None:
-                        L = L + regularization(model)
-                    loss_value = L.data
-                if not math.isfinite(loss_value):
+    stopped = None
+    try:
+        for epoch in range(epochs):
+            total, count = 0.0, 0
+            theta = np.array([p.data for p in params], dtype=np.float64) if step is not None else None
+            for b, (Xb, yb) in enumerate(minibatches(X, y, batch_size, shuffle=shuffle, seed=rng)):
+                with autograd.gc_paused():
                     if step is not None:
-                        step.flat.load(theta)
-                    raise NonFiniteLossError(f"loss is {loss_value} at epoch {epoch + 1}, batch {b + 1} "
-                                             f"({len(Xb)} rows); check the data for NaN/inf or "
-                                             f"try a smaller learning rate")
-                if step is None:
-                    L.backward()
-                    optimizer.step()
-                else:
-                    theta = optimizer.update(theta, grad)
-            total += loss_value * len(Xb)
-            count += len(Xb)
-        if step is not None:
-            step.flat.load(theta)  # the Values again, for evaluation, early stopping and the caller
-        history["loss"].append(total / count)
-        model.eval()
-        _evaluate(model, loss_fn, X, y, metric_fns, history, "")
-        if val is not None:
-            _evaluate(model, loss_fn, val[0], val[1], metric_fns, history, "val_", with_loss=True)
-        model.train()
-        if bar is not None:
-            bar.set_postfix({k: f"{v[-1]:.4g}" for k, v in history.items()})
-            bar.update(1)
-        if early_stopping is not None:
-            key = early_stopping.monitor
-            if early_stopping.update(epoch, history[key][-1], model):
+                        loss_value, grad = step(theta, Xb, yb)
+                    else:
+                        optimizer.zero_grad()
+                        L = loss_fn(model(Xb), yb)
+                        if regularization is not None:
+                            L = L + regularization(model)
+                        loss_value = L.data
+                    if not math.isfinite(loss_value):
+                        if step is not None:
+                            step.flat.load(theta)
+                        raise NonFiniteLossError(f"loss is {loss_value} at epoch {epoch + 1}, batch {b + 1} "
+                                                 f"({len(Xb)} rows); check the data for NaN/inf or "
+                                                 f"try a smaller learning rate")
+                    if step is None:
+                        L.backward()
+                        optimizer.step()
+                    else:
+                        theta = optimizer.update(theta, grad)
+                total += loss_value * len(Xb)
+                count += len(Xb)
+            if step is not None:
+                step.flat.load(theta)  # the Values again, for evaluation, early stopping and the caller
+            history["loss"].append(total / count)
+            model.eval()
+            _evaluate(model, loss_fn, X, y, metric_fns, history, "")
+            if val is not None:
+                _evaluate(model, loss_fn, val[0], val[1], metric_fns, history, "val_", with_loss=True)
+            model.train()
+            logs = {k: v[-1] for k, v in history.items()}
+            if bar is not None:
+                bar.set_postfix_str(_line(logs), refresh=False)
+                bar.update(1)
+            elif verbose == 2:
+                print(f"epoch {epoch + 1}/{epochs}: {_line(logs)}", flush=True)
+            if any(r is True for r in _call(callbacks, "on_epoch_end", epoch, logs, model)):
+                stopped = f"stopped by a callback after epoch {epoch + 1}"
                 break
-    if bar is not None:
-        bar.close()
+            if early_stopping is not None and early_stopping.update(epoch, history[early_stopping.monitor][-1], model):
+                stopped = f"early stopping after epoch {epoch + 1}"
+                break
+    finally:
+        if bar is not None:
+            bar.close()
     if early_stopping is not None and early_stopping.best_state is not None:
         model.load_state_dict(early_stopping.best_state)
         history["best_epoch"] = early_stopping.best_epoch + 1
+        if stopped and stopped.startswith("early"):
+            stopped += f": best {early_stopping.monitor} at epoch {history['best_epoch']}, its weights restored"
     history["epochs"] = len(history["loss"])
+    if verbose == 1 and bar is None and history["loss"]:  # no terminal: the bar's last line alone
+        print(f"epoch {history['epochs']}/{epochs}: {_line(logs)}", flush=True)
+    if verbose and stopped:
+        print(stopped, flush=True)
+    _call(callbacks, "on_train_end", history, model)
     return history
+
+
+def check_data(model, X, y, names=("X", "y")):
+    """X and y as fit uses them: float X of shape (n, features), y of shape (n,) or (n, K);
+    every problem named with the argument and its shape.
+
+        >>> from nn import MLP
+        >>> X, y = check_data(MLP(2, [1]), [[0, 1], [1, 0]], [[1], [0]])
+        >>> X.shape, y.shape            # (n, 1) for one output is taken as (n,)
+        ((2, 2), (2,))
+        >>> check_data(MLP(2, [1]), [0.5, 1.0], [1, 0])
+        Traceback (most recent call last):
+        ...
+        ValueError: X must be 2-D, (examples, features), got shape (2,); one example per row (for one feature: X.reshape(-1, 1))
+    """
+    xname, yname = names
+    X, y = _numbers(X, xname), _numbers(y, yname, keep_integers=True)
+    if X.ndim != 2:
+        hint = "; one example per row (for one feature: X.reshape(-1, 1))" if X.ndim == 1 else ""
+        raise ValueError(f"{xname} must be 2-D, (examples, features), got shape {X.shape}{hint}")
+    nin = getattr(model, "nin", None)
+    if nin is not None and X.shape[1] != nin:
+        raise ValueError(f"{xname} has {X.shape[1]} features (shape {X.shape}) but the model takes {nin}")
+    nout = (getattr(model, "nouts", None) or [None])[-1]
+    if y.ndim == 2 and y.shape[1] == 1 and nout in (1, None):
+        y = y[:, 0]  # a column of targets for a model with one output
+    if y.ndim not in (1, 2) or (y.ndim == 2 and nout is not None and y.shape[1] != nout):
+        want = "(n,) or (n, 1)" if nout == 1 else f"(n,) class indices or (n, {nout}) one-hot" if nout else "(n,) or (n, K)"
+        raise ValueError(f"{yname} has shape {y.shape}; a model with {nout or 'K'} output"
+                         f"{'' if nout == 1 else 's'} needs {want}")
+    if len(X) != len(y):
+        raise ValueError(f"{xname} has {len(X)} rows (shape {X.shape}) but {yname} has {len(y)} (shape {y.shape})")
+    if len(X) == 0:
+        raise ValueError(f"{xname} and {yname} have no rows")
+    for name, arr in ((xname, X), (yname, y)):
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{name} holds {arr[where]} at index {where[0] if len(where) == 1 else where}; "
+                             f"fit needs finite numbers")
+    return X, y
+
+
+def _numbers(a, name, keep_integers=False):
+    arr = np.asarray(a) if keep_integers else None
+    if arr is not None and arr.dtype.kind in "iub":  # class indices stay integers
+        return arr
+    try:
+        return np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name} must hold numbers: {e}") from None
+
+
+def _call(callbacks, method, *args):
+    """Each callback's `method`, where it has one (duck typing: plain objects work)."""
+    return [getattr(cb, method)(*args) for cb in callbacks if callable(getattr(cb, method, None))]
+
+
+def _line(logs):
+    return " - ".join(f"{k} {v:.4g}" for k, v in logs.items())
 
 
 class _CompiledStep:
@@ -215,14 +308,21 @@ def _evaluate(model, loss_fn, X, y, metric_fns, history, prefix, with_loss=False
             history[prefix + name].append(float(fn(truth, pred)))
 
 
-def _progress(epochs, progress):
-    if not progress or not sys.stderr.isatty():
+def _progress(epochs):
+    """tqdm's auto bar (a widget in Jupyter with ipywidgets, text otherwise) where someone
+    watches: a terminal or a notebook; None in a log or a pipe."""
+    if not (sys.stderr.isatty() or _in_notebook()):
         return None
-    try:
+    with warnings.catch_warnings():  # tqdm.auto warns in Jupyter without ipywidgets, then
+        warnings.simplefilter("ignore")  # draws text, which notebooks show as well
         from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a dependency; degrade quietly anyway
-        return None
-    return tqdm(total=epochs, unit="epoch", leave=False, file=sys.stderr)
+    return tqdm(total=epochs, unit="epoch", leave=True, file=sys.stderr, dynamic_ncols=True)
 
 
-__all__ = ["fit", "EarlyStopping", "NonFiniteLossError", "predict", "predict_classes"]
+def _in_notebook():
+    shell = sys.modules.get("IPython")
+    ip = shell.get_ipython() if shell is not None and hasattr(shell, "get_ipython") else None
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+
+
+__all__ = ["fit", "check_data", "EarlyStopping", "NonFiniteLossError", "predict", "predict_classes"]

@@ -17,7 +17,7 @@ from autograd.draw import (AUTO_NEURON_VIEW, GraphInfo, RendererNotFoundError, d
 from nn import MLP, losses
 from nn.data import make_moons
 
-drawmod = importlib.import_module("autograd.draw")  # `autograd.draw` itself is the function
+drawmod = importlib.import_module("autograd.draw")  # the module (autograd.draw, callable)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

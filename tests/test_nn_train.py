@@ -211,25 +211,36 @@ def test_diverging_training_raises_non_finite_loss_error(moons):
     assert isinstance(e.value, FloatingPointError)
 
 
-def test_inf_in_the_data_raises_naming_the_batch(moons):
+def test_inf_loss_raises_naming_the_batch(moons):
     Xtr, _, ytr, _ = moons
-    X = Xtr.copy()
-    X[25, 0] = np.inf  # row 25: the third batch of 10
+    calls = []
+
+    def loss_fn(out, target):  # finite data; the loss of the third batch overflows
+        calls.append(1)
+        return losses.mse(out, target) * (1e308 if len(calls) == 3 else 1.0) * 10.0
     model = new_model()
-    with pytest.raises(NonFiniteLossError, match=r"epoch 1, batch 3\b"):
-        with np.errstate(invalid="ignore", over="ignore"):
-            fit(model, "mse", optim.SGD(model, lr=0.1), X, ytr, epochs=2, batch_size=10, shuffle=False,
-                progress=False)
+    with pytest.raises(NonFiniteLossError, match=r"loss is inf at epoch 1, batch 3 \(10 rows\)"):
+        with np.errstate(over="ignore"):
+            fit(model, loss_fn, optim.SGD(model, lr=0.1), Xtr, ytr, epochs=2, batch_size=10, shuffle=False,
+                verbose=0)
     assert gc.isenabled()
 
 
-def test_nan_in_the_targets_raises(moons):
+def test_inf_or_nan_in_the_data_is_named_before_training(moons):
     Xtr, _, ytr, _ = moons
+    X = Xtr.copy()
+    X[25, 0] = np.inf
+    model = new_model()
+    before = model.state_dict()
+    with pytest.raises(ValueError, match=r"^X holds inf at index \(25, 0\); fit needs finite numbers$"):
+        fit(model, "mse", optim.SGD(model, lr=0.1), X, ytr, epochs=2, batch_size=10, verbose=0)
     y = ytr.astype(float)
     y[3] = np.nan
-    model = new_model()
-    with pytest.raises(NonFiniteLossError, match="epoch 1, batch 1"):
-        fit(model, "mse", optim.SGD(model, lr=0.1), Xtr, y, epochs=1, batch_size=len(y), progress=False)
+    with pytest.raises(ValueError, match=r"^y holds nan at index 3; fit needs finite numbers$"):
+        fit(model, "mse", optim.SGD(model, lr=0.1), Xtr, y, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"^val y holds nan at index 3"):
+        fit(model, "mse", optim.SGD(model, lr=0.1), Xtr, ytr, epochs=1, verbose=0, val=(Xtr, y))
+    assert model.state_dict() == before  # nothing trained
 
 
 def test_gc_is_paused_during_each_step_and_restored(moons):
