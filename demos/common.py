@@ -51,7 +51,11 @@ def pyplot():
 def save_fig(fig, out, name):
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, name)
-    fig.savefig(path, dpi=90, bbox_inches="tight")
+    # what each axis says, inside the PNG (a text chunk), so that tests can read it back
+    axes = [{"title": ax.get_title(), "x": ax.get_xlabel(), "y": ax.get_ylabel(),
+             "legend": [t.get_text() for t in ax.get_legend().get_texts()] if ax.get_legend() else []}
+            for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    fig.savefig(path, dpi=90, bbox_inches="tight", metadata={"Description": json.dumps(axes)})
     pyplot().close(fig)
     return name
 
