@@ -100,16 +100,35 @@ neuron, / finds, + - 0 zoom; drag to pan, wheel to zoom. The address #step=N ope
     setVB();
   }
   function fit() { vb = home.slice(); setVB(); }
-  function centre(e, readable) {  // bring node e into view; readable: at least 1 px per point
-    const r = svg.getBoundingClientRect(), b = e.getBoundingClientRect();
+  function bounds(ids) {  // the screen box around the step's nodes
+    let r = null;
+    for (const id of ids) {
+      const e = el(id);
+      if (!e) continue;
+      const b = e.getBoundingClientRect();
+      r = r ? {left: Math.min(r.left, b.left), top: Math.min(r.top, b.top), right: Math.max(r.right, b.right),
+               bottom: Math.max(r.bottom, b.bottom)} : {left: b.left, top: b.top, right: b.right, bottom: b.bottom};
+    }
+    return r;
+  }
+  function centre(ids, readable) {  // bring the nodes into view; readable: zoom to ~1 px per point
+    const r = svg.getBoundingClientRect(), b = bounds(ids);
+    if (!b) return;
     if (readable && perPx() > 1.25) {
-      const [ux, uy] = toUser(b.left + b.width / 2, b.top + b.height / 2);
-      vb = [ux - r.width / 2, uy - r.height / 2, r.width, r.height]; setVB(); return;
+      let [x0, y0] = toUser(b.left, b.top), [x1, y1] = toUser(b.right, b.bottom);
+      let s = Math.max(1, (x1 - x0) / (0.9 * r.width), (y1 - y0) / (0.9 * r.height));
+      if (s > 1.6) {  // too spread out to read whole: read the first node, pan for the rest
+        const f = bounds(ids.slice(0, 1));
+        [x0, y0] = toUser(f.left, f.top); [x1, y1] = toUser(f.right, f.bottom); s = 1.6;
+        x0 -= 0.35 * r.width * s; x1 -= 0.35 * r.width * s;  // and what comes before it, on its left
+      }
+      vb = [(x0 + x1) / 2 - r.width * s / 2, (y0 + y1) / 2 - r.height * s / 2, r.width * s, r.height * s];
+      setVB(); return;
     }
     if (b.left < r.left || b.right > r.right || b.top < r.top || b.bottom > r.bottom) {
       const s = perPx();
-      vb[0] += (b.left + b.width / 2 - r.left - r.width / 2) * s;
-      vb[1] += (b.top + b.height / 2 - r.top - r.height / 2) * s;
+      vb[0] += ((b.left + b.right) / 2 - r.left - r.width / 2) * s;
+      vb[1] += ((b.top + b.bottom) / 2 - r.top - r.height / 2) * s;
       setVB();
     }
   }
@@ -191,8 +210,7 @@ neuron, / finds, + - 0 zoom; drag to pan, wheel to zoom. The address #step=N ope
     document.body.dataset.step = k + 1;
     document.body.dataset.node = s.id;
     if (location.hash !== "#step=" + (k + 1)) history.replaceState(null, "", "#step=" + (k + 1));
-    const e = el(s.id);
-    if (e) centre(e, false);
+    centre(s.ids, false);
   }
   function pause() { clearInterval(timer); timer = null; $("play").textContent = "play"; }
   function play() {
@@ -215,7 +233,8 @@ neuron, / finds, + - 0 zoom; drag to pan, wheel to zoom. The address #step=N ope
     $("found").textContent = "";
     pause(); show(j);
     const s = steps[j], e = el(s.id);
-    if (e) { centre(e, true); e.classList.add("flash"); setTimeout(() => e.classList.remove("flash"), 1200); }
+    centre(s.ids, true);
+    if (e) { e.classList.add("flash"); setTimeout(() => e.classList.remove("flash"), 1200); }
     const i = s.sub ? s.sub.findIndex(([name]) => name.toLowerCase().includes(q)) : -1;
     if (i >= 0 && s.sub.length > 1) { sub = i; open(true); }
   }
@@ -253,7 +272,7 @@ neuron, / finds, + - 0 zoom; drag to pan, wheel to zoom. The address #step=N ope
   window.vg = {steps, show: (n) => show(n - 1), next: () => show(k + 1), prev: () => show(k - 1),
                play, pause, open, find, zoom, fit, step: () => k + 1, viewBox: () => vb.slice()};
   show(fromHash());
-  if (steps.length > 30) { const e = el(steps[k].id); if (e) centre(e, true); }
+  if (steps.length > 30) centre(steps[k].ids, true);
   document.body.dataset.ready = Math.round(performance.now() - t0);
 })();
 </script></body></html>
