@@ -40,8 +40,15 @@ CAPTIONS = [
                                        "norm, step by step (the training page has a slider and play button)."),
     (r"perceptron_loss", "0.5·Σ(y - out)² over the 4 rows after each iteration: it falls fast, then slowly, "
                          "as the sigmoid saturates near 0 and 1."),
-    (r"britz_h(\d+)", "Hidden size {0}: look at how the boundary bends; 1-2 units give a line or one bend, "
-                      "3-5 follow the moons, 20-50 start to wrap single noisy points (overfitting)."),
+    (r"britz_h1\.", "One tanh unit: the boundary is a single line, so the tips of both moons fall on the "
+                     "wrong side."),
+    (r"britz_h2\.", "Two units: the line bends once; still close to a straight split."),
+    (r"britz_h3\.", "Three units, the tutorial's choice: the boundary now follows both moons."),
+    (r"britz_h4\.", "Four units: about the same boundary as three."),
+    (r"britz_h5\.", "Five units: the same shape, drawn a little tighter around the points."),
+    (r"britz_h20\.", "Twenty units: the boundary starts to bend around single noisy points."),
+    (r"britz_h50\.", "Fifty units: more bends around single points (overfitting), not a better fit "
+                      "for new data."),
     (r"britz_logreg", "Logistic regression (no hidden layer) can only draw a straight line, so it gets the tips "
                       "of both moons wrong."),
     (r"britz_loss", "The tutorial's printed loss / N, one point every 1,000 iterations; the values at 0 and "
@@ -134,7 +141,8 @@ def _figure(img):
         return f"<p class='small'>{text} <a href='{src}'>{src}</a></p>"
     else:
         body = f"<img src='{src}' alt='{src}'><figcaption>{text}</figcaption>"
-    return f"<figure>{body}</figure>"
+    wide = " class='wide'" if img.endswith(".gif") else ""
+    return f"<figure{wide}>{body}</figure>"
 
 
 def write_report(results, out):
@@ -145,7 +153,7 @@ def write_report(results, out):
              "text-align:left;vertical-align:top;font-size:90%}td{font-variant-numeric:tabular-nums}"
              "table.cm td{text-align:right;min-width:2em}table.cm td.diag{background:#dfeedd;font-weight:bold}"
              "figure{display:inline-block;vertical-align:top;max-width:48%;margin:6px}figure img{max-width:100%}"
-             "figure:has(.graph){display:block;max-width:100%}.graph{overflow:auto;max-height:620px;"
+             "figure:has(.graph),figure.wide{display:block;max-width:100%}.graph{overflow:auto;max-height:620px;"
              "border:1px solid #ddd}.graph img{max-width:none}figcaption{font-size:85%;color:#444}"
              ".quick{background:#fff3cd;border:1px solid #e0c36c;padding:4px 8px}.small{font-size:85%}</style>",
              f"<h1>valuegrad demos</h1><p>Total time {html.escape(fmt(results.get('total_seconds')))} s"

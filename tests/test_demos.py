@@ -58,7 +58,7 @@ def test_the_report_pictures_say_their_units_and_have_captions(quick):
     best = results["wisconsin"]["clean"]["best_epoch"]
     assert f"best epoch {best} (weights restored)" in _axes(out / "wisconsin_clean_loss.png")[0]["legend"]
     # every figure has one sentence under it; graphs at their own size, with a link
-    figures = re.findall(r"<figure>(.*?)</figure>", report, re.S)
+    figures = re.findall(r"<figure[^>]*>(.*?)</figure>", report, re.S)
     assert len(figures) >= 15
     for fig in figures:
         cap = re.search(r"<figcaption>(.*?)</figcaption>", fig, re.S).group(1)
