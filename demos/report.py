@@ -91,15 +91,15 @@ def caption(name):
 
 
 def fmt(v):
-    """A number for reading: 6 significant digits, enough for the published values
-    (results.json keeps every digit).
+    """A number for reading: 7 significant digits, enough to compare with the published
+    values (results.json keeps every digit).
 
-        >>> fmt(0.8958441028683222), fmt(2.249965), fmt(1.0), fmt(7)
-        ('0.895844', '2.24997', '1', '7')
+        >>> fmt(0.8958441028683222), fmt(2.2499646074278457), fmt(1.0), fmt(7)
+        ('0.8958441', '2.249965', '1', '7')
     """
     if isinstance(v, bool) or not isinstance(v, float):
         return str(v)
-    return f"{v:.6g}"
+    return f"{v:.7g}"
 
 
 def _confusion(cm, labels=None):
@@ -136,7 +136,7 @@ def _figure(img):
     text = html.escape(caption(img))
     if img.endswith(".svg"):  # a graph: at its own size in a scroll box, never squeezed
         body = (f"<div class='graph'><img src='{src}' alt='graph drawing {src}'></div>"
-                f"<figcaption>{text} <a href='{src}'>Open the full drawing</a>.</figcaption>")
+                f"<figcaption>{text} <a href='{src}'>Open the drawing on its own</a>.</figcaption>")
     elif img.endswith("_cm.png"):
         return f"<p class='small'>{text} <a href='{src}'>{src}</a></p>"
     else:
@@ -158,7 +158,7 @@ def write_report(results, out):
              ".quick{background:#fff3cd;border:1px solid #e0c36c;padding:4px 8px}.small{font-size:85%}</style>",
              f"<h1>valuegrad demos</h1><p>Total time {html.escape(fmt(results.get('total_seconds')))} s"
              f"{' (quick mode: shortened runs, marked below)' if quick else ''}. Every gradient below comes "
-             "from autograd; none is derived by hand. Numbers are rounded to 6 significant digits; "
+             "from autograd; none is derived by hand. Numbers are rounded to 7 significant digits; "
              "<code>results.json</code> holds every digit.</p>"]
     for key, r in results.items():
         if not isinstance(r, dict):

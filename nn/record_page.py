@@ -101,7 +101,7 @@ When the loss stops changing, these shrink; a layer stuck near zero is not learn
     }
     g.textAlign = "center";
     [first, Math.round((first + last) / 2), last].forEach((e) => g.fillText(String(e), X(e), H - B + 14));
-    g.fillText(unit + (data.unit_note ? " (" + data.unit_note + ")" : ""), (L + W - R) / 2, H - 6);
+    g.fillText(unit, (L + W - R) / 2, H - 6);
     g.save(); g.translate(12, (T + H - B) / 2); g.rotate(-Math.PI / 2); g.fillText(ylabel, 0, 0); g.restore();
     if (best) {
       g.strokeStyle = "#2c7a2c"; g.setLineDash([4, 3]); g.beginPath(); g.moveTo(X(best), T); g.lineTo(X(best), H - B); g.stroke(); g.setLineDash([]);

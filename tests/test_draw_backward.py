@@ -294,16 +294,20 @@ look('load'); key('ArrowRight'); look('right'); key('ArrowRight'); look('right')
 key('ArrowLeft'); look('left'); key('o'); look('open'); key('ArrowDown'); key('ArrowDown'); look('down');
 key('End'); look('end');
 window.vg.find('layers.1.neurons.7.w.3'); look('find');
+const w0 = window.vg.viewBox()[2]; key('+'); const w1 = window.vg.viewBox()[2]; key('0');
+seen.push(['zoom', w0, w1, window.vg.viewBox()[2]]);
 done();""")
     dom = _chromium(harness.as_uri(), tmp_path, "--window-size=1280,800", "--dump-dom")
     seen = _seen(dom)
     assert seen[0][5] < 2000  # the page's script ran in under 2 s
-    assert [s[1] for s in seen] == [1, 2, 3, 2, 2, 2, len(steps), 1 + 1 + 7 + 1]
+    assert [s[1] for s in seen[:-1]] == [1, 2, 3, 2, 2, 2, len(steps), 1 + 1 + 7 + 1]
     assert seen[1][2] == steps[1]["id"] == "n32"  # the output neuron
     assert seen[3][3] == "" and seen[4][3] == "1" and seen[5][3] == "3"  # opened, then moved down
     assert seen[4][4] > 1000  # the scalar steps are shown
     assert "layers.2.neurons.0.w.0" in dom and "∂" in dom
     assert seen[7][2] == "n23"  # layers.1.neurons.7: neurons are numbered n0, n1, ... layer by layer
+    _, before, zoomed, fitted = seen.pop()
+    assert zoomed < before < fitted  # '+' zooms in; '0' fits the whole graph
 
 
 @needs_chromium
