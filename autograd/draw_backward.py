@@ -204,9 +204,9 @@ class BackwardPage:
         svg = svg[svg.index("<svg"):]  # no XML prolog or DOCTYPE inside HTML
         title = title or f"Backpropagation of {scalar[0].name}, step by step"
         parts = {"TITLE": html.escape(title), "SVG": svg, "STEPS": _script_json(self.steps),
-                 "HINT": _HINTS[detail]}
+                 "HINT": _HINTS[detail], "DETAIL": detail}
         # in one pass, since a label may hold '%SVG%'
-        self.html = re.sub(r"%(TITLE|SVG|STEPS|HINT)%", lambda m: parts[m.group(1)], _PAGE)
+        self.html = re.sub(r"%(TITLE|SVG|STEPS|HINT|DETAIL)%", lambda m: parts[m.group(1)], _PAGE)
 
     def save(self, path):
         """Write the page to `path` (atomically); return the path."""
@@ -288,10 +288,13 @@ def _neuron_data(steps, info, names):
 _HINTS = {
     "full": "Red: the node whose gradient is complete at this step, and the operations it went "
             "through. Blue: the nodes that used it, whose gradients were complete before. "
-            "Gradients not yet known show \"grad ?\".",
+            "Gradients not yet known show \"grad ?\". Keys: arrows step, space plays, / finds a "
+            "label, + - 0 zoom.",
     "neuron": "One step per neuron, output layer first. Red: the neuron whose output gradient is "
               "complete at this step; blue: the nodes that used its output. The table lists what it "
               "sends to each weight (summed over the batch: one number) and to each input (one "
-              "number per example). Open the neuron (o) for its scalar chain-rule steps.",
+              "number per example). Open the neuron (o) for its scalar chain-rule steps. Keys: arrows "
+              "step, space plays, o opens, up/down move inside an opened neuron, / finds a label, "
+              "+ - 0 zoom.",
 }
 

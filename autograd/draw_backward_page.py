@@ -1,5 +1,5 @@
 """The HTML, style and script of the backward page (see draw_backward). %TITLE%, %SVG%,
-%STEPS% and %HINT% are filled in once; every user string reaches the page escaped (the
+%STEPS%, %HINT% and %DETAIL% are filled in once; every user string reaches the page escaped (the
 title as HTML, the steps as JSON without '<', '>' or '&'), and the script writes text with
 textContent only, never as HTML."""
 
@@ -17,6 +17,7 @@ main { flex: 1; display: flex; min-height: 0; }
 #graph { flex: 1; overflow: hidden; min-width: 0; cursor: grab; background: #fff; }
 #graph svg { width: 100%; height: 100%; display: block; }
 aside { width: 44%; min-width: 320px; max-width: 720px; border-left: 1px solid #ccc; padding: 8px 12px; overflow: auto; background: #fafafa; }
+body.full aside { width: 30%; }
 #name { font-weight: bold; font-size: 16px; overflow-wrap: anywhere; }
 #grad { font-family: ui-monospace, monospace; font-size: 14px; margin: 6px 0; overflow-wrap: anywhere; }
 #formula div, #sub div.line { font-family: ui-monospace, monospace; font-size: 13px; margin: 5px 0; padding: 5px; background: #fff; border: 1px solid #ddd; white-space: pre-wrap; overflow-wrap: anywhere; }
@@ -36,7 +37,7 @@ g.edge.via polygon { stroke: #d62728 !important; fill: #d62728 !important; }
 g.node.pending text.grad { fill: #999; }
 g.node.flash polygon, g.node.flash path { stroke: #ff7f0e !important; stroke-width: 5px; }
 </style></head>
-<body data-step="0">
+<body data-step="0" class="%DETAIL%">
 <header><h1>%TITLE%</h1>
 <button id="first" title="first step (Home)">|&lt;</button>
 <button id="prev" title="previous step (left arrow)">&lt; prev</button>
@@ -55,8 +56,7 @@ g.node.flash polygon, g.node.flash path { stroke: #ff7f0e !important; stroke-wid
 <aside><div id="name"></div><div id="grad"></div><div id="formula"></div><div id="table"></div>
 <p><button id="open" hidden title="the scalar chain-rule steps of this neuron (o)"></button></p>
 <div id="sub"></div>
-<p class="hint">%HINT% Keys: arrows step, space plays, o opens, up/down move inside an opened
-neuron, / finds, + - 0 zoom; drag to pan, wheel to zoom. The address #step=N opens step N.</p></aside></main>
+<p class="hint">%HINT% Drag to pan, wheel to zoom. The address #step=N opens step N.</p></aside></main>
 <script>
 "use strict";
 (function () {
