@@ -68,7 +68,7 @@ def run(seed=1337, steps=100, out=None):
                                                    "micrograd's demo: watching MLP(2, [16, 16, 1]) learn").name]
         try:
             result["plots"].append(recorder.save_animation(os.path.join(out, "micrograd_moons_training.gif"),
-                                                           max_frames=40).name)
+                                                           max_frames=30).name)
         except RuntimeError as e:  # no matplotlib: the page is enough
             print(f"(no animation: {e})", file=sys.stderr)
         result["pages"] = [p for p in pages if p]

@@ -102,8 +102,7 @@ class TrainingRecorder:
                 p.grad = 0.0
             with autograd.gc_paused():
                 self.loss(model(self.X), self.y).backward()
-        norms = {name: _finite(math.sqrt(sum(float(np.sum(np.square(p.grad))) for p in ps)))
-                 for name, ps in groups}
+        norms = {name: _finite(_norm([p.grad for p in ps])) for name, ps in groups}
         if saved is not None:
             for p, g in zip(params, saved):
                 p.grad = g
@@ -147,6 +146,13 @@ class TrainingRecorder:
         if not self.frames:
             raise ValueError("nothing recorded yet: call record() or pass the recorder to fit")
         return save_animation(self, pathlib.Path(path), fps, max_frames, title)
+
+
+def _norm(grads):
+    try:  # scalar parameters: one array, one sum
+        return float(np.sqrt(np.sum(np.square(np.array(grads, dtype=np.float64)))))
+    except ValueError:  # some gradient is an array
+        return math.sqrt(sum(float(np.sum(np.square(g))) for g in grads))
 
 
 def _finite(v):
