@@ -19,7 +19,9 @@ the style and the script are all inside it.
     grad(c) × ∂c/∂a = 1.0000 × -3.0000 = -3.0000
 
 `draw_backward(c, 'steps.html')` writes the page (it renders the drawing, so it needs the
-renderer that `autograd.draw` uses).
+renderer that `autograd.draw` uses); `draw_backward(c)` returns it as a BackwardPage, which
+shows inline in Jupyter. A network's page goes neuron by neuron (draw_backward_neurons):
+one step per neuron, each opening to its scalar steps.
 """
 from __future__ import annotations
 
