@@ -343,6 +343,21 @@ def test_hostile_labels_do_not_break_the_page(tmp_path):
     assert "<img" not in re.sub(r"<svg.*</svg>", "", dom, flags=re.S).split("<script")[0]
 
 
+@needs_renderer
+@needs_chromium
+def test_hostile_neuron_names_do_not_break_the_neuron_view(tmp_path):
+    import autograd
+    prefix = "n</script><!--<script>"  # (one starting with '<' tests DOT escaping: test_draw.py)
+    w = [Value(0.5, label=f"{prefix}.w.0"), Value(-1.0, label=f"{prefix}.w.1")]
+    x = [Value(np.array([1.0, 2.0]), label=BAD[2]), Value(np.array([0.5, -1.0]), label=BAD[3])]
+    out = (autograd.dot(w, x) + Value(0.1, label=f"{prefix}.b")).relu().sum()
+    path = draw_backward(out, tmp_path / "n.html", detail="neuron")
+    steps = _steps(path.read_text())
+    assert prefix in [s["name"] for s in steps]
+    dom = _chromium(path.as_uri() + "#step=2", tmp_path, "--dump-dom")
+    assert re.search(r'<body[^>]* data-ready="\d+"', dom) and _state(dom)[0] == 2
+
+
 def autograd_sum(xs):
     import autograd
     return autograd.sum(xs)
