@@ -126,23 +126,23 @@ def describe(group, info, terms_of, own, names):
     nr = group.neuron
     step = {s.node: s for s in group.steps}
     dot, add, act = nr.uses[0]
-    out = act or add or dot
     z = add or dot
     many = len(nr.uses) > 1
     g_out = _concat([step[a or b or d].grad for d, b, a in nr.uses])
     users = list(dict.fromkeys(_unit_name(c, own, names) for o in nr.outputs for c in info.children[o]))
     lines = [f"incoming: grad(out) = {summary(g_out)}"
              + (f", from {_few(users)}" if users else "") + (f" (over its {len(nr.uses)} uses)" if many else "")]
+    zs = [add_ or dot_ for dot_, add_, _ in nr.uses]
     if act is not None:
-        _, _, _, local, _ = terms_of[(act, z)]
+        local = _concat([terms_of[(a, z_)][3] for (_, _, a), z_ in zip(nr.uses, zs)])
         lines.append(f"activation {nr.activation}: ∂out/∂z = {_rule(act.op)} = {_local(local, act.op)}")
-        lines.append(f"grad(z) = grad(out) × ∂out/∂z = {summary(step[z].grad)}"
-                     + (" (use 1)" if many else ""))
+        lines.append(f"grad(z) = grad(out) × ∂out/∂z = {summary(_concat([step[z_].grad for z_ in zs]))}")
     else:
         lines.append("no activation: z is the output, grad(z) = grad(out)")
     if nr.bias is not None:
-        lines.append(f"to the bias: grad(b) += Σ over the batch of grad(z) = {num(_sent(nr.bias, nr, terms_of))}"
-                     if type(step[z].grad) is ndarray else
+        over = " and its uses" if many else ""
+        lines.append(f"to the bias: grad(b) += Σ over the batch{over} of grad(z) = {num(_sent(nr.bias, nr, terms_of))}"
+                     if type(step[z].grad) is ndarray or many else
                      f"to the bias: grad(b) += grad(z) = {num(_sent(nr.bias, nr, terms_of))}")
     rows = []
     n = len(nr.weights)
@@ -154,11 +154,12 @@ def describe(group, info, terms_of, own, names):
                      _short(_unit_name(x, own, names)),
                      _brief(sent_x[4]) if sent_x else ""])
     lines.append("to the weights: grad(w_j) += Σ grad(z)·x_j; to the inputs: grad(x_j) += grad(z)·w_j"
-                 + (" (use 1 shown)" if many else "") + ":")
+                 + (" (the inputs of use 1 shown)" if many else "") + ":")
     batch = next((f" ({x.size} examples: mean [min..max])" for x in [step[z].grad] if type(x) is ndarray), "")
     table = {"cols": ["j", "w_j", "grad(w_j) +=", "grad(w_j) total", "input x_j", "grad(x_j) +=" + batch],
              "rows": rows}
-    if any(len(step[w].terms) > 1 for w in nr.weights if w in step):
+    dots = {d for d, _, _ in nr.uses}
+    if any(u not in dots for w in nr.weights if w in step for u, *_ in step[w].terms):
         lines.append("A weight's total also holds what its other uses sent (e.g. a weight penalty): "
                      "open the neuron for every product.")
     return f"grad({nr.prefix or 'neuron'} out) = {summary(g_out)}", lines, table
@@ -210,6 +211,7 @@ def _local(local, op):
         return num(local)
     if op in ("relu", "leaky_relu"):
         on = int(np.count_nonzero(local == 1))
-        return f"1 for {on} of {local.size} examples, {local.min():g} for the rest" if on < local.size \
+        rest = {float(v) for v in local[local != 1]}
+        return f"1 for {on} of {local.size} examples, {min(rest):g} for the rest" if on < local.size \
             else f"1 for all {local.size} examples"
     return summary(local)

@@ -377,3 +377,23 @@ def test_autograd_imports_nothing_from_nn():
                        cwd=str(root.parent), env={**__import__("os").environ, "PYTHONPATH": str(root.parent)})
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+@needs_renderer
+def test_the_neuron_view_of_a_per_example_graph_sums_over_each_neurons_uses():
+    import autograd
+    from nn import MLP
+    model = MLP(2, [4, 4, 1], seed=0)
+    outs = [model([a, b]) for a, b in [(0.5, -1.0), (1.0, 2.0), (-0.3, 0.2)]]  # micrograd's way
+    loss = autograd.sum([(o - 1.0) ** 2 for o in outs])
+    page = draw_backward(loss, detail="neuron")
+    loss.backward()
+    params = dict(model.named_parameters())
+    neurons = [s for s in page.steps if s["kind"].startswith("neuron")]
+    assert len(neurons) == 9 and all("(over its 3 uses)" in s["lines"][0] for s in neurons)
+    for s in neurons:
+        from autograd.draw import num
+        bias_line = next(line for line in s["lines"] if line.startswith("to the bias"))
+        assert bias_line.endswith(f"= {num(params[s['name'] + '.b'].grad)}")
+        for j, _, sent, total, _, _ in s["table"]["rows"]:
+            assert float(sent) == pytest.approx(params[f"{s['name']}.{j}"].grad, abs=1e-4) == float(total)
