@@ -11,8 +11,8 @@ button { font: inherit; padding: 2px 10px; }
 #slider { flex: 1; min-width: 160px; }
 #frame { font-family: ui-monospace, monospace; min-width: 26em; }
 main { display: flex; flex-wrap: wrap; gap: 12px; padding: 10px; }
-figure { margin: 0; }
-figcaption { color: #555; font-size: 12px; max-width: 440px; }
+figure { margin: 0; width: min-content; }
+figcaption { color: #555; font-size: 12px; }
 canvas { border: 1px solid #ddd; background: #fff; }
 </style></head>
 <body data-frame="0">
@@ -31,7 +31,8 @@ orange the other, white undecided); the dots are the training data, coloured by 
 <figcaption id="losscap">Loss (log scale) up to the current frame; the faint line is the whole run.</figcaption></figure>
 <figure><canvas id="grads" width="430" height="260"></canvas>
 <figcaption>Gradient norm of each layer (log scale): how strongly each layer is being pushed.
-When the loss stops changing, these shrink; a layer stuck near zero is not learning.</figcaption></figure>
+They shrink as the loss flattens (with a hinge loss they drop once every point is past the
+margin); a layer stuck near zero is not learning.</figcaption></figure>
 </main>
 <script>
 "use strict";
