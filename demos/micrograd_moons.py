@@ -4,7 +4,8 @@ random.seed(1337) and np.random.seed(1337), make_moons(n_samples=100, noise=0.1)
 -1/+1, loss = mean relu(1 - y*score) + 1e-4 * sum p^2, learning rate 1.0 - 0.9*k/100,
 100 full-batch steps. micrograd prints step 0 loss 0.8958441028683222 (accuracy 50%) and
 step 99 loss 0.010978370135492717 (accuracy 100%); so must we. The batch runs as one graph of
-batched values.
+batched values. With plots it also writes the backward page of step 0 (neuron by neuron) and the
+training replayed (nn.record: a page with a slider, and a GIF); they only read the model.
 
     >>> r = run(steps=1)
     >>> r["step0_loss"]
