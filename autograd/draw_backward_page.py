@@ -208,7 +208,9 @@ g.node.flash polygon, g.node.flash path { stroke: #ff7f0e !important; stroke-wid
     $("slider").value = k + 1;
     document.body.dataset.step = k + 1;
     document.body.dataset.node = s.id;
-    if (location.hash !== "#step=" + (k + 1)) history.replaceState(null, "", "#step=" + (k + 1));
+    try {  // (a sandboxed notebook frame may refuse to change its address: the page works on)
+      if (location.hash !== "#step=" + (k + 1)) history.replaceState(null, "", "#step=" + (k + 1));
+    } catch (e) { /* ignored */ }
     centre(s.ids, false);
   }
   function pause() { clearInterval(timer); timer = null; $("play").textContent = "play"; }
