@@ -22,8 +22,8 @@ Rendering runs the system `dot` when there is one, otherwise the `graphviz-pure`
 that pip installs with valuegrad; the environment variable VALUEGRAD_RENDERER picks one
 (`dot`, `graphviz-pure` or `auto`). The choice is made each time a drawing is rendered.
 
-From a shell: `python -m autograd.draw "tanh(x*w + b)" x=2 w=-3 b=6.88 -o neuron.svg`, or
-`python -m autograd.draw model.json -o model.png` (see `main`).
+From a shell: `python -m autograd.draw "tanh(x*w + b)" x=2 w=-3 b=6.88 -o neuron.svg` (see
+`main`); a model saved by nn: `python -m nn.draw model.json -o model.png`.
 """
 from __future__ import annotations
 
@@ -336,7 +336,7 @@ class _Builder:
         elif self.page and not name:  # the step-by-step text names every node
             name = "#" + vid[1:]
         name = html.escape(name)
-        grad = v.grad if self.grads is None else self.grads.get(v, 0.0)
+        grad = self.grad(v)
         cells = [f"<td><b>{name}</b></td>"] if name else []
         cells += [f"<td>{_cell('data', v.data)}</td>", f"<td>{_cell('grad', grad)}</td>"]
         if note:
@@ -346,6 +346,9 @@ class _Builder:
                  f'bgcolor="{fill}" color="{line}">{"<tr>" + "".join(cells) + "</tr>"}</table>>')
         g.node(vid, label, shape="plain", tooltip=f"{kind} {info.names[v]}".strip(),
                **({"id": vid} if self.page else {}))
+
+    def grad(self, v):
+        return v.grad if self.grads is None else self.grads.get(v, 0.0)
 
     def op(self, g, v):
         oid = "o" + self.ids[v][1:]
@@ -427,17 +430,17 @@ class _Builder:
 
     def neuron(self, g, nr, node_id):
         acts = np.concatenate([np.atleast_1d(np.asarray(o.data, float)) for o in nr.outputs])
-        grads = np.concatenate([np.atleast_1d(np.asarray(o.grad, float)) for o in nr.outputs])
+        grads = np.concatenate([np.atleast_1d(np.asarray(self.grad(o), float)) for o in nr.outputs])
         dead = nr.activation == "relu" and not acts.any()
         fill, line = STYLE["dead" if dead else "neuron"]
         if any(o in self.info.root_set for o in nr.outputs):
             fill, line = STYLE["output"]
-        wgrad = math.sqrt(sum(float(np.sum(np.square(w.grad))) for w in nr.weights))
+        wgrad = math.sqrt(sum(float(np.sum(np.square(self.grad(w)))) for w in nr.weights))
         rows = [f"<b>{html.escape(_short(nr))}</b> {nr.activation}{' (dead)' if dead else ''}",
                 f"out {_stats(acts)}",
                 f"grad {_stats(grads)}"]
         if nr.bias is not None:
-            rows.append(f"b {num(nr.bias.data)}  grad b {num(nr.bias.grad)}")
+            rows.append(f"b {num(nr.bias.data)}  grad b {num(self.grad(nr.bias))}")
         rows.append(f"|grad w| {num(wgrad)}")
         # one width for all, so that a layer is a clean column
         label = ('<<table border="0" cellborder="0" cellspacing="0" cellpadding="1" width="190">'
@@ -659,50 +662,28 @@ def expression(text, values):
     return out
 
 
-def _model_roots(path, input_text, batch):
-    try:
-        import nn  # only here: autograd does not depend on nn
-    except ImportError as e:
-        raise ValueError(f"drawing a saved model needs valuegrad's nn package: {e}") from None
-    model = nn.load(path)
-    if input_text:  # one example: scalar Values, every number shown
-        x = [float(t) for t in input_text.split(",")]
-        if len(x) != model.nin:
-            raise ValueError(f"--input needs {model.nin} numbers, got {len(x)}")
-    else:  # a fixed batch, so that the drawing shows summaries of real spread
-        x = np.random.default_rng(0).standard_normal((batch, model.nin))
-    outs = model(x)
-    outs = outs if isinstance(outs, list) else [outs]
-    for i, o in enumerate(outs):
-        o.label = f"y{i}" if len(outs) > 1 else "y"
-        o.backward(grad=np.ones_like(o.data) if type(o.data) is ndarray else None)
-    return outs
-
-
 def main(argv=None):
     """`python -m autograd.draw WHAT [name=value ...] [-o out.svg|.png|.html|.gv]`.
 
     WHAT is an expression ('tanh(x*w + b)': Python's arithmetic and the functions of
-    `functions()`, i.e. the operations of the table) or a model saved by nn (a .json file);
-    a model is run on --input (one example) or a fixed batch of random examples, and
-    backpropagated from its outputs. '.html' writes the step-by-step backward page.
+    `functions()`, i.e. the operations of the table). '.html' writes the step-by-step backward
+    page. A model saved by nn is drawn by `python -m nn.draw model.json` (autograd never imports nn).
     Exit status: 0 done, 1 bad input, 2 the renderer failed (e.g. a format it cannot write).
     """
     ap = argparse.ArgumentParser(prog="python -m autograd.draw", description=main.__doc__.split("\n")[0])
-    ap.add_argument("what", help="an expression, or a model file saved by nn (.json)")
+    ap.add_argument("what", help="an expression (a saved model: python -m nn.draw model.json)")
     ap.add_argument("values", nargs="*", metavar="name=value", help="values of the expression's names")
     ap.add_argument("-o", "--output", default="graph.svg", help="output file (.svg .png .html .gv)")
     ap.add_argument("--detail", choices=("auto", "full", "neuron"), default="auto")
     ap.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default="LR")
     ap.add_argument("--renderer", choices=RENDERERS, help=f"overrides ${RENDERER_ENV}")
-    ap.add_argument("--input", help="a model's input, comma-separated (default: a random batch)")
-    ap.add_argument("--batch", type=int, default=16, help="size of the random batch (default 16)")
     args = ap.parse_args(argv)
     if args.renderer:
         os.environ[RENDERER_ENV] = args.renderer
     try:
         if args.what.lower().endswith(".json"):
-            roots = _model_roots(args.what, args.input, args.batch)
+            raise ValueError(f"{args.what} looks like a saved model: draw it with "
+                             f"`python -m nn.draw {args.what}`")
         else:
             values = dict(_pair(s) for s in args.values)
             roots = [expression(args.what, values)]
@@ -711,8 +692,7 @@ def main(argv=None):
         out = pathlib.Path(args.output)
         if out.suffix.lower() == ".html":
             from .draw_backward import draw_backward
-            root = roots[0] if len(roots) == 1 else _summed(roots)
-            draw_backward(root, out, rankdir=args.rankdir)
+            draw_backward(roots[0], out, rankdir=args.rankdir, detail=args.detail)
         else:
             save(draw(roots, rankdir=args.rankdir, detail=args.detail), out)
     except subprocess.CalledProcessError as e:
@@ -732,12 +712,6 @@ def _render_failure(e):
     program = pathlib.Path(str(e.cmd[0])).name if e.cmd else "the renderer"
     return (f"{program} failed (exit status {e.returncode}): {said} "
             f"(.svg, .png, .gv and .html always work)")
-
-
-def _summed(roots):
-    from .value import sum as vsum
-    s = vsum(roots)
-    return s.sum() if type(s.data) is ndarray else s
 
 
 def _pair(text):

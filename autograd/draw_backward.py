@@ -19,7 +19,9 @@ the style and the script are all inside it.
     grad(c) × ∂c/∂a = 1.0000 × -3.0000 = -3.0000
 
 `draw_backward(c, 'steps.html')` writes the page (it renders the drawing, so it needs the
-renderer that `autograd.draw` uses).
+renderer that `autograd.draw` uses); `draw_backward(c)` returns it as a BackwardPage, which
+shows inline in Jupyter. A network's page goes neuron by neuron (draw_backward_neurons):
+one step per neuron, each opening to its scalar steps.
 """
 from __future__ import annotations
 
@@ -31,7 +33,9 @@ import re
 import numpy as np
 
 from .backward import topological_order
-from .draw import GraphInfo, _build, op_label, summary
+from .draw import AUTO_NEURON_VIEW, GraphInfo, _build, _Builder, num, op_label, summary
+from .draw_backward_page import PAGE as _PAGE
+from .draw_backward_neurons import describe, names_for_neurons, neuron_groups
 from .files import atomic_write
 from .ops import ndarray
 
@@ -73,15 +77,23 @@ class Step:
         out = []
         for user, i, g, local, part in self.terms:
             u, rule = self._names[user], _rule(user, i, self._names)
-            value = "" if _is_number(rule) else f" = {summary(local)}"
+            value = "" if _is_number(rule) else f" = {_factor(local)}"
             total = " (summed over the batch)" if type(part) is not ndarray and type(g) is ndarray else ""
             out.append(f"{u} = {_formula(user, self._names)}, so ∂{u}/∂{name} = {rule}{value}\n"
-                       f"grad({u}) × ∂{u}/∂{name} = {summary(g)} × {summary(local)} = {summary(part)}{total}")
+                       f"grad({u}) × ∂{u}/∂{name} = {summary(g)} × {_factor(local)} = {summary(part)}{total}")
         if len(self.terms) > 1:
             out.append(f"grad({name}) = the sum of these {len(self.terms)} = {summary(self.grad)}")
         else:
             out.append(f"grad({name}) = {summary(self.grad)}")
         return out
+
+
+def _factor(x):
+    """A local derivative: one number when it is the same for every example (a scalar
+    weight, the 1 of a sum), so that a scalar reads as a scalar."""
+    if type(x) is ndarray and x.size and x.min() == x.max():
+        return num(x.flat[0])
+    return summary(x)
 
 
 def _is_number(text):
@@ -124,10 +136,11 @@ def _rule(v, i, names):
     return rules[min(i, len(rules) - 1)].format(**words)
 
 
-def backward_steps(root):
-    """The backward pass of `root`, one Step per node, without touching any `.grad`."""
+def backward_steps(root, names=None):
+    """The backward pass of `root`, one Step per node, without touching any `.grad`.
+    names: Value -> the name its lines use (default its label, or '#i' as the drawing shows it)."""
     topo = topological_order(root)
-    names = {v: v.label or f"#{i}" for i, v in enumerate(topo)}  # '#3' is the drawing's v3
+    names = {v: v.label or f"#{i}" for i, v in enumerate(topo)} | (names or {})  # '#3' is the drawing's v3
     grads = {root: np.ones_like(root.data) if type(root.data) is ndarray else 1.0}
     terms = {v: [] for v in topo}
     steps = []
@@ -156,156 +169,142 @@ def _grads(op, g, node, xs):
     return op.backward(g, node.data, *xs, k) if op.has_k else op.backward(g, node.data, *xs)
 
 
-def draw_backward(root, path, *, rankdir="LR", title=None):
-    """Write the step-by-step page for `root`'s backward pass to `path`; return the path.
+def draw_backward(root, path=None, *, rankdir="LR", title=None, detail="auto"):
+    """The step-by-step page of `root`'s backward pass: written to `path` (the path is
+    returned), or, without a path, a BackwardPage (inline in Jupyter; `.save(path)`).
 
-    The drawing shows every node (the full view); the gradients shown are those of this
+    detail: 'full' (one step per node), 'neuron' (one step per neuron, output layer first;
+    each neuron opens to its scalar steps) or 'auto' (neurons above AUTO_NEURON_VIEW drawn
+    nodes, when the graph has neurons, as `draw` does). The gradients shown are those of this
     replay from `root` (seeded with 1), whatever `.grad` holds now.
+
+        >>> from autograd.draw import micrograd_neuron
+        >>> page = draw_backward(micrograd_neuron())
+        >>> page.detail, len(page.steps)
+        ('full', 10)
     """
-    steps = backward_steps(root)
-    info = GraphInfo([root])
+    page = BackwardPage(root, rankdir=rankdir, title=title, detail=detail)
+    return page if path is None else page.save(path)
+
+
+class BackwardPage:
+    """One self-contained HTML page (`.html`): the drawing, the steps and the script, no
+    network. Shows inline in Jupyter (in a sandboxed iframe); `.save(path)` writes it."""
+
+    def __init__(self, root, *, rankdir="LR", title=None, detail="auto"):
+        if detail not in ("auto", "full", "neuron"):
+            raise ValueError(f"detail must be 'auto', 'full' or 'neuron', got {detail!r}")
+        info = GraphInfo([root])
+        if detail == "auto":
+            detail = "neuron" if info.neurons and info.full_size() > AUTO_NEURON_VIEW else "full"
+        if detail == "neuron" and not info.neurons:
+            raise ValueError("detail='neuron' needs neurons: dot nodes whose weights are labelled "
+                             "'<prefix>.w.<k>' (as nn labels them); this graph has none")
+        names = {v: v.label or f"#{i}" for i, v in enumerate(info.nodes)}
+        if detail == "neuron":
+            names_for_neurons(info, names)
+        scalar = backward_steps(root, names)
+        self.detail = detail
+        self.steps = _full_data(scalar, info) if detail == "full" else _neuron_data(scalar, info, names)
+        graph = _build(info, detail, rankdir, "svg", page=True, grads={s.node: s.grad for s in scalar})
+        svg = graph.pipe(format="svg", encoding="utf-8", quiet=True)
+        svg = svg[svg.index("<svg"):]  # no XML prolog or DOCTYPE inside HTML
+        title = title or f"Backpropagation of {scalar[0].name}, step by step"
+        parts = {"TITLE": html.escape(title), "SVG": svg, "STEPS": _script_json(self.steps),
+                 "HINT": _HINTS[detail], "DETAIL": detail}
+        # in one pass, since a label may hold '%SVG%'
+        self.html = re.sub(r"%(TITLE|SVG|STEPS|HINT|DETAIL)%", lambda m: parts[m.group(1)], _PAGE)
+
+    def save(self, path):
+        """Write the page to `path` (atomically); return the path."""
+        path = pathlib.Path(path)
+        atomic_write(path, self.html)
+        return path
+
+    def _repr_html_(self):
+        # an iframe keeps the page's style, ids and script apart from the notebook's
+        return ('<iframe sandbox="allow-scripts" style="width:100%;height:640px;border:1px solid #ccc" '
+                f'srcdoc="{html.escape(self.html, quote=True)}"></iframe>')
+
+
+def _script_json(obj):
+    """JSON that is safe inside <script>: no '<', '>' or '&' (so no '</script>' or '<!--')
+    and no line separators, whatever a label holds."""
+    text = json.dumps(obj, ensure_ascii=False)
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                    ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(ch, esc)
+    return text
+
+
+def _full_data(steps, info):
     ids = {v: f"v{i}" for i, v in enumerate(info.nodes)}
-    graph = _build(info, "full", rankdir, "svg", page=True, grads={s.node: s.grad for s in steps})
-    svg = graph.pipe(format="svg", encoding="utf-8", quiet=True)
-    svg = svg[svg.index("<svg"):]  # no XML prolog or DOCTYPE inside HTML
-    data = [{"id": ids[s.node], "name": s.name, "grad": summary(s.grad),
-             "kind": info.kind(s.node), "lines": s.lines(),
-             "users": [ids[u] for u, *_ in s.terms],
-             "via": [f"o{ids[u][1:]}" for u, *_ in s.terms]} for s in steps]
-    title = title or f"Backpropagation of {steps[0].name}, step by step"
-    parts = {"TITLE": html.escape(title), "SVG": svg,
-             "STEPS": json.dumps(data, ensure_ascii=False).replace("</", "<\\/")}
-    # in one pass, since a label may hold '%SVG%'
-    page = re.sub(r"%(TITLE|SVG|STEPS)%", lambda m: parts[m.group(1)], _PAGE)
-    path = pathlib.Path(path)
-    atomic_write(path, page)
-    return path
+    out = []
+    for s in steps:
+        via = [f"o{ids[u][1:]}" for u, *_ in s.terms]
+        users = [ids[u] for u, *_ in s.terms]
+        out.append({"id": ids[s.node], "ids": [ids[s.node]],
+                    "name": s.name, "grad": f"grad({s.name}) = {summary(s.grad)}",
+                    "kind": info.kind(s.node), "lines": s.lines(), "users": users, "via": via,
+                    "edges": [e for o, u in zip(via, users) for e in (f"e_{ids[s.node]}_{o}", f"e_{o}_{u}")],
+                    "find": [s.name]})
+    return out
 
 
-_PAGE = r"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>%TITLE%</title>
-<style>
-body { margin: 0; font: 14px/1.4 system-ui, sans-serif; display: flex; flex-direction: column; height: 100vh; }
-header { padding: 8px 12px; border-bottom: 1px solid #ccc; display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
-header h1 { font-size: 16px; margin: 0 12px 0 0; }
-button { font: inherit; padding: 3px 10px; }
-#slider { flex: 1; min-width: 120px; }
-main { flex: 1; display: flex; flex-direction: column; min-height: 0; }
-#graph { flex: 1; overflow: auto; padding: 8px; min-height: 0; }
-#graph.fit { overflow: hidden; }
-#graph.fit svg { width: 100%; height: 100%; }
-aside { max-height: 45vh; border-top: 1px solid #ccc; padding: 8px 14px; overflow: auto; background: #fafafa; }
-#name { font-weight: bold; font-size: 16px; }
-#grad { font-family: ui-monospace, monospace; font-size: 15px; margin: 6px 0; }
-#formula div { font-family: ui-monospace, monospace; font-size: 14px; margin: 6px 0; padding: 6px; background: #fff; border: 1px solid #ddd; white-space: pre-wrap; }
-.hint { color: #666; font-size: 12px; }
-g.node.current polygon:first-of-type, g.node.current ellipse { fill: #fff3a0 !important; }
-g.node.current polygon, g.node.current ellipse { stroke: #d62728 !important; stroke-width: 3px; }
-g.node.user polygon { stroke: #1f77b4 !important; stroke-width: 2px; }
-g.node.via ellipse { stroke: #d62728 !important; stroke-width: 2px; fill: #ffe3e3 !important; }
-g.edge.via path { stroke: #d62728 !important; stroke-width: 2.5px; }
-g.edge.via polygon { stroke: #d62728 !important; fill: #d62728 !important; }
-g.node.pending text.grad { fill: #999; }
-</style></head>
-<body data-step="0">
-<header><h1>%TITLE%</h1>
-<button id="first" title="first step (Home)">|&lt;</button>
-<button id="prev" title="previous step (left arrow)">&lt; prev</button>
-<button id="play" title="play / pause (space)">play</button>
-<button id="next" title="next step (right arrow)">next &gt;</button>
-<button id="last" title="last step (End)">&gt;|</button>
-<input id="slider" type="range" min="1" value="1">
-<span id="counter"></span>
-<label><input id="fit" type="checkbox" checked> fit</label>
-</header>
-<main><div id="graph" class="fit">%SVG%</div>
-<aside><div id="name"></div><div id="grad"></div><div id="formula"></div>
-<p class="hint">Red: the node whose gradient is complete at this step, and the operations
-it went through. Blue: the nodes that used it, whose gradients were complete before.
-Gradients not yet known show "grad ?". The address #step=N opens step N.</p></aside></main>
-<script>
-"use strict";
-(function () {
-  const steps = %STEPS%;
-  const $ = (id) => document.getElementById(id);
-  let k = 0, timer = null;
-  // the grad cell of a node: its first text starting with "grad" and the lines after it
-  const gradTexts = {};
-  for (const s of steps) {
-    const el = $(s.id);
-    if (!el) continue;
-    const texts = Array.from(el.querySelectorAll("text"));
-    const i = texts.findIndex((t) => t.textContent.startsWith("grad"));
-    gradTexts[s.id] = texts.slice(i < 0 ? texts.length : i).map((t) => [t, t.textContent]);
-    gradTexts[s.id].forEach(([t]) => t.classList.add("grad"));
-  }
-  const marked = [];
-  function mark(id, cls) {
-    const el = $(id);
-    if (el) { el.classList.add(cls); marked.push([el, cls]); }
-  }
-  function show(n) {
-    k = Math.max(0, Math.min(steps.length - 1, n));
-    steps.forEach((s, j) => {
-      const el = $(s.id);
-      if (!el) return;
-      el.classList.toggle("current", j === k);
-      el.classList.toggle("pending", j > k);
-      (gradTexts[s.id] || []).forEach(([t, text], line) => {
-        t.textContent = j <= k ? text : (line === 0 ? "grad ?" : "");
-      });
-    });
-    marked.splice(0).forEach(([el, cls]) => el.classList.remove(cls));
-    const s = steps[k];
-    s.users.forEach((u, i) => {
-      mark(u, "user"); mark(s.via[i], "via");
-      mark("e_" + s.id + "_" + s.via[i], "via"); mark("e_" + s.via[i] + "_" + u, "via");
-    });
-    $("name").textContent = "step " + (k + 1) + ": " + s.name + " (" + s.kind + ")";
-    $("grad").textContent = "grad(" + s.name + ") = " + s.grad;
-    $("formula").replaceChildren(...s.lines.map((line) => {
-      const d = document.createElement("div"); d.textContent = line; return d;
-    }));
-    $("counter").textContent = "step " + (k + 1) + " of " + steps.length;
-    $("slider").value = k + 1;
-    document.body.dataset.step = k + 1;
-    document.body.dataset.node = s.id;
-    if (location.hash !== "#step=" + (k + 1)) history.replaceState(null, "", "#step=" + (k + 1));
-    const el = $(s.id), box = $("graph").getBoundingClientRect();
-    if (el) {
-      const r = el.getBoundingClientRect();
-      if (r.left < box.left || r.right > box.right || r.top < box.top || r.bottom > box.bottom)
-        el.scrollIntoView({block: "center", inline: "center"});
-    }
-  }
-  function pause() { clearInterval(timer); timer = null; $("play").textContent = "play"; }
-  function play() {
-    if (timer) return pause();
-    if (k === steps.length - 1) show(0);
-    $("play").textContent = "pause";
-    timer = setInterval(() => { if (k >= steps.length - 1) pause(); else show(k + 1); }, 900);
-  }
-  const fromHash = () => { const m = /step=(\d+)/.exec(location.hash); return m ? +m[1] - 1 : 0; };
-  $("first").onclick = () => { pause(); show(0); };
-  $("prev").onclick = () => { pause(); show(k - 1); };
-  $("next").onclick = () => { pause(); show(k + 1); };
-  $("last").onclick = () => { pause(); show(steps.length - 1); };
-  $("play").onclick = play;
-  $("slider").max = steps.length;
-  $("slider").oninput = (e) => { pause(); show(+e.target.value - 1); };
-  $("fit").onchange = (e) => $("graph").classList.toggle("fit", e.target.checked);
-  window.addEventListener("hashchange", () => show(fromHash()));
-  document.addEventListener("keydown", (e) => {
-    const act = {ArrowRight: () => show(k + 1), ArrowLeft: () => show(k - 1), " ": play,
-                 Home: () => show(0), End: () => show(steps.length - 1)}[e.key];
-    if (act && e.target.tagName !== "INPUT") { e.preventDefault(); if (e.key !== " ") pause(); act(); }
-  });
-  window.vg = {steps, show: (n) => show(n - 1), next: () => show(k + 1), prev: () => show(k - 1),
-               play, pause, step: () => k + 1};
-  show(fromHash());
-})();
-</script></body></html>
-"""
+def _neuron_data(steps, info, names):
+    own = info.owners()
+    nid = {nr: f"n{i}" for i, nr in enumerate(info.neurons)}
+    ids = {v: f"v{i}" for i, v in enumerate(info.nodes)}
+    terms_of = {(user, s.node): (user, i, g, local, part)
+                for s in steps for user, i, g, local, part in s.terms}
+
+    hidden = _Builder(info, None, True, None, "LR")._parameter_only(own)
+    drawable = {v for v in info.nodes if v not in hidden}
+
+    def drawn(v):  # the id a Value has in the neuron view
+        return nid[own[v]] if v in own else ids[v]
+
+    out = []
+    for group in neuron_groups(info, steps):
+        mine = set(group.nodes)
+        if group.neuron is not None:
+            marks = [nid[group.neuron]]
+            kind = f"neuron, {group.neuron.activation}"
+        else:
+            marks = [m for v in group.units for m in (ids[v], f"o{ids[v][1:]}" if v.parents else None) if m]
+            kind = "operations" if any(v.parents for v in group.units) else "inputs"
+        users, edges = {}, []
+        tops = group.neuron.outputs if group.neuron is not None else group.units
+        for v in tops:  # what used this step's result: blue, and the edges to it red
+            a = [drawn(v)] + ([f"o{ids[v][1:]}"] if v not in own and v.parents else [])
+            for c in info.children[v]:
+                if c in mine or c not in drawable:
+                    continue
+                u = drawn(c)
+                users[u] = 1
+                edges += [f"e_{t}_{h}" for t in a for h in ([u, f"o{u[1:]}"] if u[0] == "v" else [u])]
+        grad, lines, table = describe(group, info, terms_of, own, names)
+        out.append({"id": marks[0], "ids": marks, "name": group.name, "kind": kind, "grad": grad,
+                    "lines": lines, "table": table, "users": list(users), "via": [],
+                    "edges": list(dict.fromkeys(edges)),
+                    "sub": [[s.name, s.lines()] for s in group.steps],
+                    "find": [names[v] for v in group.nodes]})
+    return out
+
+
+_HINTS = {
+    "full": "Red: the node whose gradient is complete at this step, and the operations it went "
+            "through. Blue: the nodes that used it, whose gradients were complete before. "
+            "Gradients not yet known show \"grad ?\". Keys: arrows step, space plays, / finds a "
+            "label, + - 0 zoom.",
+    "neuron": "One step per neuron, output layer first. Red: the neuron whose output gradient is "
+              "complete at this step; blue: the nodes that used its output. The table lists what it "
+              "sends to each weight (summed over the batch: one number) and to each input (one "
+              "number per example). Open the neuron (o) for its scalar chain-rule steps. Keys: arrows "
+              "step, space plays, o opens, up/down move inside an opened neuron, / finds a label, "
+              "+ - 0 zoom.",
+}
+
 
 from ._callable import make_callable  # noqa: E402
 

@@ -89,7 +89,8 @@ def run(steps=20000, sizes=SIZES, out=None):
                                             out, "britz_logreg.png", "logistic regression (no hidden layer)"))
         xs = sorted(int(k) for k in main["loss"])
         plots.append(plot_curves({"h=3": [main["loss"][str(k)] for k in xs]}, out, "britz_loss.png",
-                                 "loss / N, logged every 1000 iterations"))
+                                 "hidden size 3: the tutorial's printed loss", ylabel="loss / N", x=xs,
+                                 xlabel="iteration (logged every 1,000)"))
         result["plots"] = [p for p in plots if p]
     return result
 

@@ -51,7 +51,11 @@ def pyplot():
 def save_fig(fig, out, name):
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, name)
-    fig.savefig(path, dpi=90, bbox_inches="tight")
+    # what each axis says, inside the PNG (a text chunk), so that tests can read it back
+    axes = [{"title": ax.get_title(), "x": ax.get_xlabel(), "y": ax.get_ylabel(),
+             "legend": [t.get_text() for t in ax.get_legend().get_texts()] if ax.get_legend() else []}
+            for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    fig.savefig(path, dpi=90, bbox_inches="tight", metadata={"Description": json.dumps(axes)})
     pyplot().close(fig)
     return name
 
@@ -73,16 +77,20 @@ def plot_decision_boundary(predict, X, y, out, name, title):
     return save_fig(fig, out, name)
 
 
-def plot_curves(curves, out, name, title, ylabel="loss", logy=True):
+def plot_curves(curves, out, name, title, ylabel="loss", logy=True, xlabel="iteration", x=None, best=None):
+    """Curves against their real unit: x gives each point's position (default 1, 2, ...),
+    xlabel says what it counts and how often it was logged; best marks a restored epoch."""
     plt = pyplot()
     if plt is None:
         return None
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
     for label, ys in curves.items():
-        ax.plot(np.arange(1, len(ys) + 1), ys, label=label)
+        ax.plot(np.arange(1, len(ys) + 1) if x is None else x[:len(ys)], ys, label=label)
+    if best is not None:
+        ax.axvline(best, color="#2c7a2c", ls="--", lw=1, label=f"best epoch {best} (weights restored)")
     if logy:
         ax.set_yscale("log")
-    ax.set_xlabel("iteration")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
@@ -113,9 +121,26 @@ def draw_graph(root, out, name):
 
     draw = importlib.import_module("autograd.draw")  # the module (it can also be called: draw(root))
     try:
+        os.makedirs(out, exist_ok=True)
         draw.save(draw.draw(root), os.path.join(out, name))
     except draw.RendererNotFoundError as e:
         print(f"(no graph drawing: {e})", file=sys.stderr)
+        return None
+    return name
+
+
+def draw_backward_page(root, out, name):
+    """The step-by-step backward page of `root` (neuron by neuron for a network), or None
+    without a renderer."""
+    import importlib
+
+    draw = importlib.import_module("autograd.draw")
+    from autograd.draw_backward import draw_backward
+    try:
+        os.makedirs(out, exist_ok=True)
+        draw_backward(root, os.path.join(out, name))
+    except draw.RendererNotFoundError as e:
+        print(f"(no backward page: {e})", file=sys.stderr)
         return None
     return name
 

@@ -77,10 +77,12 @@ def run(seed=0, steps=3000, epochs=30, out=None):
                            f"tutorial: test accuracy {t['test_accuracy']:.3f}"),
             plot_confusion(m["confusion_matrix"], labels, out, "digits_modern_cm.png",
                            f"modern: test accuracy {m['test_accuracy']:.3f}"),
-            plot_curves({"tutorial cost (every 10th iteration)": t["cost_curve"]}, out, "digits_tutorial_cost.png",
-                        "tutorial: 0.5 ||y - h||^2, mean over rows"),
+            plot_curves({"train cost": t["cost_curve"]}, out, "digits_tutorial_cost.png",
+                        "tutorial: sigmoid net, squared error", ylabel="0.5 ||y - h||², mean over rows",
+                        x=np.arange(0, t["steps"], 10), xlabel="iteration (full batch; every 10th shown)"),
             plot_curves({"train cross-entropy": m["loss_curve"]}, out, "digits_modern_loss.png",
-                        "modern: loss per epoch")) if p]
+                        "modern: ReLU, softmax cross-entropy, Adam", ylabel="cross-entropy, mean over rows",
+                        xlabel="epoch (mini-batches of 32)")) if p]
     return result
 
 

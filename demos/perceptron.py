@@ -42,7 +42,8 @@ def run(seed=1, steps=20000, out=None):
               "final_loss": losses[-1]}
     if out:
         result["plots"] = [p for p in [plot_curves({"0.5 * sum (y - out)^2": losses}, out,
-                                                   "perceptron_loss.png", "perceptron: loss")] if p]
+                                                   "perceptron_loss.png", "perceptron: loss",
+                                                   xlabel="iteration (full batch of 4 rows)")] if p]
     return result
 
 

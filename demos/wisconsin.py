@@ -79,10 +79,13 @@ def run(steps=67000, seed=1, out=None):
                            f"tutorial: test accuracy {t['test_accuracy']:.3f}"),
             plot_confusion(c["confusion_matrix"], names, out, "wisconsin_clean_cm.png",
                            f"clean: test accuracy {c['test_accuracy']:.3f}"),
-            plot_curves({"train (every 100 iterations)": t["loss_curve"]}, out, "wisconsin_tutorial_loss.png",
-                        "tutorial: mean BCE"),
+            plot_curves({"train": t["loss_curve"]}, out, "wisconsin_tutorial_loss.png",
+                        "tutorial: full-batch gradient descent", ylabel="binary cross-entropy, mean",
+                        x=np.arange(0, t["steps"], 100), xlabel="iteration (logged every 100)"),
             plot_curves({"train": c["loss_curve_epochs"], "validation": c["val_loss_curve"]}, out,
-                        "wisconsin_clean_loss.png", "clean: loss per epoch (early stopping)")) if p]
+                        "wisconsin_clean_loss.png", "clean: Adam, early stopping (patience 15)",
+                        ylabel="binary cross-entropy, mean", xlabel="epoch (mini-batches of 32)",
+                        best=c["best_epoch"])) if p]
     return result
 
 

@@ -1,11 +1,17 @@
 """The demos land on the tutorials' published numbers (quick mode, as CI runs it)."""
 import json
 import os
+import re
+import shutil
+import subprocess
 
 import pytest
 
 from demos import __main__ as demos_main
 from demos import britz_moons, gradient_descent
+
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
+                 if shutil.which(n)), None)
 
 KEYS = ["micrograd_moons", "perceptron", "britz_moons", "gradient_descent", "wisconsin", "digits"]
 
@@ -27,6 +33,83 @@ def test_results_json_has_every_key_and_the_report_its_plots(quick):
         for img in results[key].get("plots", []):
             assert os.path.getsize(out / img) > 1000
             assert img in report
+        for page in results[key].get("pages", []):
+            assert os.path.getsize(out / page) > 1000 and f"href='{page}'" in report
+
+
+def _axes(png):
+    """What save_fig wrote into the PNG about its axes: title, x and y labels, legend."""
+    from PIL import Image
+    return json.loads(Image.open(png).text["Description"])
+
+
+def test_the_report_pictures_say_their_units_and_have_captions(quick):
+    out, results = quick
+    report = (out / "report.html").read_text()
+    units = ("iteration", "epoch", "step")
+    curves = [img for k in KEYS for img in results[k].get("plots", [])
+              if re.search(r"_(loss|cost)\.png$", img)]
+    assert len(curves) >= 7
+    for img in curves:
+        (ax,) = _axes(out / img)
+        assert ax["x"].startswith(units) and ax["y"], (img, ax)
+    assert "every 1,000" in _axes(out / "britz_loss.png")[0]["x"]
+    assert "every 100" in _axes(out / "wisconsin_tutorial_loss.png")[0]["x"]
+    best = results["wisconsin"]["clean"]["best_epoch"]
+    assert f"best epoch {best} (weights restored)" in _axes(out / "wisconsin_clean_loss.png")[0]["legend"]
+    # every figure has one sentence under it; graphs at their own size, with a link
+    figures = re.findall(r"<figure[^>]*>(.*?)</figure>", report, re.S)
+    assert len(figures) >= 15
+    for fig in figures:
+        cap = re.search(r"<figcaption>(.*?)</figcaption>", fig, re.S).group(1)
+        assert len(cap) > 40 and cap.rstrip().endswith("."), fig
+    graph = next(f for f in figures if ".svg" in f)
+    assert "class='graph'" in graph and "href='micrograd_moons_graph.svg'" in graph
+    assert "y·score ≥ 1" in graph  # why the gradients are zero after training
+
+
+def test_the_report_rounds_numbers_and_tables_confusion_matrices(quick):
+    out, results = quick
+    report = (out / "report.html").read_text()
+    numbers = re.findall(r"\d+\.\d+", re.sub(r"<style>.*?</style>", "", report, flags=re.S))
+    assert max(len(n.replace(".", "").lstrip("0")) for n in numbers) <= 7  # no 17-digit floats ...
+    assert results["micrograd_moons"]["step0_loss"] == 0.8958441028683222  # ... results.json has them
+    assert ">0.8958441<" in report and ">2.249965<" in report
+    assert report.count("<table class='cm'>") == 4
+    assert "<th>malignant</th>" in report and "[[" not in report
+    for key in ("digits", "wisconsin", "britz_moons"):  # --quick numbers that mean nothing, marked
+        section = report.split(f"id='{key}'")[1].split("<h2")[0]
+        assert "class='quick'" in section
+    assert "class='quick'" not in report.split("id='micrograd_moons'")[1].split("<h2")[0]
+
+
+def test_the_moons_demo_writes_a_training_page_that_plays(quick, tmp_path):
+    out, results = quick
+    assert "micrograd_moons_training.gif" in results["micrograd_moons"]["plots"]
+    page = out / "micrograd_moons_training.html"
+    assert "micrograd_moons_training.html" in results["micrograd_moons"]["pages"]
+    data = json.loads(re.search(r"const data = (\{.*?\});\n", page.read_text()).group(1))
+    assert len(data["frames"]) == 100 and data["layers"] == ["layers.0", "layers.1", "layers.2"]
+    losses = [f["logs"]["loss"] for f in data["frames"]]
+    assert losses == results["micrograd_moons"]["loss_curve"]
+    if CHROMIUM is None:
+        pytest.skip("no chromium")
+    harness = tmp_path / "harness.html"  # the page, plus a script that presses play and looks
+    harness.write_text(page.read_text().replace("</body>", """<script>
+const seen = [+document.body.dataset.frame];
+window.vg.show(1); seen.push(+document.body.dataset.frame);
+document.getElementById('play').click();
+setTimeout(() => { seen.push(+document.body.dataset.frame);
+  const p = document.createElement('pre'); p.id = 'seen'; p.textContent = JSON.stringify(seen);
+  document.body.appendChild(p); }, 1500);
+</script></body>"""))
+    r = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                        f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=4000",
+                        "--dump-dom", harness.as_uri()], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    last, first, later = json.loads(re.search(r'<pre id="seen">(.*?)</pre>', r.stdout).group(1))
+    assert (last, first) == (100, 1) and later > 1
 
 
 def test_micrograd_moons_digit_for_digit(quick):

@@ -316,19 +316,9 @@ def test_cli_draws_an_expression(tmp_path, capsys):
     assert main(["__import__('os')", "-o", str(tmp_path / "f.svg")]) == 1
 
 
-def test_cli_draws_a_saved_model(tmp_path, capsys):
-    path = tmp_path / "model.json"
-    MLP(3, [4, 2], seed=0).save(path)
-    assert main([str(path), "-o", str(tmp_path / "m.gv")]) == 0
-    src = (tmp_path / "m.gv").read_text()
-    assert "<b>y0</b>" in src and "<b>y1</b>" in src and "(16,) mean" in src
-    assert main([str(path), "--input", "1,2,3", "--detail", "neuron", "-o", str(tmp_path / "m1.gv")]) == 0
-    assert "neuron view" in (tmp_path / "m1.gv").read_text()
-    assert main([str(path), "-o", str(tmp_path / "m.png")]) == 0
-    assert (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
-    (tmp_path / "bad.json").write_text("{}")
-    assert main([str(tmp_path / "bad.json")]) == 1
-    assert "not a valuegrad model file" in capsys.readouterr().err
+def test_cli_points_a_model_file_to_nn_draw(tmp_path, capsys):
+    assert main([str(tmp_path / "model.json"), "-o", str(tmp_path / "m.gv")]) == 1
+    assert "python -m nn.draw" in capsys.readouterr().err
 
 
 def test_python_dash_m_and_layering(tmp_path):

@@ -49,10 +49,13 @@ def main():
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     with tempfile.TemporaryDirectory() as tmp:
         page = draw_backward(neuron(), pathlib.Path(tmp) / "steps.html")
-        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                        f"--user-data-dir={tmp}/profile", "--window-size=1280,720", "--hide-scrollbars",
-                        f"--screenshot={HERE / 'backward_frame.png'}", page.as_uri() + "#step=6"],
-                       check=True, capture_output=True)
+        pages = [(page.as_uri() + "#step=6", "backward_frame.png"),
+                 (draw_backward(moons_mlp(), pathlib.Path(tmp) / "mlp.html").as_uri() + "#step=3",
+                  "backward_neurons.png")]
+        for url, name in pages:
+            subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                            f"--user-data-dir={tmp}/profile", "--window-size=1280,720", "--hide-scrollbars",
+                            f"--screenshot={HERE / name}", url], check=True, capture_output=True)
 
 
 if __name__ == "__main__":
