@@ -114,6 +114,11 @@ def names_for_neurons(info, names):
     return names
 
 
+def _first(*nodes):
+    """The first node that is not None (not `a or b`: a Value's truth is its number's)."""
+    return next(v for v in nodes if v is not None)
+
+
 def describe(group, info, terms_of, own, names):
     """What the panel shows for a group: (grad line, lines, table or None)."""
     if group.neuron is None:
@@ -126,13 +131,13 @@ def describe(group, info, terms_of, own, names):
     nr = group.neuron
     step = {s.node: s for s in group.steps}
     dot, add, act = nr.uses[0]
-    z = add or dot
+    z = _first(add, dot)
     many = len(nr.uses) > 1
-    g_out = _concat([step[a or b or d].grad for d, b, a in nr.uses])
+    g_out = _concat([step[_first(a, b, d)].grad for d, b, a in nr.uses])
     users = list(dict.fromkeys(_unit_name(c, own, names) for o in nr.outputs for c in info.children[o]))
     lines = [f"incoming: grad(out) = {summary(g_out)}"
              + (f", from {_few(users)}" if users else "") + (f" (over its {len(nr.uses)} uses)" if many else "")]
-    zs = [add_ or dot_ for dot_, add_, _ in nr.uses]
+    zs = [_first(add_, dot_) for dot_, add_, _ in nr.uses]
     if act is not None:
         local = _concat([terms_of[(a, z_)][3] for (_, _, a), z_ in zip(nr.uses, zs)])
         lines.append(f"activation {nr.activation}: ∂out/∂z = {_rule(act.op)} = {_local(local, act.op)}")
