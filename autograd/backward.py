@@ -10,17 +10,18 @@
 from __future__ import annotations
 
 import gc
+import threading
 from contextlib import ContextDecorator
-
 
 import numpy as np
 
 from .ops import ndarray
-from .value import Value, _grad_enabled
+from .value import Value, _set_grad_enabled, _thread
 
 
 class no_grad(ContextDecorator):
     """Inside it, operations compute values but record no parents (as torch.no_grad).
+    Grad mode belongs to the thread: another thread's graphs keep recording meanwhile.
 
         >>> from autograd import Value, no_grad
         >>> w = Value(2.0)
@@ -31,18 +32,30 @@ class no_grad(ContextDecorator):
     """
 
     def __enter__(self):
-        # A stack, so that one instance may be entered again (a recursive @no_grad() function).
-        self.__dict__.setdefault("_prev", []).append(_grad_enabled[0])
-        _grad_enabled[0] = False
+        # A stack per thread, so that one instance may be entered again (a recursive
+        # @no_grad() function) and shared by threads (one decorated function, many callers).
+        stacks = self.__dict__.setdefault("_prev", {})
+        stacks.setdefault(threading.get_ident(), []).append(_set_grad_enabled(False))
         return self
 
     def __exit__(self, *exc):
-        _grad_enabled[0] = self._prev.pop()
+        me = threading.get_ident()
+        stack = self._prev[me]
+        _set_grad_enabled(stack.pop())
+        if not stack:
+            del self._prev[me]
         return False
 
 
 def is_grad_enabled():
-    return _grad_enabled[0]
+    """Whether operations in this thread record their parents (False inside no_grad).
+
+        >>> from autograd import no_grad
+        >>> with no_grad():
+        ...     is_grad_enabled()
+        False
+    """
+    return _thread.grad
 
 
 def topological_order(root):
@@ -76,18 +89,37 @@ def topological_order(root):
     return order
 
 
+_gc_lock = threading.Lock()
+_gc_pauses = [0, False]  # pauses open in all threads; whether the collector ran before the first
+
+
 class gc_paused(ContextDecorator):
     """Pause Python's cyclic garbage collector (graphs here hold no cycles, so reference
-    counting frees them; the collector would only walk millions of live nodes for nothing)."""
+    counting frees them; the collector would only walk millions of live nodes for nothing).
+
+    The collector is one switch for the whole process, so pauses are counted across threads:
+    it stays off while any thread is inside one and is restored when the last one leaves
+    (unordered exits in several threads can never leave it off for good).
+
+        >>> import gc
+        >>> with gc_paused():
+        ...     gc.isenabled()
+        False
+    """
 
     def __enter__(self):
-        self.__dict__.setdefault("_was", []).append(gc.isenabled())
-        gc.disable()
+        with _gc_lock:
+            if _gc_pauses[0] == 0:
+                _gc_pauses[1] = gc.isenabled()
+                gc.disable()
+            _gc_pauses[0] += 1
         return self
 
     def __exit__(self, *exc):
-        if self._was.pop():
-            gc.enable()
+        with _gc_lock:
+            _gc_pauses[0] -= 1
+            if _gc_pauses[0] == 0 and _gc_pauses[1]:
+                gc.enable()
         return False
 
 
@@ -126,8 +158,7 @@ def backward(root, grad=None, *, create_graph=False):
         olds = [n.grad for n in topo]
         for n in topo:
             n.grad = None
-        prev_mode = _grad_enabled[0]
-        _grad_enabled[0] = create_graph
+        prev_mode = _set_grad_enabled(create_graph)
         try:
             root.grad = seed
             _sweep(topo, create_graph)
@@ -136,7 +167,7 @@ def backward(root, grad=None, *, create_graph=False):
                 n.grad = old
             raise
         finally:
-            _grad_enabled[0] = prev_mode
+            _set_grad_enabled(prev_mode)
         for n, old in zip(topo, olds):
             new = n.grad
             if new is None:

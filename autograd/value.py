@@ -12,6 +12,7 @@ Operators only look the operation up in `ops` and record it; the rules live ther
 from __future__ import annotations
 
 import numbers
+import threading
 
 import numpy as np
 
@@ -19,8 +20,43 @@ from . import ops
 from .ops import ndarray
 
 _new = object.__new__
-_grad_enabled = [True]  # a list so that no_grad can flip it without `global`
-_compare_hook = [None]  # set by autograd.compile while tracing: comparisons choose branches
+
+
+class _PerThread(threading.local):
+    """What one thread switches must never change another thread's graphs."""
+
+    def __init__(self):
+        self.grad = True            # grad mode: no_grad() and backward() switch it
+        self.compare_hook = None    # autograd.compile's tracer: comparisons choose branches
+
+
+_thread = _PerThread()
+# How many threads have grad mode off / a compare hook on right now. Reading a threading.local
+# costs about a node's tenth, so _node and _compare read these plain counters first and look at
+# their own thread's state only while some thread has switched something.
+_grad_off = [0]
+_hooked = [0]
+_switch_lock = threading.Lock()
+
+
+def _set_grad_enabled(mode):
+    """Set this thread's grad mode; returns the previous one, to restore it."""
+    prev, mode = _thread.grad, bool(mode)
+    if mode != prev:
+        with _switch_lock:  # `+=` on a list item is not atomic under the GIL
+            _grad_off[0] += -1 if mode else 1
+        _thread.grad = mode
+    return prev
+
+
+def _set_compare_hook(hook):
+    """Install this thread's comparison hook (None removes it); returns the previous one."""
+    prev = _thread.compare_hook
+    if (hook is None) != (prev is None):
+        with _switch_lock:
+            _hooked[0] += 1 if prev is None else -1
+    _thread.compare_hook = hook
+    return prev
 
 
 def _as_data(x):
@@ -54,7 +90,7 @@ def _node(data, op, a, b):
     v = _new(Value)
     v.data = data
     v.grad = np.zeros_like(data) if type(data) is ndarray else 0.0
-    if _grad_enabled[0]:
+    if not _grad_off[0] or _thread.grad:
         v._op, v._a, v._b = op, a, b
     else:
         v._op = v._a = v._b = None
@@ -273,8 +309,10 @@ class Value:
 
 
 def _compare(value, other, name, result):
-    if _compare_hook[0] is not None:
-        _compare_hook[0](value, name, other, result)
+    if _hooked[0]:
+        hook = _thread.compare_hook
+        if hook is not None:
+            hook(value, name, other, result)
     return result
 
 
