@@ -13,10 +13,10 @@ from .draw import draw
 from .draw_backward import draw_backward
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import OPS
-from .value import Value, dot, logsumexp, sum
+from .value import Value, dot, dots, logsumexp, sum
 
 __all__ = [
-    "Value", "sum", "dot", "logsumexp", "backward", "no_grad", "is_grad_enabled", "gc_paused",
+    "Value", "sum", "dot", "dots", "logsumexp", "backward", "no_grad", "is_grad_enabled", "gc_paused",
     "topological_order", "compile", "gradcheck", "gradgradcheck", "GradcheckError", "OPS",
     "draw", "draw_backward",
 ]

@@ -15,8 +15,9 @@ from contextlib import ContextDecorator
 
 import numpy as np
 
+from . import ops
 from .ops import ndarray
-from .value import Value, _set_grad_enabled, _thread
+from .value import Value, _data, _DotRows, _set_grad_enabled, _thread
 
 
 class no_grad(ContextDecorator):
@@ -179,43 +180,143 @@ def backward(root, grad=None, *, create_graph=False):
 
 
 def _sweep(topo, create_graph):
-    for node in reversed(topo):
-        op = node._op
-        if op is None:
-            continue
-        g = node.grad
-        out = node if create_graph else node.data
-        arity = op.arity
-        if arity == 1:
-            a = node._a
-            x = a if create_graph else a.data
-            grads = op.backward(g, out, x, node._b) if op.has_k else op.backward(g, out, x)
-            _accumulate(a, grads[0])
-        elif arity == 2:
-            a, b = node._a, node._b
-            if create_graph:
-                ga, gb = op.backward(g, out, a, b)
+    active = []  # the _DotRows met in this sweep: their stacked inputs and gathered gradients
+    try:
+        for node in reversed(topo):
+            op = node._op
+            if op is None:
+                continue
+            g = node.grad
+            if type(g) is _Gathered:
+                g = g.resolve()
+            if op is _DOT and not create_graph and type(g) is ndarray and _dot_backward(node, g, active):
+                continue
+            out = node if create_graph else node.data
+            arity = op.arity
+            if arity == 1:
+                a = node._a
+                x = a if create_graph else a.data
+                grads = op.backward(g, out, x, node._b) if op.has_k else op.backward(g, out, x)
+                _accumulate(a, grads[0])
+            elif arity == 2:
+                a, b = node._a, node._b
+                if create_graph:
+                    ga, gb = op.backward(g, out, a, b)
+                else:
+                    ga, gb = op.backward(g, out, a.data, b.data)
+                _accumulate(a, ga)
+                _accumulate(b, gb)
             else:
-                ga, gb = op.backward(g, out, a.data, b.data)
-            _accumulate(a, ga)
-            _accumulate(b, gb)
-        else:
-            ps = node._a
-            xs = ps if create_graph else [p.data for p in ps]
-            grads = op.backward(g, out, xs, node._b) if op.has_k else op.backward(g, out, xs)
-            for p, pg in zip(ps, grads):
-                _accumulate(p, pg)
+                ps = node._a
+                xs = ps if create_graph else [p.data for p in ps]
+                grads = op.backward(g, out, xs, node._b) if op.has_k else op.backward(g, out, xs)
+                for p, pg in zip(ps, grads):
+                    _accumulate(p, pg)
+    finally:
+        for rows in active:
+            if rows.gx is not None:
+                _write_back(rows)
+            rows.xt = rows.bx = rows.bi = rows.si = None
 
 
 def _accumulate(p, pg):
     # A scalar that met a batch receives one gradient per example: sum them.
     if type(p.data) is not ndarray:
         if type(pg) is ndarray:
-            pg = float(np.cumsum(pg)[-1])  # left to right, as a loop over the examples would
+            pg = float(pg.cumsum()[-1])  # left to right, as a loop over the examples would
         elif type(pg) is Value and type(pg.data) is ndarray:
             pg = pg.sum()
     cur = p.grad
-    p.grad = pg if cur is None else cur + pg
+    p.grad = pg if cur is None else cur + pg  # cur may be a _Gathered: it adds its terms first
+
+
+# -- dot nodes over a batch: a few array operations per node, not a few per weight ------------
+# The rule is the same as ops.DOT's (d/dw_i = g * x_i, d/dx_i = g * w_i) and so are the
+# numbers: products are elementwise, every sum runs left to right (ops._sum_rows), and each
+# Value receives its terms in the order the per-weight sweep would give them.
+
+_DOT = ops.DOT
+
+
+class _Gathered:
+    """Stands in `.grad` of a batched input whose gradient a _DotRows gathers in one array
+    (row i). Reading it (the sweep reaches that input) or adding to it (another node's
+    term) first writes every gathered gradient back, so no term is added out of order."""
+
+    __slots__ = ("rows", "i")
+
+    def __init__(self, rows, i):
+        self.rows, self.i = rows, i
+
+    def resolve(self):
+        return _write_back(self.rows)[self.i]
+
+    def __add__(self, other):
+        return self.resolve() + other
+
+    def __radd__(self, other):
+        return other + self.resolve()
+
+
+def _write_back(rows):
+    gx, rows.gx = rows.gx, None
+    for x, g in zip(rows.bx, gx):
+        x.grad = g
+    return gx
+
+
+def _dot_backward(node, g, active):
+    """Backward of one dot node whose gradient g is a batch; False leaves it to the rule
+    (weights holding batches, an input used twice, or too few inputs to gain)."""
+    ps, rows = node._a, node._b
+    if type(rows) is not _DotRows:  # made by dot(): a group of its own
+        n = len(ps) // 2
+        if n < 3 or len(set(map(id, ps[n:]))) != n:
+            return False
+        rows = _DotRows(n)
+    n = rows.n
+    ws = ps[:n]
+    wd = list(map(_data, ws))
+    if set(map(type, wd)) != {float}:
+        return False
+    if rows.xt is None:  # the first of its nodes in this sweep: stack the inputs once
+        xs = ps[n:]
+        datas = list(map(_data, xs))
+        x = ops._stack(datas, len(g))
+        if x is None or x.shape != (n, len(g)):
+            return False
+        rows.xt = np.ascontiguousarray(x.T)
+        rows.bi = [i for i, d in enumerate(datas) if type(d) is ndarray]
+        rows.si = [i for i, d in enumerate(datas) if type(d) is not ndarray]
+        rows.bx = [xs[i] for i in rows.bi]
+        active.append(rows)
+    w = np.array(wd)
+    # weights: g * x_i summed over the batch, one number each
+    for v, t in zip(ws, ops._sum_rows(g[:, None] * rows.xt).tolist()):
+        cur = v.grad
+        v.grad = t if cur is None else cur + t
+    if rows.si:  # scalar inputs met the batch too: one number each
+        xs = ps[n:]
+        for i, t in zip(rows.si, ops._sum_rows(g[:, None] * w[rows.si]).tolist()):
+            x = xs[i]
+            cur = x.grad
+            x.grad = t if cur is None else cur + t
+    if rows.bi:  # batched inputs: g * w_i, gathered in one array across the group's nodes
+        p = (w if not rows.si else w[rows.bi])[:, None] * g
+        if rows.gx is not None:
+            rows.gx += p
+            return True
+        bx = rows.bx
+        for x in bx:  # another group still gathering for these inputs writes back first
+            if type(x.grad) is _Gathered:
+                x.grad.resolve()
+        for i, x in enumerate(bx):
+            cur = x.grad
+            if cur is not None:
+                p[i] = cur + p[i]
+            x.grad = _Gathered(rows, i)
+        rows.gx = p
+    return True
 
 
 __all__ = ["backward", "no_grad", "is_grad_enabled", "topological_order", "gc_paused"]
