@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import gc
+import operator
 import threading
+from itertools import compress
 from contextlib import ContextDecorator
 
 import numpy as np
@@ -153,30 +155,72 @@ def backward(root, grad=None, *, create_graph=False):
     """
     seed = _seed(root, grad, create_graph)
     with gc_paused():
-        topo = topological_order(root)
+        inner, leaves = _sweep_order(root)
+        everything = inner + leaves
         # Each node's gradient from *this* call is gathered in .grad (None = nothing yet);
         # the earlier gradient is added back at the end.
-        olds = [n.grad for n in topo]
-        for n in topo:
+        olds = list(map(_grad, everything))
+        for n in everything:
             n.grad = None
         prev_mode = _set_grad_enabled(create_graph)
         try:
             root.grad = seed
-            _sweep(topo, create_graph)
+            _sweep(inner, create_graph)
         except BaseException:
-            for n, old in zip(topo, olds):
+            for n, old in zip(everything, olds):
                 n.grad = old
             raise
         finally:
             _set_grad_enabled(prev_mode)
-        for n, old in zip(topo, olds):
+        for n, old in zip(everything, olds):
+            if type(old) is float and old == 0.0:  # the usual case after zero_grad()
+                new = n.grad
+                if new is None:
+                    n.grad = old
+                elif type(new) is ndarray:
+                    n.grad = old + new
+                continue
             new = n.grad
-            if new is None:
-                n.grad = old
-            elif type(old) is float and old == 0.0 and type(new) is not ndarray:
-                n.grad = new
-            else:
-                n.grad = old + new
+            n.grad = old if new is None else old + new
+
+
+_grad = operator.attrgetter("grad")
+_op_of = operator.attrgetter("_op")
+
+
+def _sweep_order(root):
+    """(the op nodes in topological_order's order, the leaves in any order): the sweep needs
+    only the first; leaves are gathered in bulk, so a layer's weights cost no Python loop."""
+    order, leaves = [], set()
+    expanded = set()
+    stack = [(root, False)]
+    push, pop, append, add = stack.append, stack.pop, order.append, expanded.add
+    if root._op is None:
+        return [], [root]
+    while stack:
+        node, done = pop()
+        if done:
+            append(node)
+            continue
+        if node in expanded:
+            continue
+        add(node)
+        push((node, True))
+        op = node._op
+        if op.arity == 1:
+            parents = (node._a,)
+        elif op.arity == 2:
+            parents = (node._a, node._b)
+        else:
+            parents = node._a
+        kinds = list(map(_op_of, parents))
+        if None in kinds:
+            leaves.update(compress(parents, map(operator.not_, kinds)))
+            parents = list(compress(parents, kinds))
+        for p in parents:
+            if p not in expanded:
+                push((p, False))
+    return order, list(leaves)
 
 
 def _sweep(topo, create_graph):
@@ -184,8 +228,6 @@ def _sweep(topo, create_graph):
     try:
         for node in reversed(topo):
             op = node._op
-            if op is None:
-                continue
             g = node.grad
             if type(g) is _Gathered:
                 g = g.resolve()
