@@ -302,7 +302,7 @@ def _sum_rows(p):
     pairwise, so that one goes through cumsum (sequential by definition)."""
     if p.size == len(p):
         return p.reshape(-1).cumsum()[-1:].reshape(p.shape[1:])
-    return np.add.reduce(p, axis=0)
+    return np.add.reduce(p, axis=0, initial=-0.0)  # -0.0 + p[0] is p[0], bit for bit
 
 
 def _stack(items, batch):
