@@ -172,16 +172,19 @@ def backward(root, grad=None, *, create_graph=False):
             raise
         finally:
             _set_grad_enabled(prev_mode)
+        # Earlier gradients back: old + new, or new alone where old is the float 0.0 and new
+        # not a batch (0.0 + -0.0 would lose the sign). After zero_grad() that holds for every
+        # parameter: checked in bulk, so the usual step has no Python loop over them.
+        k = len(inner)
+        if set(map(type, olds[k:])) == {float} and set(olds[k:]) == {0.0} and \
+                set(map(type, map(_grad, leaves))) == {float}:
+            everything, olds = inner, olds[:k]
         for n, old in zip(everything, olds):
-            if type(old) is float and old == 0.0:  # the usual case after zero_grad()
-                new = n.grad
-                if new is None:
-                    n.grad = old
-                elif type(new) is ndarray:
-                    n.grad = old + new
-                continue
             new = n.grad
-            n.grad = old if new is None else old + new
+            if new is None:
+                n.grad = old
+            elif type(old) is not float or old != 0.0 or type(new) is ndarray:
+                n.grad = old + new
 
 
 _grad = operator.attrgetter("grad")
@@ -213,12 +216,19 @@ def _sweep_order(root):
             parents = (node._a, node._b)
         else:
             parents = node._a
-        kinds = list(map(_op_of, parents))
-        if None in kinds:
-            leaves.update(compress(parents, map(operator.not_, kinds)))
-            parents = list(compress(parents, kinds))
+        if op.arity == "n":  # a dot's weights, say: leaves in bulk
+            kinds = list(map(_op_of, parents))
+            if None in kinds:
+                leaves.update(compress(parents, map(operator.not_, kinds)))
+                parents = list(compress(parents, kinds))
+            for p in parents:
+                if p not in expanded:
+                    push((p, False))
+            continue
         for p in parents:
-            if p not in expanded:
+            if p._op is None:
+                leaves.add(p)
+            elif p not in expanded:
                 push((p, False))
     return order, list(leaves)
 

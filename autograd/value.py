@@ -21,6 +21,7 @@ from . import ops
 from .ops import ndarray
 
 _new = object.__new__
+_zeros = np.zeros
 
 
 class _PerThread(threading.local):
@@ -90,7 +91,7 @@ def _node(data, op, a, b):
     """A graph node without the checks of Value(): data is already a float or a float64 batch."""
     v = _new(Value)
     v.data = data
-    v.grad = np.zeros_like(data) if type(data) is ndarray else 0.0
+    v.grad = _zeros(data.shape) if type(data) is ndarray else 0.0  # np.zeros_like, 5x cheaper
     if not _grad_off[0] or _thread.grad:
         v._op, v._a, v._b = op, a, b
     else:
@@ -151,7 +152,7 @@ class Value:
 
     def __init__(self, data, label=""):
         self.data = _as_data(data)
-        self.grad = np.zeros_like(self.data) if type(self.data) is ndarray else 0.0
+        self.grad = _zeros(self.data.shape) if type(self.data) is ndarray else 0.0
         self._op = self._a = self._b = None
         if not isinstance(label, str):
             raise TypeError(f"label must be a str, got {type(label).__name__}")
