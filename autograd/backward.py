@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import operator
 import threading
-from itertools import compress
+from itertools import compress, islice
 from contextlib import ContextDecorator
 
 import numpy as np
@@ -194,7 +194,7 @@ _op_of = operator.attrgetter("_op")
 def _sweep_order(root):
     """(the op nodes in topological_order's order, the leaves in any order): the sweep needs
     only the first; leaves are gathered in bulk, so a layer's weights cost no Python loop."""
-    order, leaves = [], set()
+    order, leaves, groups = [], set(), set()
     expanded = set()
     stack = [(root, False)]
     push, pop, append, add = stack.append, stack.pop, order.append, expanded.add
@@ -217,6 +217,13 @@ def _sweep_order(root):
         else:
             parents = node._a
         if op.arity == "n":  # a dot's weights, say: leaves in bulk
+            rows = node._b
+            if type(rows) is _DotRows and rows.leaf_ws:  # a node of autograd.dots
+                leaves.update(islice(parents, rows.n))
+                if rows in groups:  # the shared inputs were pushed by an earlier node of the
+                    continue        # group, and (no cycles) expanded before this one
+                groups.add(rows)
+                parents = parents[rows.n:]
             kinds = list(map(_op_of, parents))
             if None in kinds:
                 leaves.update(compress(parents, map(operator.not_, kinds)))

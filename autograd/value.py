@@ -14,6 +14,7 @@ from __future__ import annotations
 import numbers
 import operator
 import threading
+from itertools import chain
 
 import numpy as np
 
@@ -390,6 +391,7 @@ def dots(weights, inputs):
         return [dot(ws, xs) for ws in rows]
     out = _weighted_sums(W, X)
     shared = _DotRows(n)
+    shared.leaf_ws = None not in map(_op_of, chain.from_iterable(rows))
     return [_node(o, ops.DOT, tuple(ws) + xs, shared) for ws, o in zip(rows, out)]
 
 
@@ -412,14 +414,16 @@ class _DotRows:
     backward() stacks the shared inputs once per sweep (`xt`) and gathers the inputs'
     gradients in one array (`gx`) until something else reads or adds to them."""
 
-    __slots__ = ("n", "xt", "gx", "bx", "bi", "si")
+    __slots__ = ("n", "leaf_ws", "xt", "gx", "bx", "bi", "si")
 
     def __init__(self, n):
         self.n = n
+        self.leaf_ws = False  # every weight a leaf: backward's ordering takes them in bulk
         self.xt = self.gx = self.bx = self.bi = self.si = None
 
 
 _data = operator.attrgetter("data")
+_op_of = operator.attrgetter("_op")
 
 
 def logsumexp(values):

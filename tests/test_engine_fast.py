@@ -353,3 +353,23 @@ def test_sum_rows_adds_row_after_row(shape):
     assert same(ops._sum_rows(p), acc)
     zeros = np.full(shape, -0.0)
     assert np.signbit(ops._sum_rows(zeros)).all()  # -0.0 + -0.0 stays -0.0, as cumsum keeps it
+
+
+def test_backward_visits_nodes_in_topological_order():
+    # backward() orders op nodes as topological_order() does (the order terms are added in)
+    # and takes leaves in bulk; the set of nodes is the same.
+    from autograd.backward import _sweep_order
+    rng = np.random.default_rng(16)
+    w1, xs = layer_graph(rng, 4, 5, 3)
+    w2, _ = layer_graph(rng, 3, 4, 3)
+    h = [v.relu() for v in autograd.dots(w1, xs)]
+    out = autograd.dots(w2, h) + autograd.dots(w1[:2], xs)
+    model = MLP(3, [4, 2], seed=0)
+    roots = [loss_of(out + [h[0] * xs[1]], rng, 3),
+             losses.cross_entropy(model(rng.standard_normal((5, 3))), [0, 1, 1, 0, 1]),
+             Value(2.0), Value(1.0) * 3.0]
+    for root in roots:
+        topo = topological_order(root)
+        inner, leaves = _sweep_order(root)
+        assert inner == [n for n in topo if n.op]
+        assert set(leaves) == {n for n in topo if not n.op} and len(leaves) + len(inner) == len(topo)
