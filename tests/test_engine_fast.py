@@ -373,3 +373,15 @@ def test_backward_visits_nodes_in_topological_order():
         inner, leaves = _sweep_order(root)
         assert inner == [n for n in topo if n.op]
         assert set(leaves) == {n for n in topo if not n.op} and len(leaves) + len(inner) == len(topo)
+
+
+def test_big_layers_computed_in_pieces_are_the_reference():
+    # Big enough that forward, weight and input gradients go through the cache-sized pieces.
+    rng = np.random.default_rng(17)
+    weights, xs = layer_graph(rng, 3, 300, 230, special=0.01)
+    with np.errstate(all="ignore"):
+        outs = autograd.dots(weights, xs)
+        for row, node in zip(weights, outs):
+            assert same(node.data, loop_dot([w.data for w in row] + [x.data for x in xs]))
+        loss = loss_of(outs, rng, 230)
+    check_backward(loss)
