@@ -303,6 +303,7 @@ class _Gathered:
     term) first writes every gathered gradient back, so no term is added out of order."""
 
     __slots__ = ("rows", "i")
+    __array_ufunc__ = None  # `array + marker` must come to __radd__, never to numpy's loop
 
     def __init__(self, rows, i):
         self.rows, self.i = rows, i
