@@ -18,6 +18,7 @@ from autograd import value as value_mod
 from nn import MLP, losses, optim
 
 ORIGINAL_HELPERS = {name: getattr(ops, name) for name in ops.HELPERS}
+assert all(f.__module__ == ops.__name__ for f in ORIGINAL_HELPERS.values()), "helpers already swapped"
 
 
 @pytest.fixture(autouse=True)
