@@ -10,17 +10,21 @@
 from __future__ import annotations
 
 import gc
+import operator
+import threading
+from itertools import compress, islice
 from contextlib import ContextDecorator
-
 
 import numpy as np
 
+from . import ops
 from .ops import ndarray
-from .value import Value, _grad_enabled
+from .value import Value, _data, _DotRows, _set_grad_enabled, _thread
 
 
 class no_grad(ContextDecorator):
     """Inside it, operations compute values but record no parents (as torch.no_grad).
+    Grad mode belongs to the thread: another thread's graphs keep recording meanwhile.
 
         >>> from autograd import Value, no_grad
         >>> w = Value(2.0)
@@ -31,18 +35,30 @@ class no_grad(ContextDecorator):
     """
 
     def __enter__(self):
-        # A stack, so that one instance may be entered again (a recursive @no_grad() function).
-        self.__dict__.setdefault("_prev", []).append(_grad_enabled[0])
-        _grad_enabled[0] = False
+        # A stack per thread, so that one instance may be entered again (a recursive
+        # @no_grad() function) and shared by threads (one decorated function, many callers).
+        stacks = self.__dict__.setdefault("_prev", {})
+        stacks.setdefault(threading.get_ident(), []).append(_set_grad_enabled(False))
         return self
 
     def __exit__(self, *exc):
-        _grad_enabled[0] = self._prev.pop()
+        me = threading.get_ident()
+        stack = self._prev[me]
+        _set_grad_enabled(stack.pop())
+        if not stack:
+            del self._prev[me]
         return False
 
 
 def is_grad_enabled():
-    return _grad_enabled[0]
+    """Whether operations in this thread record their parents (False inside no_grad).
+
+        >>> from autograd import no_grad
+        >>> with no_grad():
+        ...     is_grad_enabled()
+        False
+    """
+    return _thread.grad
 
 
 def topological_order(root):
@@ -76,18 +92,37 @@ def topological_order(root):
     return order
 
 
+_gc_lock = threading.Lock()
+_gc_pauses = [0, False]  # pauses open in all threads; whether the collector ran before the first
+
+
 class gc_paused(ContextDecorator):
     """Pause Python's cyclic garbage collector (graphs here hold no cycles, so reference
-    counting frees them; the collector would only walk millions of live nodes for nothing)."""
+    counting frees them; the collector would only walk millions of live nodes for nothing).
+
+    The collector is one switch for the whole process, so pauses are counted across threads:
+    it stays off while any thread is inside one and is restored when the last one leaves
+    (unordered exits in several threads can never leave it off for good).
+
+        >>> import gc
+        >>> with gc_paused():
+        ...     gc.isenabled()
+        False
+    """
 
     def __enter__(self):
-        self.__dict__.setdefault("_was", []).append(gc.isenabled())
-        gc.disable()
+        with _gc_lock:
+            if _gc_pauses[0] == 0:
+                _gc_pauses[1] = gc.isenabled()
+                gc.disable()
+            _gc_pauses[0] += 1
         return self
 
     def __exit__(self, *exc):
-        if self._was.pop():
-            gc.enable()
+        with _gc_lock:
+            _gc_pauses[0] -= 1
+            if _gc_pauses[0] == 0 and _gc_pauses[1]:
+                gc.enable()
         return False
 
 
@@ -120,71 +155,228 @@ def backward(root, grad=None, *, create_graph=False):
     """
     seed = _seed(root, grad, create_graph)
     with gc_paused():
-        topo = topological_order(root)
+        inner, leaves = _sweep_order(root)
+        everything = inner + leaves
         # Each node's gradient from *this* call is gathered in .grad (None = nothing yet);
         # the earlier gradient is added back at the end.
-        olds = [n.grad for n in topo]
-        for n in topo:
+        olds = list(map(_grad, everything))
+        for n in everything:
             n.grad = None
-        prev_mode = _grad_enabled[0]
-        _grad_enabled[0] = create_graph
+        prev_mode = _set_grad_enabled(create_graph)
         try:
             root.grad = seed
-            _sweep(topo, create_graph)
+            _sweep(inner, create_graph)
         except BaseException:
-            for n, old in zip(topo, olds):
+            for n, old in zip(everything, olds):
                 n.grad = old
             raise
         finally:
-            _grad_enabled[0] = prev_mode
-        for n, old in zip(topo, olds):
+            _set_grad_enabled(prev_mode)
+        # Earlier gradients back: old + new, or new alone where old is the float 0.0 and new
+        # not a batch (0.0 + -0.0 would lose the sign). After zero_grad() that holds for every
+        # parameter: checked in bulk, so the usual step has no Python loop over them.
+        k = len(inner)
+        if set(map(type, olds[k:])) == {float} and set(olds[k:]) == {0.0} and \
+                set(map(type, map(_grad, leaves))) == {float}:
+            everything, olds = inner, olds[:k]
+        for n, old in zip(everything, olds):
             new = n.grad
             if new is None:
                 n.grad = old
-            elif type(old) is float and old == 0.0 and type(new) is not ndarray:
-                n.grad = new
-            else:
+            elif type(old) is not float or old != 0.0 or type(new) is ndarray:
                 n.grad = old + new
 
 
-def _sweep(topo, create_graph):
-    for node in reversed(topo):
-        op = node._op
-        if op is None:
+_grad = operator.attrgetter("grad")
+_op_of = operator.attrgetter("_op")
+
+
+def _sweep_order(root):
+    """(the op nodes in topological_order's order, the leaves in any order): the sweep needs
+    only the first; leaves are gathered in bulk, so a layer's weights cost no Python loop."""
+    order, leaves, groups = [], set(), set()
+    expanded = set()
+    stack = [(root, False)]
+    push, pop, append, add = stack.append, stack.pop, order.append, expanded.add
+    if root._op is None:
+        return [], [root]
+    while stack:
+        node, done = pop()
+        if done:
+            append(node)
             continue
-        g = node.grad
-        out = node if create_graph else node.data
-        arity = op.arity
-        if arity == 1:
-            a = node._a
-            x = a if create_graph else a.data
-            grads = op.backward(g, out, x, node._b) if op.has_k else op.backward(g, out, x)
-            _accumulate(a, grads[0])
-        elif arity == 2:
-            a, b = node._a, node._b
-            if create_graph:
-                ga, gb = op.backward(g, out, a, b)
-            else:
-                ga, gb = op.backward(g, out, a.data, b.data)
-            _accumulate(a, ga)
-            _accumulate(b, gb)
+        if node in expanded:
+            continue
+        add(node)
+        push((node, True))
+        op = node._op
+        if op.arity == 1:
+            parents = (node._a,)
+        elif op.arity == 2:
+            parents = (node._a, node._b)
         else:
-            ps = node._a
-            xs = ps if create_graph else [p.data for p in ps]
-            grads = op.backward(g, out, xs, node._b) if op.has_k else op.backward(g, out, xs)
-            for p, pg in zip(ps, grads):
-                _accumulate(p, pg)
+            parents = node._a
+        if op.arity == "n":  # a dot's weights, say: leaves in bulk
+            rows = node._b
+            if type(rows) is _DotRows and rows.leaf_ws:  # a node of autograd.dots
+                leaves.update(islice(parents, rows.n))
+                if rows in groups:  # the shared inputs were pushed by an earlier node of the
+                    continue        # group, and (no cycles) expanded before this one
+                groups.add(rows)
+                parents = parents[rows.n:]
+            kinds = list(map(_op_of, parents))
+            if None in kinds:
+                leaves.update(compress(parents, map(operator.not_, kinds)))
+                parents = list(compress(parents, kinds))
+            for p in parents:
+                if p not in expanded:
+                    push((p, False))
+            continue
+        for p in parents:
+            if p._op is None:
+                leaves.add(p)
+            elif p not in expanded:
+                push((p, False))
+    return order, list(leaves)
+
+
+def _sweep(topo, create_graph):
+    active = []  # the _DotRows met in this sweep: their stacked inputs and gathered gradients
+    try:
+        for node in reversed(topo):
+            op = node._op
+            g = node.grad
+            if type(g) is _Gathered:
+                g = g.resolve()
+            if op is _DOT and not create_graph and type(g) is ndarray and _dot_backward(node, g, active):
+                continue
+            out = node if create_graph else node.data
+            arity = op.arity
+            if arity == 1:
+                a = node._a
+                x = a if create_graph else a.data
+                grads = op.backward(g, out, x, node._b) if op.has_k else op.backward(g, out, x)
+                _accumulate(a, grads[0])
+            elif arity == 2:
+                a, b = node._a, node._b
+                if create_graph:
+                    ga, gb = op.backward(g, out, a, b)
+                else:
+                    ga, gb = op.backward(g, out, a.data, b.data)
+                _accumulate(a, ga)
+                _accumulate(b, gb)
+            else:
+                ps = node._a
+                xs = ps if create_graph else [p.data for p in ps]
+                grads = op.backward(g, out, xs, node._b) if op.has_k else op.backward(g, out, xs)
+                for p, pg in zip(ps, grads):
+                    _accumulate(p, pg)
+    finally:
+        for rows in active:
+            if rows.gx is not None:
+                _write_back(rows)
+            rows.xt = rows.bx = rows.bi = rows.si = None
 
 
 def _accumulate(p, pg):
     # A scalar that met a batch receives one gradient per example: sum them.
     if type(p.data) is not ndarray:
         if type(pg) is ndarray:
-            pg = float(np.cumsum(pg)[-1])  # left to right, as a loop over the examples would
+            pg = float(pg.cumsum()[-1])  # left to right, as a loop over the examples would
         elif type(pg) is Value and type(pg.data) is ndarray:
             pg = pg.sum()
     cur = p.grad
-    p.grad = pg if cur is None else cur + pg
+    p.grad = pg if cur is None else cur + pg  # cur may be a _Gathered: it adds its terms first
+
+
+# -- dot nodes over a batch: a few array operations per node, not a few per weight ------------
+# The rule is the same as ops.DOT's (d/dw_i = g * x_i, d/dx_i = g * w_i) and so are the
+# numbers: products are elementwise, every sum runs left to right (ops._sum_rows), and each
+# Value receives its terms in the order the per-weight sweep would give them.
+
+_DOT = ops.DOT
+
+
+class _Gathered:
+    """Stands in `.grad` of a batched input whose gradient a _DotRows gathers in one array
+    (row i). Reading it (the sweep reaches that input) or adding to it (another node's
+    term) first writes every gathered gradient back, so no term is added out of order."""
+
+    __slots__ = ("rows", "i")
+    __array_ufunc__ = None  # `array + marker` must come to __radd__, never to numpy's loop
+
+    def __init__(self, rows, i):
+        self.rows, self.i = rows, i
+
+    def resolve(self):
+        return _write_back(self.rows)[self.i]
+
+    def __add__(self, other):
+        return self.resolve() + other
+
+    def __radd__(self, other):
+        return other + self.resolve()
+
+
+def _write_back(rows):
+    gx, rows.gx = rows.gx, None
+    for x, g in zip(rows.bx, gx):
+        x.grad = g
+    return gx
+
+
+def _dot_backward(node, g, active):
+    """Backward of one dot node whose gradient g is a batch; False leaves it to the rule
+    (weights holding batches, an input used twice, or too few inputs to gain)."""
+    ps, rows = node._a, node._b
+    if type(rows) is not _DotRows:  # made by dot(): a group of its own
+        n = len(ps) // 2
+        if n < 3 or len(set(map(id, ps[n:]))) != n:
+            return False
+        rows = _DotRows(n)
+    n = rows.n
+    ws = ps[:n]
+    wd = list(map(_data, ws))
+    if set(map(type, wd)) != {float}:
+        return False
+    if rows.xt is None:  # the first of its nodes in this sweep: stack the inputs once
+        xs = ps[n:]
+        datas = list(map(_data, xs))
+        x = ops._stack(datas, len(g))
+        if x is None or x.shape != (n, len(g)):
+            return False
+        rows.xt = np.ascontiguousarray(x.T)
+        rows.bi = [i for i, d in enumerate(datas) if type(d) is ndarray]
+        rows.si = [i for i, d in enumerate(datas) if type(d) is not ndarray]
+        rows.bx = [xs[i] for i in rows.bi]
+        active.append(rows)
+    w = np.array(wd)
+    # weights: g * x_i summed over the batch, one number each
+    for v, t in zip(ws, ops._sum_rows(g[:, None] * rows.xt).tolist()):
+        cur = v.grad
+        v.grad = t if cur is None else cur + t
+    if rows.si:  # scalar inputs met the batch too: one number each
+        xs = ps[n:]
+        for i, t in zip(rows.si, ops._sum_rows(g[:, None] * w[rows.si]).tolist()):
+            x = xs[i]
+            cur = x.grad
+            x.grad = t if cur is None else cur + t
+    if rows.bi:  # batched inputs: g * w_i, gathered in one array across the group's nodes
+        p = (w if not rows.si else w[rows.bi])[:, None] * g
+        if rows.gx is not None:
+            rows.gx += p
+            return True
+        bx = rows.bx
+        for x in bx:  # another group still gathering for these inputs writes back first
+            if type(x.grad) is _Gathered:
+                x.grad.resolve()
+        for i, x in enumerate(bx):
+            cur = x.grad
+            if cur is not None:
+                p[i] = cur + p[i]
+            x.grad = _Gathered(rows, i)
+        rows.gx = p
+    return True
 
 
 __all__ = ["backward", "no_grad", "is_grad_enabled", "topological_order", "gc_paused"]

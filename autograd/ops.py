@@ -296,13 +296,51 @@ def _sum(xs):
     return s
 
 
+def _sum_rows(p):
+    """p[0] + p[1] + ... strictly in that order, elementwise (p C-contiguous, 2-D or more).
+    numpy adds row after row when a row has several elements; a single column it would sum
+    pairwise, so that one goes through cumsum (sequential by definition)."""
+    if p.size == len(p):
+        return p.reshape(-1).cumsum()[-1:].reshape(p.shape[1:])
+    return np.add.reduce(p, axis=0, initial=-0.0)  # -0.0 + p[0] is p[0], bit for bit
+
+
+def _stack(items, batch):
+    """Floats and length-`batch` arrays as the rows of one (len(items), batch) array, or None
+    when anything else is among them (Values under create_graph, symbols)."""
+    kinds = set(map(type, items))
+    if not kinds <= {float, ndarray}:
+        return None
+    if float not in kinds:
+        return np.array(items)
+    out = np.empty((len(items), batch))
+    for i, x in enumerate(items):
+        out[i] = x
+    return out
+
+
+def _batch_of(items):
+    """The batch length when some item is an array (0 when all are scalars)."""
+    for x in items:
+        if type(x) is ndarray:
+            return len(x)
+    return 0
+
+
 def _dot(xs):
-    # xs holds ws then the inputs. Summed left to right, as a hand-written loop would.
+    # xs holds ws then the inputs. Summed left to right, as a hand-written loop would:
+    # 0.0 + w0*x0 + w1*x1 + ...; over a batch, every product at once, then the same sum.
     n = len(xs) // 2
-    s = 0.0
-    for i in range(n):
-        s = s + xs[i] * xs[n + i]
-    return s
+    batch = _batch_of(xs) if n > 2 else 0
+    a = _stack(xs, batch) if batch else None
+    if a is None:
+        s = 0.0
+        for i in range(n):
+            s = s + xs[i] * xs[n + i]
+        return s
+    p = a[:n] * a[n:]
+    p[0] += 0.0  # the loop's first step, 0.0 + p0: turns -0.0 into +0.0
+    return _sum_rows(p)
 
 
 def _logsumexp(xs):
@@ -329,12 +367,17 @@ def _logsumexp(xs):
 
 def _dot_grad(g, out, xs):
     n = len(xs) // 2
+    if type(g) is ndarray and n > 2:
+        a = _stack(xs, len(g))
+        if a is not None:  # every product at once; rows of one array, the same numbers
+            p = a * g
+            return list(p[n:]) + list(p[:n])
     return [g * x for x in xs[n:]] + [g * w for w in xs[:n]]
 
 
 def _batch_sum(a):
     # Left to right (cumsum), not numpy's pairwise sum: the very numbers of a loop over examples.
-    return float(np.cumsum(a)[-1]) if type(a) is ndarray else a
+    return float(a.cumsum()[-1]) if type(a) is ndarray else a
 
 
 def _batch_mean(a):

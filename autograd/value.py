@@ -12,6 +12,9 @@ Operators only look the operation up in `ops` and record it; the rules live ther
 from __future__ import annotations
 
 import numbers
+import operator
+import threading
+from itertools import chain
 
 import numpy as np
 
@@ -19,8 +22,44 @@ from . import ops
 from .ops import ndarray
 
 _new = object.__new__
-_grad_enabled = [True]  # a list so that no_grad can flip it without `global`
-_compare_hook = [None]  # set by autograd.compile while tracing: comparisons choose branches
+_zeros = np.zeros
+
+
+class _PerThread(threading.local):
+    """What one thread switches must never change another thread's graphs."""
+
+    def __init__(self):
+        self.grad = True            # grad mode: no_grad() and backward() switch it
+        self.compare_hook = None    # autograd.compile's tracer: comparisons choose branches
+
+
+_thread = _PerThread()
+# How many threads have grad mode off / a compare hook on right now. Reading a threading.local
+# adds about a fifth to a node (measured), so _node and _compare read these plain counters
+# first and look at their own thread's state only while some thread has switched something.
+_grad_off = [0]
+_hooked = [0]
+_switch_lock = threading.Lock()
+
+
+def _set_grad_enabled(mode):
+    """Set this thread's grad mode; returns the previous one, to restore it."""
+    prev, mode = _thread.grad, bool(mode)
+    if mode != prev:
+        with _switch_lock:  # `+=` on a list item is not atomic under the GIL
+            _grad_off[0] += -1 if mode else 1
+        _thread.grad = mode
+    return prev
+
+
+def _set_compare_hook(hook):
+    """Install this thread's comparison hook (None removes it); returns the previous one."""
+    prev = _thread.compare_hook
+    if (hook is None) != (prev is None):
+        with _switch_lock:
+            _hooked[0] += 1 if prev is None else -1
+    _thread.compare_hook = hook
+    return prev
 
 
 def _as_data(x):
@@ -53,8 +92,8 @@ def _node(data, op, a, b):
     """A graph node without the checks of Value(): data is already a float or a float64 batch."""
     v = _new(Value)
     v.data = data
-    v.grad = np.zeros_like(data) if type(data) is ndarray else 0.0
-    if _grad_enabled[0]:
+    v.grad = _zeros(data.shape) if type(data) is ndarray else 0.0  # np.zeros_like, 5x cheaper
+    if not _grad_off[0] or _thread.grad:
         v._op, v._a, v._b = op, a, b
     else:
         v._op = v._a = v._b = None
@@ -114,7 +153,7 @@ class Value:
 
     def __init__(self, data, label=""):
         self.data = _as_data(data)
-        self.grad = np.zeros_like(self.data) if type(self.data) is ndarray else 0.0
+        self.grad = _zeros(self.data.shape) if type(self.data) is ndarray else 0.0
         self._op = self._a = self._b = None
         if not isinstance(label, str):
             raise TypeError(f"label must be a str, got {type(label).__name__}")
@@ -360,8 +399,10 @@ class Value:
 
 
 def _compare(value, other, name, result):
-    if _compare_hook[0] is not None:
-        _compare_hook[0](value, name, other, result)
+    if _hooked[0]:
+        hook = _thread.compare_hook
+        if hook is not None:
+            hook(value, name, other, result)
     return result
 
 
@@ -399,9 +440,77 @@ def dot(ws, xs):
         raise ValueError(f"dot: {len(ws)} weights but {len(xs)} inputs")
     if not ws:
         return Value(0.0)
-    both = tuple(_checked(v, "dot", i) for i, v in enumerate(ws + xs))
+    both = ws + xs
+    both = tuple(both) if set(map(type, both)) == {Value} else \
+        tuple(_checked(v, "dot", i) for i, v in enumerate(both))
     _lengths_differ(ops.DOT.name, [x.data for x in both])
     return _node(ops.DOT.forward([x.data for x in both]), ops.DOT, both, None)
+
+
+def dots(weights, inputs):
+    """[dot(ws, inputs) for ws in weights]: a layer's weighted sums, each one `dot` node as
+    `dot` makes it (same parents, same numbers), with the shared inputs stacked once, so that
+    a batch runs as a few array operations per layer instead of one per weight.
+
+        >>> import autograd
+        >>> [v.data for v in autograd.dots([[Value(1.0), Value(2.0)], [Value(3.0), 4.0]], [0.5, -1.0])]
+        [-1.5, -2.5]
+    """
+    rows = [list(ws) for ws in weights]
+    xs = tuple(_checked(v, "dot", i) for i, v in enumerate(inputs))
+    for ws in rows:
+        if len(ws) != len(xs):
+            raise ValueError(f"dot: {len(ws)} weights but {len(xs)} inputs")
+    n = len(xs)
+    datas = [x.data for x in xs]
+    _lengths_differ(ops.DOT.name, datas)
+    batch = ops._batch_of(datas)
+    X = ops._stack(datas, batch) if batch and n and len(set(map(id, xs))) == n else None
+    if X is None:  # scalars, or an input used twice: one dot at a time
+        return [dot(ws, xs) for ws in rows]
+    rows = [ws if set(map(type, ws)) == {Value} else [_checked(w, "dot", i) for i, w in enumerate(ws)]
+            for ws in rows]
+    try:
+        W = np.array([list(map(_data, ws)) for ws in rows], dtype=np.float64)
+        if W.shape != (len(rows), n):
+            raise ValueError
+    except (TypeError, ValueError):  # a weight holds a batch (or mismatched lengths): the general path
+        return [dot(ws, xs) for ws in rows]
+    out = _weighted_sums(W, X)
+    shared = _DotRows(n)
+    shared.leaf_ws = None not in map(_op_of, chain.from_iterable(rows))
+    return [_node(o, ops.DOT, tuple(ws) + xs, shared) for ws, o in zip(rows, out)]
+
+
+def _weighted_sums(W, X):
+    """0.0 + W[j, 0] * X[0] + W[j, 1] * X[1] + ... for every row j, in that order (blocks of
+    rows keep the products' array small)."""
+    k, n = W.shape
+    out = np.empty((k, X.shape[1]))
+    step = max(1, (1 << 16) // max(1, n * X.shape[1]))
+    WT = np.ascontiguousarray(W.T)
+    for j in range(0, k, step):
+        p = WT[:, j:j + step, None] * X[:, None, :]  # (n, rows, batch): products, input by input
+        p[0] += 0.0
+        out[j:j + step] = ops._sum_rows(p)
+    return out
+
+
+class _DotRows:
+    """Kept in the `_b` slot of the dot nodes that `dots` made together (their `.k` stays None):
+    backward() stacks the shared inputs once per sweep (`xt`) and gathers the inputs'
+    gradients in one array (`gx`) until something else reads or adds to them."""
+
+    __slots__ = ("n", "leaf_ws", "xt", "gx", "bx", "bi", "si")
+
+    def __init__(self, n):
+        self.n = n
+        self.leaf_ws = False  # every weight a leaf: backward's ordering takes them in bulk
+        self.xt = self.gx = self.bx = self.bi = self.si = None
+
+
+_data = operator.attrgetter("data")
+_op_of = operator.attrgetter("_op")
 
 
 def logsumexp(values):

@@ -20,7 +20,7 @@ def _no_leaked_modes():
     # A failing no_grad/gc test must not switch recording or the collector off for the rest.
     yield
     if not is_grad_enabled():
-        autograd.value._grad_enabled[0] = True
+        autograd.value._set_grad_enabled(True)
     gc.enable()
 
 

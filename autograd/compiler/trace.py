@@ -103,12 +103,11 @@ def _as_fn_args(example_args):
 def trace(fn, example_args):
     fn_args, args = _as_fn_args(example_args)
     recorder = _GuardRecorder()
-    previous = value_mod._compare_hook[0]
-    value_mod._compare_hook[0] = recorder
+    previous = value_mod._set_compare_hook(recorder)  # this thread's comparisons only
     try:
         out = fn(*fn_args)
     finally:
-        value_mod._compare_hook[0] = previous
+        value_mod._set_compare_hook(previous)
     if not isinstance(out, Value):
         raise TypeError(f"compile: fn must return a Value, got {type(out).__name__}")
     # The compared Values belong to the trace even when the output does not depend on them

@@ -1,0 +1,404 @@
+"""The eager engine's vectorised paths (issue 10): `dot` over a batch, `autograd.dots` (a layer's
+dot nodes sharing their inputs), and the gathered input gradients, pinned bit for bit against
+a straightforward per-weight reference: the loop forward `0.0 + w0*x0 + w1*x1 + ...`, one
+product per weight in backward, a cumsum per scalar gradient, terms added in sweep order."""
+import math
+
+import numpy as np
+import pytest
+
+import autograd
+from autograd import Value, ops, topological_order
+from nn import MLP, Layer, losses
+
+SPECIAL = [-0.0, 0.0, math.nan, math.inf, -math.inf, 1e308, -1e-320]
+
+
+# -- the reference ---------------------------------------------------------------------------
+
+def loop_dot(datas):
+    n = len(datas) // 2
+    s = 0.0
+    for i in range(n):
+        s = s + datas[i] * datas[n + i]
+    return s
+
+
+def reference_grads(root, seed=1.0):
+    """This call's gradient of every node, the per-weight way (nothing vectorised)."""
+    topo = topological_order(root)
+    grads = {n: None for n in topo}
+    grads[root] = seed
+    for node in reversed(topo):
+        op = node._op
+        if op is None:
+            continue
+        g, ps = grads[node], node.parents
+        xs = [p.data for p in ps]
+        k = [node.k] if op.has_k else []
+        if op.name == "dot":
+            n = len(xs) // 2
+            pgs = [g * x for x in xs[n:]] + [g * w for w in xs[:n]]
+        elif op.arity == "n":
+            pgs = op.backward(g, node.data, xs, *k)
+        else:
+            pgs = op.backward(g, node.data, *xs, *k)
+        with np.errstate(all="ignore"):
+            for p, pg in zip(ps, pgs):
+                if type(p.data) is not np.ndarray and type(pg) is np.ndarray:
+                    pg = float(np.cumsum(pg)[-1])
+                cur = grads[p]
+                grads[p] = pg if cur is None else cur + pg
+    return grads
+
+
+def merged(old, new):
+    """What backward() leaves in .grad: the earlier gradient plus this call's."""
+    if new is None:
+        return old
+    if type(old) is float and old == 0.0 and type(new) is not np.ndarray:
+        return new
+    return old + new
+
+
+def same(a, b):
+    """Equal to the bit where it matters: type, shape, value, the sign of zero, NaN."""
+    if type(a) is not type(b):
+        return False
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        return False
+    nan = np.isnan(a)
+    return bool(np.array_equal(nan, np.isnan(b)) and np.array_equal(a[~nan], b[~nan])
+                and np.array_equal(np.signbit(a[~nan]), np.signbit(b[~nan])))
+
+
+def check_backward(root, seed=None):
+    topo = topological_order(root)
+    olds = {n: n.grad for n in topo}
+    datas = {n: n.data for n in topo}
+    with np.errstate(all="ignore"):
+        ref = reference_grads(root, 1.0 if seed is None else seed)
+        root.backward() if seed is None else root.backward(grad=seed)
+    for n in topo:
+        assert n.data is datas[n]
+        assert same(n.grad, merged(olds[n], ref[n])), (n, n.grad, merged(olds[n], ref[n]))
+    return topo
+
+
+def rng_values(rng, shape, special=0.0):
+    x = rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 4, shape)
+    if special:
+        mask = rng.random(shape) < special
+        x = np.where(mask, rng.choice(SPECIAL, shape), x)
+    return x
+
+
+# -- forward ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 64])
+@pytest.mark.parametrize("batch", [1, 2, 5, 33])
+@pytest.mark.parametrize("special", [0.0, 0.3])
+def test_dot_forward_is_the_loop(n, batch, special):
+    rng = np.random.default_rng(n * 100 + batch)
+    for scalar_share in (0.0, 0.5, 1.0):
+        datas = []
+        for _ in range(2 * n):
+            if rng.random() < scalar_share:
+                datas.append(float(rng_values(rng, (), special)))
+            else:
+                datas.append(rng_values(rng, (batch,), special))
+        with np.errstate(all="ignore"):
+            assert same(ops._dot(datas), loop_dot(datas))
+            assert same(ops._dot_grad(np.ones(batch) * 0.5, None, datas)[0], 0.5 * datas[n]) if \
+                type(datas[n]) is np.ndarray else True
+
+
+def test_dot_of_negative_zeros_is_positive_zero_as_the_loop():
+    w = [-0.0, -0.0, 0.0, -0.0]
+    x = [np.array([1.0, -0.0]), np.array([0.0, 2.0]), np.array([-0.0, -0.0]), np.array([5.0, 1.0])]
+    assert same(ops._dot(w + x), loop_dot(w + x))
+    assert not np.signbit(ops._dot(w + x)).any()
+    nodes = autograd.dots([[Value(v) for v in w]], [Value(c) for c in x])
+    assert same(nodes[0].data, loop_dot(w + x))
+
+
+@pytest.mark.parametrize("special", [0.0, 0.25])
+def test_dots_forward_is_each_rows_loop(special):
+    rng = np.random.default_rng(7)
+    for k, n, batch in [(1, 1, 1), (3, 5, 4), (32, 64, 32), (4, 300, 70)]:
+        W = rng_values(rng, (k, n), special)
+        X = rng_values(rng, (n, batch), special)
+        xs = [Value(c) for c in X]
+        with np.errstate(all="ignore"):
+            rows = autograd.dots([[Value(float(w)) for w in row] for row in W], xs)
+            for j, node in enumerate(rows):
+                assert same(node.data, loop_dot(list(W[j]) + list(X)))
+
+
+def test_dots_nodes_are_ordinary_dot_nodes():
+    ws = [[Value(1.0), Value(2.0), Value(3.0)], [Value(-1.0), 4.0, Value(0.5)]]
+    xs = [Value(np.arange(4.0)), Value(np.ones(4)), Value(np.full(4, -2.0))]
+    out = autograd.dots(ws, xs)
+    for row, node in zip(ws, out):
+        assert node.op == "dot" and node.k is None and len(node.parents) == 6
+        assert node.parents[:3][0] is row[0] and node.parents[3:] == tuple(xs)
+        plain = autograd.dot(row, xs)
+        assert same(node.data, plain.data)
+    assert out[1].parents[1].data == 4.0  # a number became a constant leaf, as in dot()
+
+
+def test_dots_refuses_what_dot_refuses():
+    with pytest.raises(ValueError, match="2 weights but 3 inputs"):
+        autograd.dots([[Value(1.0), Value(2.0)]], [1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match="item 1"):
+        autograd.dots([[Value(1.0), "w"]], [Value(np.ones(3)), Value(np.ones(3))])
+    with pytest.raises(ValueError, match="different lengths"):
+        autograd.dots([[Value(1.0), Value(2.0)]], [Value(np.ones(3)), Value(np.ones(4))])
+
+
+# -- backward --------------------------------------------------------------------------------
+
+def layer_graph(rng, k, n, batch, special=0.0, scalar_inputs=(), share=None):
+    W = rng_values(rng, (k, n), special)
+    weights = [[Value(float(w)) for w in row] for row in W]
+    if share:
+        (j1, i1), (j2, i2) = share
+        weights[j2][i2] = weights[j1][i1]
+    xs = [Value(float(rng_values(rng, (), special))) if i in scalar_inputs else Value(rng_values(rng, (batch,), special))
+          for i in range(n)]
+    return weights, xs
+
+
+def loss_of(outs, rng, batch):
+    coef = [Value(rng_values(rng, (batch,))) for _ in outs]
+    return autograd.sum([(o * c).tanh() for o, c in zip(outs, coef)]).sum()
+
+
+@pytest.mark.parametrize("special", [0.0, 0.2])
+@pytest.mark.parametrize("k,n,batch", [(1, 3, 1), (2, 3, 2), (5, 4, 7), (32, 64, 32), (3, 200, 9)])
+def test_dots_backward_is_the_per_weight_reference(k, n, batch, special):
+    rng = np.random.default_rng(k * n + batch)
+    weights, xs = layer_graph(rng, k, n, batch, special)
+    with np.errstate(all="ignore"):
+        loss = loss_of(autograd.dots(weights, xs), rng, batch)
+    check_backward(loss)
+
+
+def test_dot_alone_over_a_batch_is_the_reference():
+    rng = np.random.default_rng(3)
+    weights, xs = layer_graph(rng, 1, 20, 6, special=0.2)
+    with np.errstate(all="ignore"):
+        loss = loss_of([autograd.dot(weights[0], xs)], rng, 6)
+    check_backward(loss)
+
+
+def test_mixed_scalar_and_batched_inputs():
+    rng = np.random.default_rng(4)
+    weights, xs = layer_graph(rng, 4, 6, 5, special=0.1, scalar_inputs=(0, 3, 5))
+    loss = loss_of(autograd.dots(weights, xs), rng, 5)
+    check_backward(loss)
+
+
+def test_batched_weights_take_the_general_path():
+    rng = np.random.default_rng(5)
+    weights, xs = layer_graph(rng, 3, 4, 5)
+    weights[1][2] = Value(rng_values(rng, (5,)))  # a weight holding a batch
+    loss = loss_of(autograd.dots(weights, xs), rng, 5)
+    check_backward(loss)
+
+
+def test_a_weight_shared_by_two_dots_and_twice_in_one():
+    rng = np.random.default_rng(6)
+    weights, xs = layer_graph(rng, 3, 5, 4, share=((0, 1), (2, 3)))
+    weights[1][0] = weights[1][4]  # twice in one row
+    loss = loss_of(autograd.dots(weights, xs), rng, 4)
+    topo = check_backward(loss)
+    assert weights[0][1] in topo
+
+
+def test_a_weight_that_is_also_an_input():
+    rng = np.random.default_rng(8)
+    a = Value(0.75)
+    xs = [Value(rng_values(rng, (4,))) for _ in range(3)] + [a]
+    weights = [[a, Value(2.0), Value(-1.0), Value(0.5)], [Value(1.5), a, Value(3.0), Value(-2.0)]]
+    loss = loss_of(autograd.dots(weights, xs), rng, 4)
+    check_backward(loss)
+
+
+def test_an_input_used_twice_in_one_dot_takes_the_general_path():
+    x = Value(np.array([1.0, 2.0, -3.0]))
+    w = [Value(0.5), Value(-2.0), Value(1.5), Value(0.25)]
+    y = Value(np.array([0.5, 0.5, 0.5]))
+    loss = loss_of(autograd.dots([w], [x, y, x, y]), np.random.default_rng(0), 3)
+    check_backward(loss)
+
+
+def test_an_input_used_by_two_layers_and_elsewhere():
+    # Terms into the shared inputs come from two groups and from other nodes, interleaved in the
+    # sweep: each input must receive them in that order.
+    rng = np.random.default_rng(9)
+    w1, xs = layer_graph(rng, 3, 5, 6, special=0.1)
+    w2, _ = layer_graph(rng, 2, 5, 6)
+    h1 = autograd.dots(w1, xs)
+    h2 = autograd.dots(w2, xs)
+    mixed = [h1[0] * xs[2], h2[1] + xs[0] * 3.0, h1[2].tanh() * h2[0], h1[1] - xs[4]]
+    loss = loss_of(mixed + [autograd.dot([Value(0.5)] * 5, xs)], rng, 6)
+    check_backward(loss)
+
+
+def test_stacked_layers_and_an_intermediate_input():
+    rng = np.random.default_rng(10)
+    w1, xs = layer_graph(rng, 6, 4, 5, special=0.1)
+    with np.errstate(all="ignore"):  # inf - inf and the like are part of the test
+        h = [v.relu() for v in autograd.dots(w1, xs)]
+        w2 = [[Value(float(w)) for w in row] for row in rng_values(rng, (3, 6))]
+        out = autograd.dots(w2, h)
+        loss = loss_of(out + [h[2] * h[3]], rng, 5)
+    check_backward(loss)
+
+
+def test_batched_root_and_accumulation_across_calls():
+    rng = np.random.default_rng(11)
+    weights, xs = layer_graph(rng, 4, 5, 3)
+    out = autograd.dots(weights, xs)
+    root = autograd.sum([o.tanh() for o in out])
+    check_backward(root, seed=np.array([1.0, -0.0, 2.5]))
+    check_backward(root, seed=np.array([0.5, 1.0, -1.0]))  # adds again onto the first call's
+
+
+def test_data_changed_between_forward_and_backward_is_read_at_backward():
+    rng = np.random.default_rng(12)
+    weights, xs = layer_graph(rng, 3, 4, 5)
+    loss = loss_of(autograd.dots(weights, xs), rng, 5)
+    weights[1][2].data = -7.0
+    xs[3].data[1] = 100.0  # in place
+    check_backward(loss)
+
+
+def test_nn_layer_and_mlp_are_the_reference():
+    rng = np.random.default_rng(13)
+    model = MLP(5, [8, 6, 3], seed=1)
+    X = rng.standard_normal((17, 5))
+    loss = losses.cross_entropy(model(X), rng.integers(0, 3, 17))
+    check_backward(loss)
+    layer = Layer(4, 3, activation="tanh", init="xavier", rng=np.random.default_rng(0))
+    outs = layer(rng.standard_normal((6, 4)))
+    check_backward(autograd.sum(outs).sum())
+
+
+def test_nn_layer_one_example_equals_the_batch():
+    model = MLP(3, [5, 2], seed=2)
+    X = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+    batch = model(X)
+    for i, row in enumerate(X):
+        one = model(list(row))
+        assert [o.data for o in one] == [float(b.data[i]) for b in batch]
+
+
+def test_create_graph_through_dots():
+    rng = np.random.default_rng(14)
+    weights, xs = layer_graph(rng, 3, 4, 5)
+    flat = [w for row in weights for w in row]
+
+    def build(fast):
+        outs = autograd.dots(weights, xs) if fast else [autograd.dot(row, xs) for row in weights]
+        return autograd.sum([(o * o).tanh() for o in outs]).sum()
+
+    results = []
+    for fast in (True, False):
+        for v in flat + xs:
+            v.grad = np.zeros_like(v.data) if type(v.data) is np.ndarray else 0.0
+        loss = build(fast)
+        loss.backward(create_graph=True)
+        first = [w.grad for w in flat]
+        assert all(isinstance(g, Value) for g in first)
+        penalty = autograd.sum([g * g for g in first])
+        for v in flat + xs:
+            v.grad = np.zeros_like(v.data) if type(v.data) is np.ndarray else 0.0
+        penalty.backward()
+        results.append(([g.data for g in first], [w.grad for w in flat], [x.grad.copy() for x in xs]))
+    (g1, h1, x1), (g2, h2, x2) = results
+    assert all(same(a, b) for a, b in zip(g1, g2))
+    assert all(same(a, b) for a, b in zip(h1, h2))
+    assert all(same(a, b) for a, b in zip(x1, x2))
+    # and the first-order numbers are the float path's
+    loss = build(True)
+    ref = reference_grads(loss)
+    assert all(same(g, ref[w]) for g, w in zip(g1, flat))
+
+
+def test_an_error_mid_sweep_leaves_every_gradient_as_it_was():
+    rng = np.random.default_rng(15)
+    weights, xs = layer_graph(rng, 3, 4, 5)
+    out = autograd.dots(weights, xs)
+    c = Value(2.0)
+    loss = (autograd.sum(out).sum() / c)
+    before = {v: (v.grad.copy() if type(v.grad) is np.ndarray else v.grad) for v in topological_order(loss)}
+    c.data = 0.0
+    with pytest.raises(ZeroDivisionError):
+        loss.backward()
+    for v, g in before.items():
+        assert same(v.grad, g)
+        assert type(v.grad) in (float, np.ndarray)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 1), (40, 1), (300, 1), (2, 3), (17, 8), (129, 2), (3, 4, 5), (33, 1, 1)])
+def test_sum_rows_adds_row_after_row(shape):
+    # Values spanning 20 orders of magnitude: any other order of additions shows in the bits.
+    rng = np.random.default_rng(sum(shape))
+    p = rng.standard_normal(shape) * 10.0 ** rng.integers(-10, 10, shape)
+    acc = p[0].copy()
+    for row in p[1:]:
+        acc = acc + row
+    assert same(ops._sum_rows(p), acc)
+    zeros = np.full(shape, -0.0)
+    assert np.signbit(ops._sum_rows(zeros)).all()  # -0.0 + -0.0 stays -0.0, as cumsum keeps it
+
+
+def test_backward_visits_nodes_in_topological_order():
+    # backward() orders op nodes as topological_order() does (the order terms are added in)
+    # and takes leaves in bulk; the set of nodes is the same.
+    from autograd.backward import _sweep_order
+    rng = np.random.default_rng(16)
+    w1, xs = layer_graph(rng, 4, 5, 3)
+    w2, _ = layer_graph(rng, 3, 4, 3)
+    h = [v.relu() for v in autograd.dots(w1, xs)]
+    out = autograd.dots(w2, h) + autograd.dots(w1[:2], xs)
+    model = MLP(3, [4, 2], seed=0)
+    roots = [loss_of(out + [h[0] * xs[1]], rng, 3),
+             losses.cross_entropy(model(rng.standard_normal((5, 3))), [0, 1, 1, 0, 1]),
+             Value(2.0), Value(1.0) * 3.0]
+    for root in roots:
+        topo = topological_order(root)
+        inner, leaves = _sweep_order(root)
+        assert inner == [n for n in topo if n.op]
+        assert set(leaves) == {n for n in topo if not n.op} and len(leaves) + len(inner) == len(topo)
+
+
+def test_big_layers_computed_in_pieces_are_the_reference():
+    # Big enough that forward, weight and input gradients go through the cache-sized pieces.
+    rng = np.random.default_rng(17)
+    weights, xs = layer_graph(rng, 3, 300, 230, special=0.01)
+    with np.errstate(all="ignore"):
+        outs = autograd.dots(weights, xs)
+        for row, node in zip(weights, outs):
+            assert same(node.data, loop_dot([w.data for w in row] + [x.data for x in xs]))
+        loss = loss_of(outs, rng, 230)
+    check_backward(loss)
+
+
+def test_gathered_marker_adds_in_either_order():
+    # An input whose gradient is being gathered: `array + it` and `it + array` both write the
+    # gathered terms back first (numpy must not broadcast over the marker object).
+    from autograd.backward import _Gathered, _write_back  # noqa: F401
+    from autograd.value import _DotRows
+    x = Value(np.array([1.0, 2.0]))
+    rows = _DotRows(1)
+    rows.bx, rows.gx = [x], np.array([[0.5, -0.0]])
+    x.grad = _Gathered(rows, 0)
+    total = np.array([1.0, 1.0]) + x.grad
+    assert same(total, np.array([1.5, 1.0])) and same(x.grad, np.array([0.5, -0.0]))
+    rows.gx = np.array([[2.0, 3.0]])
+    x.grad = _Gathered(rows, 0)
+    assert same(x.grad + np.array([1.0, -1.0]), np.array([3.0, 2.0]))
