@@ -27,7 +27,7 @@ import numpy as np
 from .backward import topological_order
 from .gradcheck import GradcheckError
 from .lifted import ValueArray, lift
-from .value import Value, _grad_enabled
+from .value import Value, _set_grad_enabled
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "clamp", "leaky_relu", "softplus")
 _DERIVATIVE = {"relu": "the ReLU's mask (z > 0)", "tanh": "tanh's derivative (1 - a**2)",
@@ -136,11 +136,11 @@ def check_backprop(loss_fn, params, grads, *, args=(), rtol=1e-7, atol=1e-10, ra
     params, grads = _inputs(params, grads)
     lifted = {k: lift(v, k) for k, v in params.items()}
     given = {k: v.copy() for k, v in lifted.items()}  # loss_fn may write into these (W *= 2)
-    was, _grad_enabled[0] = _grad_enabled[0], True  # inside no_grad() too: the graph is the point
+    was = _set_grad_enabled(True)  # inside no_grad() too: the graph is the point
     try:
         root = _loss_value(loss_fn(given, *args))
     finally:
-        _grad_enabled[0] = was
+        _set_grad_enabled(was)
     if not np.isfinite(root.data):
         raise ValueError(f"check_backprop: loss_fn gave a non-finite loss ({root.data}) at these parameters")
     exact = _gradients(root, lifted, {})

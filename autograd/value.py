@@ -52,6 +52,16 @@ def _set_grad_enabled(mode):
     return prev
 
 
+def is_tracing():
+    """True while autograd.compile traces a function in this thread (its comparisons are being
+    recorded): code that would freeze a random choice into the trace can refuse.
+
+        >>> is_tracing()
+        False
+    """
+    return _thread.compare_hook is not None
+
+
 def _set_compare_hook(hook):
     """Install this thread's comparison hook (None removes it); returns the previous one."""
     prev = _thread.compare_hook
@@ -354,7 +364,7 @@ class Value:
         tensor of several numbers does: whether all or any example should count is ambiguous."""
         x = _one_number(self, "bool()", "the truth value of a batch is ambiguous; use "
                                           "(v.data != 0).any() or .all()")
-        if _compare_hook[0] is not None:  # autograd.compile: a branch on the sign, as `v > 0`
+        if _hooked[0]:  # autograd.compile records a branch on the sign, as `v > 0` would
             _compare(self, 0.0, ">", x > 0.0)
             _compare(self, 0.0, "<", x < 0.0)
         return x != 0.0

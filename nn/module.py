@@ -383,8 +383,7 @@ class Dropout(Module):
         xs = [x] if one else _as_values(x)
         if not self.training or self.p == 0.0:
             return xs[0] if one else xs
-        from autograd import value as value_mod
-        if value_mod._compare_hook[0] is not None:
+        if autograd.is_tracing():
             raise RuntimeError("Dropout in training mode cannot be compiled (autograd.compile, "
                                "fit(compile=True)): the trace would freeze one random mask; "
                                "use compile=False, or call model.eval() for inference")
