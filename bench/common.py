@@ -1,8 +1,32 @@
-"""What the benchmarks share: moving one set of weights between valuegrad, micrograd and PyTorch,
-so that every contender computes the same thing (checked by comparing losses)."""
+"""What the benchmarks share: one thread everywhere, one set of weights moved between valuegrad,
+micrograd and PyTorch (so that every contender computes the same thing, checked by comparing
+losses), and the timing harness: contenders interleaved round by round, medians, every slow
+thing bounded (a step by an alarm, a compile by a child process with a timeout).
+
+Import this module before numpy, torch or jax: it pins their thread pools on import.
+"""
 from __future__ import annotations
 
-import numpy as np
+import os
+
+# One core per contender, set before any numerical library starts its thread pools.
+os.environ["OMP_NUM_THREADS"] = "1"
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+if "xla_cpu_multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _XLA).strip()
+
+import contextlib  # noqa: E402
+import gc  # noqa: E402
+import json  # noqa: E402
+import signal  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 try:
     import torch
@@ -11,18 +35,26 @@ except ImportError:  # pragma: no cover
 
 
 def layer_arrays(model):
-    """valuegrad's weights as [(W (nout, nin), b (nout,)), ...], from its state_dict names."""
-    sd = model.state_dict()
-    out = []
-    for i, layer in enumerate(model.layers):
-        W = np.array([[sd[f"layers.{i}.neurons.{j}.w.{k}"] for k in range(layer.nin)]
-                      for j in range(layer.nout)])
-        b = np.array([sd[f"layers.{i}.neurons.{j}.b"] for j in range(layer.nout)])
-        out.append((W, b))
+    """valuegrad's weights as [(W (nout, nin), b (nout,)), ...], read from model.parameters()
+    (each neuron's weights, then its bias, layer by layer) and checked against load_state_dict's
+    reading of the same arrays, so that a change of parameter order cannot pass unnoticed."""
+    values = [float(p.data) for p in model.parameters()]
+    sizes = [model.nin] + list(model.nouts)
+    out, o = [], 0
+    for nin, nout in zip(sizes, sizes[1:]):
+        block = np.array(values[o:o + nout * (nin + 1)]).reshape(nout, nin + 1)
+        out.append((block[:, :nin].copy(), block[:, nin].copy()))
+        o += nout * (nin + 1)
+    if o != len(values):
+        raise RuntimeError(f"layer_arrays: {len(values)} parameters, the layer sizes {sizes} need {o}")
+    load_ours(model, out)
+    if [float(p.data) for p in model.parameters()] != values:
+        raise RuntimeError("layer_arrays: model.parameters() is not in (neuron weights, bias) order")
     return out
 
 
 def load_ours(model, arrays):
+    """Set a valuegrad MLP's weights from [(W, b), ...] (PyTorch's layout) and zero its grads."""
     state = {}
     for i, (W, b) in enumerate(arrays):
         state[f"layers.{i}.weight"], state[f"layers.{i}.bias"] = W, b
@@ -60,3 +92,131 @@ def load_torch(model, arrays):
 def max_rel(a, b):
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
+
+
+# -- bounds ------------------------------------------------------------------------------------
+
+class StepTimeout(Exception):
+    """A contender's step ran past the bench's limit."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds):
+    """Raise StepTimeout in this (main) thread after `seconds`. Python code only: a long call
+    into C is interrupted when it returns."""
+    def on_alarm(signum, frame):
+        raise StepTimeout
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def run_child(argv, timeout, env=None):
+    """Run a child Python process in its own process group; on timeout kill the whole group
+    (the C compiler it started too). Returns the JSON of its last stdout line, or
+    {"timeout": seconds} or {"error": text}."""
+    proc = subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return {"timeout": timeout}
+    if proc.returncode != 0:
+        return {"error": (err or out)[-1500:]}
+    return json.loads(out.strip().splitlines()[-1])
+
+
+# -- the harness ---------------------------------------------------------------------------------
+
+class Result:
+    def __init__(self, name):
+        self.name, self.times, self.steps, self.losses, self.skipped = name, [], 0, None, None
+
+    @property
+    def per_step(self):
+        return statistics.median(self.times) / self.steps if self.times else None
+
+    @property
+    def per_run(self):
+        return statistics.median(self.times) if self.times else None
+
+
+def measure(contenders, steps, rounds, budget, step_limit):
+    """Time each contender's `run(n)` (n steps from its `reset()` weights): first one warm-up step
+    (bounded by `step_limit` seconds; past it the contender is skipped), then interleaved rounds,
+    in each one timed run of every contender. A slow contender runs fewer steps and rounds so
+    that it spends about `budget` seconds. Contenders with `fixed_steps` always run that many.
+    Returns {name: Result}; Result.losses are those of the first timed run."""
+    results, plan = {}, {}
+    for c in contenders:
+        r = results[c.name] = Result(c.name)
+        if getattr(c, "skipped", None):
+            r.skipped = c.skipped
+            continue
+        c.reset()
+        gc.collect()
+        t = time.perf_counter()
+        try:
+            with time_limit(step_limit):
+                c.run(1 if not getattr(c, "fixed_steps", None) else c.fixed_steps)
+        except StepTimeout:
+            r.skipped = f"skipped: a step took over {step_limit:g} s"
+            continue
+        probe = max(time.perf_counter() - t, 1e-9)
+        fixed = getattr(c, "fixed_steps", None)
+        if fixed:
+            n, per = fixed, probe
+        else:
+            n = min(steps, max(1, int(budget / (rounds * probe))))
+            per = probe * n
+        plan[c.name] = (c, n, min(rounds, max(1, int(budget / per))))
+    for k in range(rounds):
+        for name, (c, n, nr) in plan.items():
+            if k >= nr:
+                continue
+            c.reset()
+            gc.collect()
+            t = time.perf_counter()
+            out = c.run(n)
+            results[name].times.append(time.perf_counter() - t)
+            results[name].steps = n
+            if results[name].losses is None:
+                results[name].losses = c.losses(out)
+    return results
+
+
+def agreement(contenders, results, reference_order=("eager", "numpy", "c", "torch", "jax")):
+    """(reference name, {name: max relative difference of the losses vs the reference})."""
+    ref = next((n for n in reference_order if results.get(n) and results[n].losses), None)
+    if ref is None:
+        return None, {}
+    ref_losses = results[ref].losses
+    diffs = {}
+    for c in contenders:
+        r = results[c.name]
+        if c.name == ref or not r.losses:
+            continue
+        mine, theirs = c.comparable(r.losses, ref_losses)
+        if len(mine):
+            diffs[c.name] = max_rel(mine, theirs)
+    return ref, diffs
+
+
+def fmt_time(t):
+    if t is None:
+        return "-"
+    if t >= 1:
+        return f"{t:.2f} s"
+    if t >= 1e-3:
+        return f"{t * 1e3:.3g} ms"
+    return f"{t * 1e6:.3g} us"
+
+
+def fmt_ratio(t, ref):
+    return f"{t / ref:.2g}x" if t and ref else "-"
