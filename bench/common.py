@@ -150,8 +150,8 @@ class Result:
 def measure(contenders, steps, rounds, budget, step_limit):
     """Time each contender's `run(n)` (n steps from its `reset()` weights): first one warm-up step
     (bounded by `step_limit` seconds; past it the contender is skipped), then interleaved rounds,
-    in each one timed run of every contender. A slow contender runs fewer steps and rounds so
-    that it spends about `budget` seconds. Contenders with `fixed_steps` always run that many.
+    in each one timed run of every contender. A slow contender runs fewer rounds, then fewer
+    steps, so that it spends about `budget` seconds. Contenders with `fixed_steps` always run that many.
     Returns {name: Result}; Result.losses are those of the first timed run."""
     results, plan = {}, {}
     for c in contenders:
@@ -172,8 +172,8 @@ def measure(contenders, steps, rounds, budget, step_limit):
         fixed = getattr(c, "fixed_steps", None)
         if fixed:
             n, per = fixed, probe
-        else:
-            n = min(steps, max(1, int(budget / (rounds * probe))))
+        else:  # all the steps if one run fits the budget, then as many rounds as fit
+            n = min(steps, max(1, int(budget / probe)))
             per = probe * n
         plan[c.name] = (c, n, min(rounds, max(1, int(budget / per))))
     for k in range(rounds):
