@@ -28,11 +28,6 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-try:
-    import torch
-except ImportError:  # pragma: no cover
-    torch = None
-
 
 def layer_arrays(model):
     """valuegrad's weights as [(W (nout, nin), b (nout,)), ...], read from model.parameters()
@@ -72,6 +67,7 @@ def load_micrograd(model, arrays):
 
 def torch_mlp(sizes):
     """Linear layers with ReLU between them, float64: the MLP of valuegrad's nn."""
+    import torch  # only here: a compile child process need not load it
     mods = []
     for i in range(len(sizes) - 1):
         mods.append(torch.nn.Linear(sizes[i], sizes[i + 1], dtype=torch.float64))
@@ -81,6 +77,7 @@ def torch_mlp(sizes):
 
 
 def load_torch(model, arrays):
+    import torch
     linears = [m for m in model if isinstance(m, torch.nn.Linear)]
     with torch.no_grad():
         for lin, (W, b) in zip(linears, arrays):
@@ -153,6 +150,15 @@ def measure(contenders, steps, rounds, budget, step_limit):
     in each one timed run of every contender. A slow contender runs fewer rounds, then fewer
     steps, so that it spends about `budget` seconds. Contenders with `fixed_steps` always run that many.
     Returns {name: Result}; Result.losses are those of the first timed run."""
+    gc.collect()
+    gc.freeze()  # the libraries' objects out of the collector's way: gc.collect() below stays cheap
+    try:
+        return _measure(contenders, steps, rounds, budget, step_limit)
+    finally:
+        gc.unfreeze()
+
+
+def _measure(contenders, steps, rounds, budget, step_limit):
     results, plan = {}, {}
     for c in contenders:
         r = results[c.name] = Result(c.name)
@@ -198,20 +204,26 @@ def measure(contenders, steps, rounds, budget, step_limit):
 
 
 def agreement(contenders, results, reference_order=("eager", "numpy", "c", "torch", "jax")):
-    """(reference name, {name: max relative difference of the losses vs the reference})."""
-    ref = next((n for n in reference_order if results.get(n) and results[n].losses), None)
-    if ref is None:
+    """(reference name, {name: max relative difference of its losses vs the reference's}). A
+    contender whose losses cannot be set against the reference's (nn.fit's epoch mean when the
+    reference ran only some steps) is compared with the next contender in reference_order that
+    ran enough, under the key 'name (vs other)'."""
+    have = [n for n in reference_order if results.get(n) and results[n].losses]
+    if not have:
         return None, {}
-    ref_losses = results[ref].losses
     diffs = {}
     for c in contenders:
         r = results[c.name]
-        if c.name == ref or not r.losses:
+        if c.name == have[0] or not r.losses:
             continue
-        mine, theirs = c.comparable(r.losses, ref_losses)
-        if len(mine):
-            diffs[c.name] = max_rel(mine, theirs)
-    return ref, diffs
+        for ref in have:
+            if ref == c.name:
+                continue
+            mine, theirs = c.comparable(r.losses, results[ref].losses)
+            if len(mine):
+                diffs[c.name if ref == have[0] else f"{c.name} (vs {ref})"] = max_rel(mine, theirs)
+                break
+    return have[0], diffs
 
 
 def fmt_time(t):

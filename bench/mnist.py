@@ -35,7 +35,7 @@ NAMES = {"eager": "valuegrad eager (batched)", "numpy": "compiled numpy, flat", 
 
 
 def bench(opts):
-    wl = workload.mnist_like(examples=opts.examples, hidden=opts.hidden)
+    wl = workload.mnist_like(examples=opts.examples, hidden=opts.hidden, inputs=opts.inputs)
     cs = workload.valuegrad_contenders(wl, fit=True) + rivals.rival_contenders(wl)
     by = {c.name: c for c in cs}
     info = {}
@@ -84,6 +84,7 @@ def parse(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--examples", type=int, default=60000)
     ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--inputs", type=int, default=784, help="pixels a row (784: MNIST's)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--budget", type=float, default=20.0, help="seconds per contender, about")
     ap.add_argument("--max-step-seconds", type=float, default=60.0)
@@ -92,8 +93,8 @@ def parse(argv=None):
     opts = ap.parse_args(argv)
     if opts.quick:
         opts.examples, opts.rounds, opts.budget, opts.max_compile_seconds = 6400, 2, 4.0, 10.0
-    if opts.examples < 1 or opts.rounds < 1 or opts.hidden < 1:
-        ap.error("--examples, --hidden and --rounds must be >= 1")
+    if min(opts.examples, opts.rounds, opts.hidden, opts.inputs) < 1:
+        ap.error("--examples, --hidden, --inputs and --rounds must be >= 1")
     return opts
 
 

@@ -99,14 +99,15 @@ def moons(width, batch, steps=5, lr=0.5):
                     spec={"kind": "moons", "width": width, "batch": batch, "steps": steps, "lr": lr})
 
 
-def mnist_like(examples=60000, batch=64, hidden=128, seed=0):
+def mnist_like(examples=60000, batch=64, hidden=128, inputs=784, seed=0):
     """MNIST-shaped: `examples` random 784-pixel rows in [0, 1) and random labels 0-9 (seed 0),
     MLP(784,[hidden,10]) He init, softmax CE, batches of 64 (the last one shorter), SGD lr 0.01."""
     rng = np.random.default_rng(seed)
-    X = rng.random((examples, 784))
+    X = rng.random((examples, inputs))
     y = rng.integers(0, 10, examples)
-    return Workload("mnist-like", [784, hidden, 10], "ce", X, y, batch, lr=0.01,
-                    spec={"kind": "mnist", "examples": examples, "batch": batch, "hidden": hidden})
+    return Workload("mnist-like", [inputs, hidden, 10], "ce", X, y, batch, lr=0.01,
+                    spec={"kind": "mnist", "examples": examples, "batch": batch, "hidden": hidden,
+                          "inputs": inputs})
 
 
 BUILDERS = {"demo": demo, "digits": digits, "moons": moons, "mnist": mnist_like}
@@ -224,12 +225,9 @@ class Fit(_Contender):
         wl = self.wl
         reg = (lambda m: losses.l2(m.parameters(), wl.l2)) if wl.loss == "hinge" else None
         loss = losses.hinge if wl.loss == "hinge" else losses.cross_entropy
-        if wl.per_epoch == 1:
-            h = nn.fit(self.model, loss, self.opt, wl.X, wl.t, epochs=n, batch_size=wl.batch_size,
-                       shuffle=False, progress=False, regularization=reg, compile=True)
-        else:
-            h = nn.fit(self.model, loss, self.opt, wl.X, wl.t, epochs=1, batch_size=wl.batch_size,
-                       shuffle=False, progress=False, regularization=reg, compile=True)
+        epochs = n if wl.per_epoch == 1 else 1
+        h = nn.fit(self.model, loss, self.opt, wl.X, wl.t, epochs=epochs, batch_size=wl.batch_size,
+                   shuffle=False, progress=False, regularization=reg, compile=True)
         return h["loss"]
 
     def comparable(self, mine, ref):
@@ -242,7 +240,7 @@ class Fit(_Contender):
         return mine[:1], [float(np.dot(ref[:wl.steps], sizes) / sum(sizes))]
 
 
-def valuegrad_contenders(wl, cache_children=None, fit=False):
+def valuegrad_contenders(wl, fit=False):
     """Eager, compiled numpy and compiled C (flat), nn.fit if asked. Compiled contenders are
     built by `prepare_compiled`."""
     cs = [Eager(wl), Flat(wl, "numpy"), Flat(wl, "c")]
