@@ -131,11 +131,11 @@ def parse(argv=None):
     ap.add_argument("--max-step-seconds", type=float, default=10.0)
     ap.add_argument("--max-compile-seconds", type=float, default=30.0)
     ap.add_argument("--quick", action="store_true",
-                    help="widths 16,64, batches 100,1000, 2 rounds of 2 steps, compiles bounded at 10 s")
+                    help="widths 16,64, batches 100,1000, 2 rounds of 2 steps, compiles bounded at 15 s")
     opts = ap.parse_args(argv)
     if opts.quick:
         opts.widths, opts.batches, opts.rounds, opts.steps = [16, 64], [100, 1000], 2, 2
-        opts.budget, opts.max_step_seconds, opts.max_compile_seconds = 2.0, 5.0, 10.0
+        opts.budget, opts.max_step_seconds, opts.max_compile_seconds = 2.0, 5.0, 15.0
     if opts.rounds < 1 or opts.steps < 1 or min(opts.widths + opts.batches) < 1:
         ap.error("--rounds, --steps, widths and batches must be >= 1")
     return opts
