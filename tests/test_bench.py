@@ -89,3 +89,18 @@ def test_a_slow_step_is_cut_off():
 
     res = common.measure([Slow()], steps=3, rounds=2, budget=1.0, step_limit=0.05)
     assert res["slow"].skipped == "skipped: a step took over 0.05 s" and res["slow"].times == []
+
+
+def test_without_torch_and_jax_their_columns_say_skipped(monkeypatch, capsys):
+    monkeypatch.setattr(rivals, "torch", None)
+    monkeypatch.setattr(rivals, "jax", None)
+    wl = workload.moons(3, 5, steps=2)
+    cs = workload.valuegrad_contenders(wl) + rivals.rival_contenders(wl)
+    for c in cs[1:3]:
+        c.skipped = "skipped: not compiled in this test"
+    res = common.measure(cs, steps=2, rounds=1, budget=0.05, step_limit=5)
+    ref, diffs = common.agreement(cs, res)
+    assert ref == "eager" and diffs == {} and len(res["eager"].losses) == 2
+    scaling.print_row(3, 5, res, ref, diffs, scaling.parse(["--rounds", "1", "--steps", "2"]))
+    out = capsys.readouterr().out
+    assert "skipped: torch is not installed" in out and "skipped: jax is not installed" in out
