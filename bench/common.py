@@ -237,4 +237,7 @@ def fmt_time(t):
 
 
 def fmt_ratio(t, ref):
-    return f"{t / ref:.2g}x" if t and ref else "-"
+    if not (t and ref):
+        return "-"
+    r = t / ref
+    return f"{r:.0f}x" if r >= 10 else f"{r:.2g}x"
