@@ -229,6 +229,8 @@ def agreement(contenders, results, reference_order=("eager", "numpy", "c", "torc
 def fmt_time(t):
     if t is None:
         return "-"
+    if t >= 100:
+        return f"{t:.0f} s"
     if t >= 1:
         return f"{t:.2f} s"
     if t >= 1e-3:
