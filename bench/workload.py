@@ -218,17 +218,18 @@ class Fit(_Contender):
         self.opt = optim.SGD(self.model, lr=wl.lr)
         if wl.per_epoch != 1:
             self.fixed_steps = wl.steps
+        # made once: fit may keep its compiled step per (model, loss, regularization)
+        self.reg = (lambda m: losses.l2(m.parameters(), wl.l2)) if wl.loss == "hinge" else None
+        self.loss = losses.hinge if wl.loss == "hinge" else losses.cross_entropy
 
     def reset(self):
         load_ours(self.model, self.wl.init)
 
     def run(self, n):
         wl = self.wl
-        reg = (lambda m: losses.l2(m.parameters(), wl.l2)) if wl.loss == "hinge" else None
-        loss = losses.hinge if wl.loss == "hinge" else losses.cross_entropy
         epochs = n if wl.per_epoch == 1 else 1
-        h = nn.fit(self.model, loss, self.opt, wl.X, wl.t, epochs=epochs, batch_size=wl.batch_size,
-                   shuffle=False, progress=False, regularization=reg, compile=True)
+        h = nn.fit(self.model, self.loss, self.opt, wl.X, wl.t, epochs=epochs, batch_size=wl.batch_size,
+                   shuffle=False, progress=False, regularization=self.reg, compile=True)
         return h["loss"]
 
     def comparable(self, mine, ref):
