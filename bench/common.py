@@ -238,6 +238,11 @@ def fmt_time(t):
     return f"{t * 1e6:.3g} us"
 
 
+def fmt_size(chars, lines):
+    size = f"{chars / 1e6:.2f} MB" if chars >= 1e6 else f"{chars / 1e3:.0f} kB"
+    return f"{size}, {lines:,} lines"
+
+
 def fmt_ratio(t, ref):
     if not (t and ref):
         return "-"

@@ -28,7 +28,7 @@ sys.path.insert(0, HERE)
 import common  # noqa: E402  (pins threads first)
 import rivals  # noqa: E402
 import workload  # noqa: E402
-from common import agreement, fmt_ratio, fmt_time, measure  # noqa: E402
+from common import agreement, fmt_ratio, fmt_size, fmt_time, measure  # noqa: E402
 
 ORDER = ("eager", "numpy", "c", "fit", "torch", "jax")
 NAMES = {"eager": "valuegrad eager (batched)", "numpy": "compiled numpy, flat", "c": "compiled C, flat",
@@ -90,7 +90,7 @@ def report(a, b):
             cells.append(c.get("skipped") or fmt_time(c.get(key)) + (" (compiled again!)" if key == "load" and c.get("recompiled") else ""))
         print(f"| {what} | " + " | ".join(cells) + " |")
     print("| generated C | " + " | ".join(
-        f"{d['info']['c']['chars'] / 1e3:.0f} kB, {d['info']['c']['lines']:,} lines" if d and "chars" in d["info"].get("c", {}) else "-"
+        fmt_size(d['info']['c']['chars'], d['info']['c']['lines']) if d and "chars" in d["info"].get("c", {}) else "-"
         for d in (a, b)) + " |")
     print("| JAX compile (each shape) | " + " | ".join(fmt_time(d["t_jax"]) if d else "-" for d in (a, b)) + " |")
     goals = []

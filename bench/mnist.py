@@ -27,7 +27,7 @@ sys.path.insert(0, HERE)
 import common  # noqa: E402  (pins threads first)
 import rivals  # noqa: E402
 import workload  # noqa: E402
-from common import agreement, fmt_ratio, fmt_time, measure  # noqa: E402
+from common import agreement, fmt_ratio, fmt_size, fmt_time, measure  # noqa: E402
 
 ORDER = ("eager", "numpy", "c", "fit", "torch", "jax")
 NAMES = {"eager": "valuegrad eager (batched)", "numpy": "compiled numpy, flat", "c": "compiled C, flat",
@@ -73,7 +73,7 @@ def report(wl, res, ref, diffs, info, t_jax):
     c = info.get("c", {})
     print(f"first C compile: {c.get('skipped') or fmt_time(c.get('first'))}"
           + (f" (all {len(wl.shapes)} batch shapes {fmt_time(c['all_shapes'])}), cached load {fmt_time(c['load'])}, "
-             f"C {c['chars'] / 1e6:.2f} MB, {c['lines']:,} lines" if "load" in c else "")
+             f"C {fmt_size(c['chars'], c['lines'])}" if "load" in c else "")
           + f"; numpy compile: {info.get('numpy', {}).get('skipped') or fmt_time(info.get('numpy', {}).get('first'))}"
           + f"; JAX compile {fmt_time(t_jax)} (first shape)")
     if "c" in epoch and j:

@@ -31,7 +31,7 @@ sys.path.insert(0, HERE)
 import common  # noqa: E402  (pins threads first)
 import rivals  # noqa: E402
 import workload  # noqa: E402
-from common import agreement, fmt_ratio, fmt_time, measure  # noqa: E402
+from common import agreement, fmt_ratio, fmt_size, fmt_time, measure  # noqa: E402
 
 ORDER = ("eager", "numpy", "c", "torch", "jax")
 NAMES = {"eager": "eager", "numpy": "compiled numpy", "c": "compiled C", "torch": "PyTorch", "jax": "JAX jit"}
@@ -104,7 +104,7 @@ def print_compiles(per_width):
         c, npy = info.get("c", {}), info.get("numpy", {})
         first = c.get("skipped") or fmt_time(c.get("first"))
         load = fmt_time(c.get("load")) + (" (compiled again!)" if c.get("recompiled") else "") if "load" in c else "-"
-        size = f"{c['chars'] / 1e6:.2f} MB, {c['lines']:,} lines" if "chars" in c else "-"
+        size = fmt_size(c["chars"], c["lines"]) if "chars" in c else "-"
         nfirst = npy.get("skipped") or fmt_time(npy.get("first"))
         print(f"| {w} | {first} | {load} | {size} | {nfirst} | {fmt_time(t_jax)} |")
 
