@@ -196,10 +196,13 @@ def _measure(contenders, steps, rounds, budget, step_limit):
             gc.collect()
             t = time.perf_counter()
             out = c.run(n)
-            results[name].times.append(time.perf_counter() - t)
+            dt = time.perf_counter() - t
+            results[name].times.append(dt)
             results[name].steps = n
             if results[name].losses is None:
                 results[name].losses = c.losses(out)
+                # the rounds again from a whole run's time (a one-step probe is noisy)
+                plan[name] = (c, n, min(rounds, max(1, int(budget / dt))))
     return results
 
 
