@@ -129,6 +129,25 @@ def run_child(argv, timeout, env=None):
     return json.loads(out.strip().splitlines()[-1])
 
 
+def leave_out(contenders, names):
+    """Mark the contenders named in `names` (a script's --skip) as skipped."""
+    for c in contenders:
+        if c.name in names:
+            c.skipped = "skipped (--skip)"
+
+
+def skip_option(ap, choices):
+    """Add --skip NAME,NAME to an argparse parser."""
+    def names(text):
+        out = [x for x in text.split(",") if x]
+        bad = [x for x in out if x not in choices]
+        if bad:
+            raise ValueError(bad)
+        return out
+    names.__name__ = "contender list"
+    ap.add_argument("--skip", type=names, default=[], help=f"contenders to leave out, of {','.join(choices)}")
+
+
 # -- the harness ---------------------------------------------------------------------------------
 
 class Result:

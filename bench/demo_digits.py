@@ -38,11 +38,12 @@ NAMES = {"eager": "valuegrad eager (batched)", "numpy": "compiled numpy, flat", 
 def bench(wl, opts, per_epoch):
     """Measure every contender on `wl`; returns a dict for the report."""
     cs = workload.valuegrad_contenders(wl, fit=True) + rivals.rival_contenders(wl)
+    common.leave_out(cs, opts.skip)
     by = {c.name: c for c in cs}
     info = {}
     for name in ("numpy", "c"):
         workload.prepare_compiled(by[name], opts.max_compile_seconds, info)
-    if by["c"].skipped:  # nn.fit would compile the same C in this process, unbounded
+    if by["c"].skipped and not by["fit"].skipped:  # fit would compile the same C here, unbounded
         by["fit"].skipped = by["c"].skipped
     t_jax = by["jax"].compile() if not by["jax"].skipped else None
     steps = wl.steps if per_epoch else opts.steps
@@ -114,6 +115,7 @@ def parse(argv=None):
     ap.add_argument("--budget", type=float, default=8.0, help="seconds per contender per workload, about")
     ap.add_argument("--max-step-seconds", type=float, default=20.0)
     ap.add_argument("--max-compile-seconds", type=float, default=60.0)
+    common.skip_option(ap, ORDER)
     ap.add_argument("--only", choices=("A", "B"), help="one workload")
     ap.add_argument("--quick", action="store_true", help="2 rounds, 5 steps for A, budgets of 3 s")
     opts = ap.parse_args(argv)

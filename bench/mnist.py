@@ -37,11 +37,12 @@ NAMES = {"eager": "valuegrad eager (batched)", "numpy": "compiled numpy, flat", 
 def bench(opts):
     wl = workload.mnist_like(examples=opts.examples, hidden=opts.hidden, inputs=opts.inputs)
     cs = workload.valuegrad_contenders(wl, fit=True) + rivals.rival_contenders(wl)
+    common.leave_out(cs, opts.skip)
     by = {c.name: c for c in cs}
     info = {}
     for name in ("numpy", "c"):
         workload.prepare_compiled(by[name], opts.max_compile_seconds, info)
-    if by["c"].skipped:  # nn.fit would compile the same C in this process, unbounded
+    if by["c"].skipped and not by["fit"].skipped:  # fit would compile the same C here, unbounded
         by["fit"].skipped = by["c"].skipped
     t_jax = by["jax"].compile() if not by["jax"].skipped else None
     res = measure(cs, wl.steps, opts.rounds, opts.budget, opts.max_step_seconds)
@@ -89,6 +90,7 @@ def parse(argv=None):
     ap.add_argument("--budget", type=float, default=20.0, help="seconds per contender, about")
     ap.add_argument("--max-step-seconds", type=float, default=60.0)
     ap.add_argument("--max-compile-seconds", type=float, default=60.0)
+    common.skip_option(ap, ORDER)
     ap.add_argument("--quick", action="store_true", help="6,400 rows, 2 rounds, budgets of 4 s, compiles 10 s")
     opts = ap.parse_args(argv)
     if opts.quick:

@@ -41,8 +41,9 @@ def cell(width, batch, opts, compile_info, skip_backends):
     """Measure one (width, batch): returns (results, reference, diffs, jax compile seconds)."""
     wl = workload.moons(width, batch, steps=opts.steps)
     cs = workload.valuegrad_contenders(wl) + rivals.rival_contenders(wl)
+    common.leave_out(cs, opts.skip)
     for c in cs:
-        if c.name in ("numpy", "c"):
+        if c.name in ("numpy", "c") and not c.skipped:
             if c.name in skip_backends:
                 c.skipped = skip_backends[c.name]
                 continue
@@ -130,6 +131,7 @@ def parse(argv=None):
     ap.add_argument("--budget", type=float, default=8.0, help="seconds per contender per cell, about")
     ap.add_argument("--max-step-seconds", type=float, default=10.0)
     ap.add_argument("--max-compile-seconds", type=float, default=30.0)
+    common.skip_option(ap, ORDER)
     ap.add_argument("--quick", action="store_true",
                     help="widths 16,64, batches 100,1000, 2 rounds of 2 steps, compiles bounded at 15 s")
     opts = ap.parse_args(argv)

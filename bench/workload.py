@@ -256,6 +256,8 @@ def prepare_compiled(c, limit, info):
     numbers of a first compile: for C with a fresh VALUEGRAD_CACHE, set by the caller), then in
     this process (for C, a cached load). Marks `c.skipped` when the child ran out of time.
     Fills info[backend] with first / load seconds and the source size."""
+    if c.skipped:
+        return
     spec = {"workload": c.wl.spec, "backend": c.backend}
     child = run_child([os.path.join(HERE, "workload.py"), "--compile-child", json.dumps(spec)], limit)
     d = info.setdefault(c.backend, {})
