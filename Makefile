@@ -24,11 +24,15 @@ demo: $(VENV)/.demos
 test: $(VENV)/.test
 	$(BIN)/python -m pytest
 
+# One thread for every contender (bench/common.py pins torch's and XLA's pools as well).
 bench: $(VENV)/.test
-	$(BIN)/pip install --quiet -e ".[bench,torch]"
-	$(BIN)/python bench/engine.py
-	$(BIN)/python bench/train.py
-	$(BIN)/python bench/compile.py
+	$(BIN)/pip install --quiet -e ".[bench,torch,jax]"
+	OMP_NUM_THREADS=1 $(BIN)/python bench/engine.py
+	OMP_NUM_THREADS=1 $(BIN)/python bench/train.py
+	OMP_NUM_THREADS=1 $(BIN)/python bench/compile.py
+	OMP_NUM_THREADS=1 $(BIN)/python bench/demo_digits.py
+	OMP_NUM_THREADS=1 $(BIN)/python bench/scaling.py
+	OMP_NUM_THREADS=1 $(BIN)/python bench/mnist.py
 
 clean:
 	rm -rf $(VENV) out
