@@ -48,8 +48,7 @@ def _pairwise(pred, target, f, reduction):
 
 
 def mse(pred, target, reduction="mean"):
-    """(pred - target)^2; targets must be finite numbers."""
-    _check_finite(target, "mse")
+    """(pred - target)^2."""
     return _pairwise(pred, target, lambda p, t: (p - t) ** 2, reduction)
 
 
@@ -186,19 +185,6 @@ def _one_hot_columns(target, k, batched):
         raise ValueError(f"cross_entropy: one-hot targets need shape {'(n, ' if batched else '('}{k}), "
                          f"got {t.shape}")
     return [t[:, j] for j in range(k)] if batched else [float(v) for v in t]
-
-
-def _check_finite(target, name):
-    if isinstance(target, (list, tuple)) and any(isinstance(t, Value) for t in target):
-        return
-    try:
-        t = np.asarray(target.data if isinstance(target, Value) else target, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{name}: targets must be numbers ({e})") from None
-    bad = ~np.isfinite(t)
-    if np.any(bad):
-        i = int(np.flatnonzero(np.atleast_1d(bad))[0])
-        raise ValueError(f"{name}: targets must be finite, got {float(np.atleast_1d(t)[i])!r} at index {i}")
 
 
 def _check_binary(target, allowed, name, exact=True):
