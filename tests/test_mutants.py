@@ -103,3 +103,29 @@ def test_gradgradcheck_checks_every_input():
         gradgradcheck(f, [x, y])
     assert gradgradcheck(f, [x, y], raise_exception=False) is False
     assert gradgradcheck(lambda x, y: x * x * y, [x, y])  # the right rules pass
+
+
+def test_gradcheck_of_a_function_returning_a_plain_number():
+    # fn may return a float (no Value): wrapped, its gradient is 0 everywhere and checks out
+    assert gradcheck(lambda x: 3.0, [Value(0.5)])
+
+
+def test_gradgradcheck_of_a_batched_output():
+    # a batched output needs a seed of ones for its first derivative (else backward refuses)
+    x = Value(np.array([0.3, -0.7, 1.1]))
+    assert gradgradcheck(lambda x: x * x * x, [x])
+    assert gradgradcheck(lambda x: (x * x).tanh(), [x])
+
+
+def test_gradgradcheck_passes_eps_and_tolerances_on():
+    # f = x^4 at x = 1: f'' = 12, the central difference of f' = 4x^3 with step h is
+    # 12 + 4h^2: h = 0.5 is off by exactly 1.
+    f = lambda x: x ** 4  # noqa: E731
+    x = Value(1.0)
+    assert gradgradcheck(f, [x])  # the default eps (1e-6)
+    assert gradgradcheck(f, [x], eps=0.5, raise_exception=False) is False
+    assert gradgradcheck(f, [x], eps=0.5, atol=1.01, rtol=0.0)  # 1 <= 1.01
+    assert gradgradcheck(f, [x], eps=0.5, atol=0.0, rtol=0.08)  # 1 <= 0.08 * 13
+    assert gradgradcheck(f, [x], eps=0.5, atol=0.0, rtol=0.07, raise_exception=False) is False
+    with pytest.raises(GradcheckError, match="eps=0.5"):
+        gradgradcheck(f, [x], eps=0.5)
