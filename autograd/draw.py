@@ -335,16 +335,16 @@ class _Builder:
             name = name[len(prefix) + 1:]
         elif self.page and not name:  # the step-by-step text names every node
             name = "#" + vid[1:]
-        name = html.escape(name)
+        name = _html(name)
         grad = self.grad(v)
         cells = [f"<td><b>{name}</b></td>"] if name else []
         cells += [f"<td>{_cell('data', v.data)}</td>", f"<td>{_cell('grad', grad)}</td>"]
         if note:
-            cells.append(f"<td><i>{html.escape(note)}</i></td>")
+            cells.append(f"<td><i>{_html(note)}</i></td>")
         border = 2 if kind == "output" else 1
         label = (f'<<table border="{border}" cellborder="1" cellspacing="0" cellpadding="3" '
                  f'bgcolor="{fill}" color="{line}">{"<tr>" + "".join(cells) + "</tr>"}</table>>')
-        g.node(vid, label, shape="plain", tooltip=f"{kind} {info.names[v]}".strip(),
+        g.node(vid, label, shape="plain", tooltip=_plain(f"{kind} {info.names[v]}".strip()),
                **({"id": vid} if self.page else {}))
 
     def grad(self, v):
@@ -374,10 +374,10 @@ class _Builder:
                 members.setdefault(own[v], []).append(v)
         for gi, (group, neurons) in enumerate(info.layers()):
             with self.g.subgraph(name=f"cluster_L{gi}") as lay:
-                lay.attr(label=_layer_title(group, neurons), style="rounded", color="#aaaaaa")
+                lay.attr(label=_plain(_layer_title(group, neurons)), style="rounded", color="#aaaaaa")
                 for ni, nr in enumerate(neurons):
                     with lay.subgraph(name=f"cluster_L{gi}_N{ni}") as c:
-                        c.attr(label=nr.prefix or "neuron", style="rounded,dashed", color="#cccccc")
+                        c.attr(label=_plain(nr.prefix or "neuron"), style="rounded,dashed", color="#cccccc")
                         for v in members[nr]:
                             self._value_and_op(c, v, nr.prefix)
         for v in info.nodes:
@@ -411,7 +411,7 @@ class _Builder:
                     for i, (group, neurons) in enumerate(info.layers())]
         for name, title, column in columns:
             with self.g.subgraph(name=name) as lay:
-                lay.attr(label=title, style="rounded", color="#aaaaaa")
+                lay.attr(label=_plain(title), style="rounded", color="#aaaaaa")
                 for item, node_id in column:
                     (self.neuron if item in nid else self.value)(lay, item, node_id)
                 # invisible edges in one rank keep the column in index order (with
@@ -436,7 +436,7 @@ class _Builder:
         if any(o in self.info.root_set for o in nr.outputs):
             fill, line = STYLE["output"]
         wgrad = math.sqrt(sum(float(np.sum(np.square(self.grad(w)))) for w in nr.weights))
-        rows = [f"<b>{html.escape(_short(nr))}</b> {nr.activation}{' (dead)' if dead else ''}",
+        rows = [f"<b>{_html(_short(nr))}</b> {_html(nr.activation)}{' (dead)' if dead else ''}",
                 f"out {_stats(acts)}",
                 f"grad {_stats(grads)}"]
         if nr.bias is not None:
@@ -447,7 +447,7 @@ class _Builder:
                  + "".join(f'<tr><td align="left">{r}</td></tr>' for r in rows) + "</table>>")
         g.node(node_id, label, shape="box", style="rounded,filled", fillcolor=fill, color=line,
                penwidth="2" if fill == STYLE["output"][0] else "1", margin="0.06,0.03",
-               tooltip=nr.prefix)
+               tooltip=_plain(nr.prefix))
 
     def _count_params(self, v, own):
         return sum(1 for u in topological_order(v) if not u.parents and u in own)
@@ -466,6 +466,28 @@ class _Builder:
         # and the constants that only they used
         return hidden | {v for v in self.info.nodes if not v.parents and v not in own
                          and children[v] and all(c in hidden for c in children[v])}
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _clean(text):
+    """User text without what no DOT or SVG file may hold (control characters, lone
+    surrogates), each shown as U+FFFD."""
+    return _CONTROL.sub("\ufffd", str(text))
+
+
+def _plain(text):
+    """User text (a label, a name, a title) as a quoted DOT string: backslashes and quotes
+    escaped (a trailing backslash cannot end the string early, so no attribute such as
+    URL=... can follow it), and never read as an HTML-like label, even when it is '<...>'."""
+    return graphviz.escape(_clean(text))
+
+
+def _html(text):
+    """User text inside an HTML-like label: <, >, & and quotes as entities (a crafted label
+    cannot open a cell with HREF=...)."""
+    return html.escape(_clean(text), quote=True)
 
 
 def _short(nr):
@@ -615,6 +637,16 @@ def _as_value(v):
     return v if isinstance(v, Value) else Value(float(v))
 
 
+MAX_EXPRESSION = 2000  # characters: a drawing of more would be unreadable anyway
+
+
+class _Floats(ast.NodeTransformer):
+    def visit_Constant(self, node):
+        if isinstance(node.value, int) and not isinstance(node.value, bool):
+            return ast.copy_location(ast.Constant(float(node.value)), node)
+        return node
+
+
 def expression(text, values):
     """Evaluate an expression such as 'tanh(x*w + b)' on labelled Values.
 
@@ -622,10 +654,14 @@ def expression(text, values):
         >>> round(y.data, 4), y.label
         (0.4621, 'out')
     """
+    if len(text) > MAX_EXPRESSION:
+        raise ValueError(f"expression too long: {len(text)} characters, at most {MAX_EXPRESSION}")
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as e:
         raise ValueError(f"{text!r} is not an expression: {e.msg}") from None
+    except (ValueError, RecursionError, MemoryError) as e:  # 5,000 digits, 1,000 parentheses
+        raise ValueError(f"{text!r} is not an expression: {e or type(e).__name__}") from None
     fns = functions()
     known = f"known functions: {', '.join(fns)}"
     allowed = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Constant, ast.Load,
@@ -650,11 +686,17 @@ def expression(text, values):
     missing = sorted(names - set(values))
     if missing:
         raise ValueError(f"give a value for {', '.join(missing)} (e.g. {missing[0]}=1.5)")
+    try:  # numbers as floats: 9**9**9 overflows at once instead of computing a huge integer
+        tree = ast.fix_missing_locations(_Floats().visit(tree))
+    except OverflowError:
+        raise ValueError(f"{text!r}: a number too large for a float") from None
     env = {name: Value(float(values[name]), label=name) for name in names}
     env.update(fns)
     try:
         out = eval(compile(tree, "<expression>", "eval"), {"__builtins__": {}}, env)
-    except (TypeError, AttributeError) as e:  # e.g. tanh(x, 2), or calling a number
+    except OverflowError:
+        raise ValueError(f"{text!r}: a number overflows (too large for a float)") from None
+    except (ZeroDivisionError, TypeError, AttributeError) as e:  # e.g. tanh(x, 2), or calling a number
         raise ValueError(f"{text!r}: {e}") from None
     if not hasattr(out, "backward"):
         raise ValueError(f"{text!r} does not depend on any named value")

@@ -74,11 +74,18 @@ def _set_compare_hook(hook):
 
 def _as_data(x):
     """Check and convert what a user passes as data: a real number or a 1-D batch."""
+    if type(x) is float:  # the common case, without the slow ABC check below
+        return x
     if isinstance(x, bool) or isinstance(x, numbers.Real) and not isinstance(x, ndarray):
         return float(x)
     if isinstance(x, Value):
         raise TypeError("Value() got a Value; pass v itself, or Value(v.data) for a detached copy")
     if isinstance(x, (list, tuple)):
+        for i, e in enumerate(x):  # numpy would turn None into nan and '1' into 1.0
+            if type(e) is not float and (isinstance(e, (str, bytes)) or e is None or not isinstance(
+                    e, (numbers.Real, list, tuple, ndarray))):
+                raise TypeError(f"Value() needs numbers; got {type(e).__name__} {e!r} at position {i} "
+                                f"of the {type(x).__name__}")
         try:
             x = np.asarray(x, dtype=np.float64)
         except (TypeError, ValueError) as e:

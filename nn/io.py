@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 
 from autograd.files import atomic_write
 
@@ -47,68 +49,144 @@ def atomic_write_text(path, text):
     atomic_write(path, text)
 
 
+MAX_FILE_BYTES = 256 * 2**20   # ~5 million parameters written by save()
+MAX_PARAMETERS = 5_000_000
+MAX_LAYERS = 10_000
+
+
 def load(path):
-    """Read a model written by `model.save(path)`; refuse anything malformed with ModelFileError."""
-    from .module import MLP
+    """Read a model written by `model.save(path)`; refuse anything malformed with ModelFileError.
+
+    The whole file is checked before anything is built: a regular file of at most
+    `MAX_FILE_BYTES`, valid JSON, a config whose implied parameter count (at most
+    `MAX_PARAMETERS`) and names match the parameters present, every one a finite number.
+    """
+    from .module import ACTIVATIONS, INITS, MLP
 
     def fail(msg):
         raise ModelFileError(f"{path}: {msg}")
 
+    text = _read_text(path, fail)
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except UnicodeDecodeError:
-        fail("not a text file (not UTF-8)")
-    try:
-        doc = json.loads(text, parse_constant=lambda c: fail(f"{c} is not allowed in a model file"))
+        doc = json.loads(text, parse_constant=lambda c: fail(f"{c} is not allowed in a model file"),
+                         parse_int=_parse_int)
     except json.JSONDecodeError as e:
         what = "truncated (the JSON ends early)" if e.pos >= len(text.rstrip()) else "not valid JSON"
         fail(f"{what}: {e.msg} at line {e.lineno}, column {e.colno}")
+    except RecursionError:
+        fail("not a model file: JSON nested too deeply")
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         fail(f"not a valuegrad model file (no \"format\": \"{FORMAT}\")")
     version = doc.get("version")
     if version != VERSION:
-        fail(f"unknown format version {version!r}; this valuegrad reads version {VERSION}")
+        fail(f"unknown format version {_short(version)}; this valuegrad reads version {VERSION}")
     if doc.get("class") != "MLP":
-        fail(f"unknown model class {doc.get('class')!r}; known: 'MLP'")
+        fail(f"unknown model class {_short(doc.get('class'))}; known: 'MLP'")
     config, params = doc.get("config"), doc.get("parameters")
     if not isinstance(config, dict):
         fail("\"config\" must be an object")
     if not isinstance(params, dict):
         fail("\"parameters\" must be an object")
-    _check_config(config, fail)
-    try:
-        model = MLP(**{k: config[k] for k in ("nin", "nouts", "activation", "output_activation", "init")},
-                    seed=0)
-    except (TypeError, ValueError) as e:
-        fail(f"bad config: {e}")
-    expected = [n for n, _ in model.named_parameters()]
-    missing = [n for n in expected if n not in params]
-    extra = [n for n in params if n not in set(expected)]
-    if missing or extra:
-        fail(f"parameters do not fit the architecture: missing {missing[:3]}"
-             f"{' ...' if len(missing) > 3 else ''}, unexpected {extra[:3]}{' ...' if len(extra) > 3 else ''}")
-    for name, value in params.items():
+    _check_config(config, fail, ACTIVATIONS, INITS)
+    names = _parameter_names(config["nin"], config["nouts"])
+    if len(names) != len(params) or not all(n in params for n in names):
+        expected = set(names)
+        missing = [n for n in names if n not in params]
+        extra = [n for n in params if n not in expected]
+        fail(f"parameters do not fit the architecture (config {_short(config['nin'])} -> "
+             f"{_short(config['nouts'])} has {len(names)}, the file {len(params)}): missing {missing[:3]}"
+             f"{' ...' if len(missing) > 3 else ''}, unexpected {[_short(n) for n in extra[:3]]}"
+             f"{' ...' if len(extra) > 3 else ''}")
+    values = []
+    for name in names:
+        value = params[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            fail(f"parameter {name} must be a number, got {type(value).__name__} {value!r}")
+            fail(f"parameter {name} must be a number, got {type(value).__name__} {_short(value)}")
         try:
-            finite = math.isfinite(float(value))
+            x = float(value)
         except OverflowError:  # a 400-digit integer
-            finite = False
-        if not finite:
+            x = math.inf
+        if not math.isfinite(x):
             fail(f"parameter {name} is not a finite float")
-    model.load_state_dict({n: float(v) for n, v in params.items()})
+        values.append(x)
+    # Only now, with every size and number known to be sane, is the model built.
+    model = MLP(**{k: config[k] for k in ("nin", "nouts", "activation", "output_activation", "init")},
+                seed=0)
+    it = iter(values)  # in _parameter_names' order: layer by layer, neuron by neuron, w then b
+    for layer in model.layers:
+        for neuron in layer.neurons:
+            for w in neuron.w:
+                w.data = next(it)
+            neuron.b.data = next(it)
     model.config["seed"] = config.get("seed")
     return model
 
 
-def _check_config(config, fail):
+def _read_text(path, fail):
+    """The file's text; only a regular file, at most MAX_FILE_BYTES (a FIFO or a device
+    would hang or never end)."""
+    st = os.stat(path)  # FileNotFoundError stays what it is
+    if not stat.S_ISREG(st.st_mode):
+        fail("not a regular file (a model file is a plain JSON file)")
+    if st.st_size > MAX_FILE_BYTES:
+        fail(f"{st.st_size} bytes, more than the {MAX_FILE_BYTES} a model file may have (nn.io.MAX_FILE_BYTES)")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # swapped since the stat
+            fail("not a regular file (a model file is a plain JSON file)")
+        raw = f.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        fail(f"more than the {MAX_FILE_BYTES} bytes a model file may have (nn.io.MAX_FILE_BYTES)")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        fail("not a text file (not UTF-8)")
+
+
+def _parse_int(s):
+    # int() of a 5,000-digit string is refused by Python (and slow below that): a long
+    # integer becomes a float (inf when too large), which the checks below refuse by name.
+    return int(s) if len(s) <= 18 else float(s)
+
+
+def _short(x, n=60):
+    r = repr(x)
+    return r if len(r) <= n else r[:n] + "..."
+
+
+def _parameter_names(nin, nouts):
+    """The names MLP(nin, nouts).named_parameters() gives, without building it."""
+    names, fan_in = [], nin
+    for i, nout in enumerate(nouts):
+        for j in range(nout):
+            base = f"layers.{i}.neurons.{j}."
+            names.extend([base + f"w.{k}" for k in range(fan_in)])
+            names.append(base + "b")
+        fan_in = nout
+    return names
+
+
+def _check_config(config, fail, activations, inits):
     for key in ("nin", "nouts", "activation", "output_activation", "init"):
         if key not in config:
             fail(f"config is missing {key!r}")
     nin, nouts = config["nin"], config["nouts"]
     if isinstance(nin, bool) or not isinstance(nin, int) or nin < 1:
-        fail(f"config nin must be a positive integer, got {nin!r}")
-    if not isinstance(nouts, list) or not nouts or \
+        fail(f"config nin must be a positive integer, got {_short(nin)}")
+    if not isinstance(nouts, list) or not nouts or len(nouts) > MAX_LAYERS or \
             any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in nouts):
-        fail(f"config nouts must be a list of positive integers, got {nouts!r}")
+        fail(f"config nouts must be a list of at most {MAX_LAYERS} positive integers, got {_short(nouts)}")
+    count, fan_in = 0, nin
+    for nout in nouts:
+        count += nout * (fan_in + 1)
+        if count > MAX_PARAMETERS:
+            fail(f"config {_short(nin)} -> {_short(nouts)} implies more than {MAX_PARAMETERS} parameters "
+                 f"(nn.io.MAX_PARAMETERS)")
+        fan_in = nout
+    for key, allowed in (("activation", activations), ("output_activation", [None, *activations]),
+                         ("init", inits)):
+        if not isinstance(config[key], (str, type(None))) or config[key] not in allowed:
+            fail(f"bad config: {key} {_short(config[key])}; choose from {sorted(a for a in allowed if a)}")
+    seed = config.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        fail(f"config seed must be an integer or null, got {_short(seed)}")

@@ -59,14 +59,48 @@ def hinge(score, target, margin=1.0, reduction="mean"):
 
 
 def binary_cross_entropy(prob, target, reduction="mean", eps=1e-12):
-    """-(t log p + (1-t) log(1-p)) from probabilities. p is clamped to [eps, 1-eps] so that
-    a saturated sigmoid gives a large finite loss, not log(0); prefer the logits form."""
+    """-(t log p + (1-t) log(1-p)) from probabilities in [0, 1] (anything else is refused,
+    naming its position); prefer the logits form.
+
+    Below `eps` each log is continued by its tangent line, log(eps) + (x - eps) / eps: the
+    loss stays finite (at most 1 - log(eps) ~ 28.6 per example) and its gradient keeps
+    pushing, -1/eps at x < eps, where a clamped log would give exactly 0 and training
+    would stall at a wrong answer. PyTorch keeps the same gradient there ((p - t) /
+    max(p (1 - p), 1e-12)) but clamps the loss at 100 instead.
+
+        >>> from autograd import Value
+        >>> p = Value(1e-13)                  # a confident wrong answer
+        >>> loss = binary_cross_entropy(p, 1.0)
+        >>> loss.backward()
+        >>> round(loss.data, 3), p.grad      # finite, and the gradient still says "go up"
+        (28.531, -1000000000000.0)
+    """
     _check_binary(target, (0, 1), "binary_cross_entropy", exact=False)
+    _check_probabilities(prob, "binary_cross_entropy")
+    below = float(np.nextafter(eps, 0.0))  # the two pieces meet without sharing a point
+
+    def safe_log(x):
+        return x.clamp(eps).log() + (x.clamp(max=below) - below) * (1.0 / eps)
 
     def f(p, t):
-        p = p.clamp(eps, 1.0 - eps)
-        return -(t * p.log() + (1.0 - t) * (1.0 - p).log())
+        return -(t * safe_log(p) + (1.0 - t) * safe_log(1.0 - p))
     return _pairwise(prob, target, f, reduction)
+
+
+def _check_probabilities(prob, name):
+    """Probabilities are in [0, 1]: refuse anything else (NaN too), naming its position."""
+    items = prob if isinstance(prob, (list, tuple)) else [prob]
+    for i, p in enumerate(items):
+        d = np.asarray(p.data if isinstance(p, Value) else p, dtype=np.float64)
+        bad = ~((d >= 0.0) & (d <= 1.0))
+        if np.any(bad):
+            j = int(np.flatnonzero(np.atleast_1d(bad))[0])
+            where = f"index {j}" if isinstance(prob, Value) else f"index {i}"
+            if isinstance(prob, (list, tuple)) and d.ndim:
+                where += f" (example {j})"
+            raise ValueError(f"{name}: probabilities must be within [0, 1], got "
+                             f"{float(np.atleast_1d(d)[j])!r} at {where}; from logits use "
+                             f"binary_cross_entropy_with_logits")
 
 
 def binary_cross_entropy_with_logits(logit, target, reduction="mean"):

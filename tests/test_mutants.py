@@ -3,6 +3,7 @@ rest of the suite (see docs/mutation.md). The expected numbers are worked out by
 by the code under test.
 """
 import math
+import re
 
 import numpy as np
 import pytest
@@ -103,3 +104,69 @@ def test_gradgradcheck_checks_every_input():
         gradgradcheck(f, [x, y])
     assert gradgradcheck(f, [x, y], raise_exception=False) is False
     assert gradgradcheck(lambda x, y: x * x * y, [x, y])  # the right rules pass
+
+
+def test_gradcheck_of_a_function_returning_a_plain_number():
+    # fn may return a float (no Value): wrapped, its gradient is 0 everywhere and checks out
+    assert gradcheck(lambda x: 3.0, [Value(0.5)])
+
+
+def test_gradgradcheck_of_a_batched_output():
+    # a batched output needs a seed of ones for its first derivative (else backward refuses)
+    x = Value(np.array([0.3, -0.7, 1.1]))
+    assert gradgradcheck(lambda x: x * x * x, [x])
+    assert gradgradcheck(lambda x: (x * x).tanh(), [x])
+
+
+def test_gradgradcheck_passes_eps_and_tolerances_on():
+    # f = x^4 at x = 1: f'' = 12, the central difference of f' = 4x^3 with step h is
+    # 12 + 4h^2: h = 0.5 is off by exactly 1.
+    f = lambda x: x ** 4  # noqa: E731
+    x = Value(1.0)
+    assert gradgradcheck(f, [x])  # the default eps (1e-6)
+    assert gradgradcheck(f, [x], eps=0.5, raise_exception=False) is False
+    assert gradgradcheck(f, [x], eps=0.5, atol=1.01, rtol=0.0)  # 1 <= 1.01
+    assert gradgradcheck(f, [x], eps=0.5, atol=0.0, rtol=0.08)  # 1 <= 0.08 * 13
+    assert gradgradcheck(f, [x], eps=0.5, atol=0.0, rtol=0.07, raise_exception=False) is False
+    with pytest.raises(GradcheckError, match="eps=0.5"):
+        gradgradcheck(f, [x], eps=0.5)
+
+
+def _detached(x):
+    return Value(x.data)  # a constant to the graph: its derivative is missed by backward
+
+
+def test_gradcheck_default_tolerance_catches_a_small_error():
+    # analytic 2x, numeric 2x + 1e-3: over atol 1e-5 + rtol 1e-3 * 0.601
+    f = lambda x: x * x + _detached(x) * 1e-3  # noqa: E731
+    assert gradcheck(f, [Value(0.3)], raise_exception=False) is False
+
+
+def test_gradcheck_tolerance_is_inclusive():
+    # x * 2 at 0.5 with a power-of-two step: numeric and analytic are both exactly 2.0
+    assert gradcheck(lambda x: x * 2.0, [Value(0.5)], eps=2.0 ** -20, atol=0.0, rtol=0.0)
+
+
+def test_gradcheck_fails_when_any_input_is_wrong_not_only_the_last():
+    x, y = Value(0.3), Value(-0.4)
+    assert gradcheck(lambda x, y: x * _detached(x) + y * y, [x, y], raise_exception=False) is False
+
+
+def test_gradcheck_message_names_every_input_element_and_output():
+    x = Value(0.3)                              # unlabelled scalar: "input 0"
+    b = Value(np.array([0.5, -1.0]), label="b")  # labelled batch: "'b' (input 1)[k]"
+    with pytest.raises(GradcheckError) as e:
+        gradcheck(lambda x, b: (x * _detached(x) + b * b), [x, b])  # two outputs
+    lines = str(e.value).splitlines()
+    assert lines[0].startswith("gradients differ (eps=1e-06, atol=1e-05, rtol=0.001):")
+    body = lines[1:]
+    assert len(body) == 2 + 4 and all(ln.startswith("  ") for ln in body)
+    assert body[0].startswith("  input 0 -> output[0]: analytic ") and body[0].endswith("<-- mismatch")
+    assert body[1].startswith("  input 0 -> output[1]: analytic ")
+    assert body[2].startswith("  'b' (input 1)[0] -> output[0]: analytic 1, numeric ")
+    assert body[5].startswith("  'b' (input 1)[1] -> output[1]: analytic -2, numeric ")
+    assert re.fullmatch(r"error [0-9.e+-]+", body[2].split(", ")[-1])  # nothing after a good one
+    with pytest.raises(GradcheckError) as e:
+        gradcheck(lambda x: x * _detached(x), [Value(0.5)])  # one output, one scalar input
+    (line,) = str(e.value).splitlines()[1:]
+    assert line.startswith("  input 0: analytic 0.5, numeric ") and line.endswith("   <-- mismatch")

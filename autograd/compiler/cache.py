@@ -18,10 +18,9 @@ sits on disk is never trusted by its name alone:
   entries.
 
     >>> import os, tempfile
-    >>> os.environ["VALUEGRAD_CACHE"] = folder = os.path.join(tempfile.mkdtemp(), "cache")
-    >>> cache_dir() == folder and oct(os.stat(folder).st_mode & 0o777)
+    >>> folder = cache_dir(os.path.join(tempfile.mkdtemp(), "cache"))  # default: see cache_dir
+    >>> oct(os.stat(folder).st_mode & 0o777)
     '0o700'
-    >>> del os.environ["VALUEGRAD_CACHE"]
 """
 from __future__ import annotations
 
@@ -66,10 +65,10 @@ _loaded = {}                 # (folder, key) -> CDLL: a library is loaded once p
 _lock = threading.Lock()
 
 
-def cache_dir():
-    """The cache folder: $VALUEGRAD_CACHE, else $XDG_CACHE_HOME/valuegrad, else
+def cache_dir(path=None):
+    """The cache folder: `path`, else $VALUEGRAD_CACHE, else $XDG_CACHE_HOME/valuegrad, else
     ~/.cache/valuegrad; created 0700 and checked to be private (`CacheError` if not)."""
-    d = os.environ.get("VALUEGRAD_CACHE") or os.path.join(
+    d = path or os.environ.get("VALUEGRAD_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "valuegrad")
     d = os.path.abspath(d)
     try:
@@ -347,16 +346,15 @@ def _prune(folder, keep=None):
         total -= size
 
 
-def clear():
-    """Delete every cached library (the folder stays). Same as removing the folder by hand.
+def clear(path=None):
+    """Delete every cached library of `cache_dir(path)`; returns how many (the folder stays).
+    Same as removing the folder by hand.
 
         >>> import os, tempfile
-        >>> os.environ["VALUEGRAD_CACHE"] = os.path.join(tempfile.mkdtemp(), "cache")
-        >>> clear()
+        >>> clear(os.path.join(tempfile.mkdtemp(), "cache"))
         0
-        >>> del os.environ["VALUEGRAD_CACHE"]
     """
-    folder = cache_dir()
+    folder = cache_dir(path)
     n = 0
     for _, _, key in _entries(folder):
         for path in _paths(folder, key):

@@ -1,0 +1,83 @@
+"""Input outside its domain is refused by name and position: lists of None or strings given to
+Value, probabilities outside [0, 1]; and a saturated binary_cross_entropy
+keeps a gradient (a clamped log gave exactly 0, and training stalled at loss 13.8)."""
+import math
+
+import numpy as np
+import pytest
+
+import nn
+from autograd import Value
+from nn import losses as L
+
+
+@pytest.mark.parametrize("bad,pos,kind", [([1.0, None], 1, "NoneType"), (["1", "2"], 0, "str"),
+                                          ((1.0, 2.0, b"3"), 2, "bytes"), ([1.0, 2j], 1, "complex"),
+                                          ([1.0, {}], 1, "dict")])
+def test_value_refuses_lists_of_non_numbers(bad, pos, kind):
+    with pytest.raises(TypeError, match=rf"{kind} .* at position {pos} of the"):
+        Value(bad)
+
+
+def test_value_still_takes_lists_of_numbers():
+    v = Value([1, 2.5, True, np.float32(0.5), np.int64(-3)])
+    assert v.data.tolist() == [1.0, 2.5, 1.0, 0.5, -3.0]
+    with pytest.raises(ValueError, match="shape"):
+        Value([[1.0, 2.0], [3.0, 4.0]])  # nested: the shape error, as before
+
+
+@pytest.mark.parametrize("prob,index", [(Value(np.array([0.5, 1.5, 0.2])), 1),
+                                        (Value(np.array([0.5, 0.2, -1e-300])), 2),
+                                        (Value(np.array([math.nan, 0.5, 0.5])), 0)])
+def test_bce_refuses_probabilities_outside_0_1(prob, index):
+    with pytest.raises(ValueError, match=rf"probabilities must be within \[0, 1\].*index {index}"):
+        L.binary_cross_entropy(prob, [1.0, 0.0, 1.0])
+
+
+def test_bce_refuses_a_bad_probability_in_a_list_of_examples():
+    with pytest.raises(ValueError, match=r"got 2.0 at index 1"):
+        L.binary_cross_entropy([Value(0.5), Value(2.0)], [1.0, 0.0])
+
+
+def test_bce_accepts_the_ends():
+    loss = L.binary_cross_entropy(Value(np.array([0.0, 1.0])), [0.0, 1.0])
+    assert loss.data == 0.0
+
+
+def test_saturated_bce_keeps_its_gradient():
+    # p = 1e-13 for a true 1: the clamped log gave d loss/dp = 0. The tangent continuation
+    # gives -1/eps, PyTorch's (p - t) / max(p (1 - p), 1e-12) at this point.
+    for p0, t, expected in ((1e-13, 1.0, -1e12), (1.0 - 1e-13, 0.0, 1e12)):
+        p = Value(p0)
+        loss = L.binary_cross_entropy(p, t)
+        loss.backward()
+        assert p.grad == pytest.approx(expected, rel=1e-3)
+        assert 27.6 < loss.data < 28.7
+    # just above eps, the ordinary log: -log(p) and -1/p
+    p = Value(1e-11)
+    loss = L.binary_cross_entropy(p, 1.0)
+    loss.backward()
+    assert loss.data == -math.log(1e-11) and p.grad == -1 / 1e-11
+
+
+def test_bce_is_continuous_and_monotone_across_eps():
+    xs = [1e-12 * (1 + k * 1e-3) for k in range(-5, 6)] + [np.nextafter(1e-12, 0), 1e-12]
+    xs.sort()
+    vals = [L.binary_cross_entropy(Value(x), 1.0).data for x in xs]
+    assert all(a >= b for a, b in zip(vals, vals[1:]))  # less loss as p rises
+    assert max(vals) - min(vals) < 0.02
+
+
+def test_training_from_a_saturated_start_does_not_stall():
+    # one weight, p = sigmoid(w * x) with x = 1, target 1, starting at p ~ 1e-13 (w = -30):
+    # the old clamped loss had gradient 0 here and stayed at 27.6 forever
+    w = Value(-30.0)
+    opt = nn.optim.SGD([w], lr=50.0)
+    first = None
+    for _ in range(60):
+        opt.zero_grad()
+        loss = L.binary_cross_entropy((w * 1.0).sigmoid(), 1.0)
+        loss.backward()
+        opt.step()
+        first = loss.data if first is None else first
+    assert first > 27 and loss.data < 0.1
