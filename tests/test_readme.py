@@ -56,7 +56,7 @@ def test_every_environment_variable_the_code_reads_is_in_the_readme_table():
 
 
 def test_the_cache_is_where_the_readme_says(tmp_path, monkeypatch):
-    from autograd.compiler.c_backend import cache_dir
+    from autograd.compiler.cache import cache_dir
     monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path / "mine"))
     assert cache_dir() == str(tmp_path / "mine")
     monkeypatch.delenv("VALUEGRAD_CACHE")
