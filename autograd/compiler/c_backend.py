@@ -18,7 +18,7 @@ import threading
 
 import numpy as np
 
-from .symbolic import BATCH, Sym, c_number, symbolic_helpers, to_c
+from .symbolic import Sym, c_number, to_c
 
 PRELUDE = r"""
 #include <math.h>
@@ -98,7 +98,7 @@ class _Layout:
 
     def sym(self, where, i):
         base, off = where[i]
-        return Sym.var(f"{base}[{off} + {{i}}]" if self.batched(i) else f"{base}[{off}]", self.batched(i))
+        return Sym.var(f"{base}[{off} + {{i}}]" if self.batched(i) else f"{base}[{off}]", self.t.nodes[i].batch)
 
     def addr(self, where, i):
         base, off = where.get(i, ("SCRATCH", 0))
@@ -224,22 +224,20 @@ def _backward(L, decl):
     lines = []
     if t.root in need:
         lines.append(f"{L.at(L.grad, t.root, '0')} += 1.0;")
-    with symbolic_helpers(t.batch or 1):
-        for n in reversed(t.nodes):
-            i = n.index
-            if n.kind != "op" or i not in need:
-                continue
-            g, out = L.sym(L.grad, i), L.sym(L.val, i)
-            if n.op.arity == "n":
-                lines.extend(_backward_nary(L, n, decl, g, out))
-                continue
-            args = [L.sym(L.val, p) for p in n.parents]
-            if n.op.has_k:
-                args.append(n.k)
-            batch = max([n.batch] + [t.nodes[p].batch for p in n.parents]) or 1
-            BATCH[0] = batch  # this node's batch, for batch_mean's 1/n
-            grads = n.op.backward(g, out, *args)
-            lines.extend(_accumulate(L, [(p, Sym.lift(pg)) for p, pg in zip(n.parents, grads) if p in need], batch))
+    for n in reversed(t.nodes):
+        i = n.index
+        if n.kind != "op" or i not in need:
+            continue
+        g, out = L.sym(L.grad, i), L.sym(L.val, i)
+        if n.op.arity == "n":
+            lines.extend(_backward_nary(L, n, decl, g, out))
+            continue
+        args = [L.sym(L.val, p) for p in n.parents]
+        if n.op.has_k:
+            args.append(n.k)
+        batch = max([n.batch] + [t.nodes[p].batch for p in n.parents]) or 1
+        grads = n.op.backward(g, out, *args)  # symbols carry their batch, for batch_mean's 1/n
+        lines.extend(_accumulate(L, [(p, Sym.lift(pg)) for p, pg in zip(n.parents, grads) if p in need], batch))
     return lines
 
 
@@ -250,7 +248,7 @@ def _backward_nary(L, n, decl, g, out):
     need = L.t.needs_grad
     elems, m = _tables(L, n, decl, L.val, const=True)
     gelems, _ = _tables(L, n, decl, L.grad, const=False)
-    xs = [Sym.var(e.replace("[i * ", "[{i} * "), L.batched(block[0]) or n.batch > 0) for e, block in elems]
+    xs = [Sym.var(e.replace("[i * ", "[{i} * "), L.t.nodes[block[0]].batch or n.batch) for e, block in elems]
     grads = n.op.backward(g, out, xs)
     N = max(n.batch, 1)
     lines = []
