@@ -287,9 +287,17 @@ def _accumulate(L, contributions, batch):
     return lines + outside
 
 
+def generate_any(t):
+    """Layers as loops when the graph has them (structured.py), else straight-line code."""
+    from . import structured
+    if structured.Plan(t).layered:
+        return structured.generate(t, PRELUDE)
+    return generate(t)
+
+
 def build(t):
     """Compile (or load from the cache) the trace's C code; returns (call, source, compiled_now)."""
-    source, (B, n_par) = generate(t)
+    source, (B, n_par) = generate_any(t)
     cc = find_compiler()
     key = hashlib.sha256((" ".join(cc + CFLAGS) + "\n" + source).encode()).hexdigest()[:32]
     lib_path = os.path.join(cache_dir(), f"vg_{key}.so")
