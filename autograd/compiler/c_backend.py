@@ -30,7 +30,7 @@ static double vg_sign(double a) { return (double)((a > 0) - (a < 0)); }
 static double vg_inside(double a, double lo, double hi) { return (a >= lo && a <= hi) ? 1.0 : 0.0; }
 static double vg_log_for_pow(double a) { return a > 0 ? log(a) : (a == 0 ? 0.0 : NAN); }
 """
-CFLAGS = ["-O2", "-shared", "-fPIC", "-fno-fast-math", "-ffp-contract=off"]  # IEEE: no reassociation, no fma
+CFLAGS = ["-O3", "-shared", "-fPIC", "-fno-fast-math", "-ffp-contract=off"]  # IEEE: no reassociation, no fma
 
 
 class CompilerNotFound(RuntimeError):

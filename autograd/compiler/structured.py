@@ -79,20 +79,56 @@ class Plan:
     # -- parameters: placed so that weight matrices and parameter vectors are contiguous ----------
 
     def param_order(self):
+        """Scalars first, then batched ones (as the C runner packs them). Two layouts are
+        tried and the one needing fewer offset tables wins: a layer's weight rows each
+        followed by its neuron's bias (nn's own order, so a flat parameter array needs no
+        reordering), or weight matrices first, then parameter vectors."""
+        best = None
+        # the trace lists a layer's neurons last first (it is a depth-first walk from the
+        # output), so rows in reverse come out in the model's order when nothing else decides
+        for attach, reverse in ((True, True), (True, False), (False, False)):
+            order = self._placement(attach, reverse)
+            cost = self._table_cost(order)
+            if best is None or cost < best[0]:
+                best = (cost, order)
+            if cost == 0:
+                break
+        return best[1]
+
+    def _placement(self, attach_bias, reverse=False):
         t = self.t
         placed, order = set(), []
+        consumers = self._consumers() if attach_bias else {}
+        scalar_param = self._scalar_params()
+
+        def free(p):
+            return p in scalar_param and p not in placed
 
         def place(nodes):
-            if len(set(nodes)) == len(nodes) and all(t.nodes[p].kind == "param" and not t.nodes[p].batch
-                                                      and p not in placed for p in nodes):
+            if len(set(nodes)) == len(nodes) and all(free(p) for p in nodes):
                 order.extend(nodes)
                 placed.update(nodes)
+                return True
+            return False
 
         for g in self.groups:  # weight matrices first, row by row
-            if g.op.arity == "n":
-                for block in _blocks(t, g):
-                    if any(row != block[0] for row in block):
-                        place([p for row in block for p in row])
+            if g.op.arity != "n":
+                continue
+            for block in _blocks(t, g):
+                if any(row == block[0] for row in block[1:]):
+                    continue
+                flat = [p for row in block for p in row]
+                if len(set(flat)) != len(flat) or not all(free(p) for p in flat):
+                    continue
+                pairs = list(zip(block, g.members))
+                for row, member in reversed(pairs) if reverse else pairs:
+                    place(list(row))
+                    if attach_bias:  # the bias a neuron adds right after its dot
+                        c = consumers.get(member, [])
+                        if len(c) == 1 and t.nodes[c[0]].op.arity == 2:
+                            other = [p for p in t.nodes[c[0]].parents if p != member]
+                            if len(other) == 1 and free(other[0]):
+                                place(other)
         for g in self.groups:
             if g.op.arity != "n" and len(g.members) > 1:
                 for pos in range(len(t.nodes[g.members[0]].parents)):
@@ -100,6 +136,49 @@ class Plan:
         rest = [i for i in t.param_nodes if i not in placed]
         scalars = [i for i in rest if not t.nodes[i].batch]
         return order + scalars + [i for i in rest if t.nodes[i].batch]
+
+    def _scalar_params(self):
+        if not hasattr(self, "_sp"):
+            self._sp = {i for i in self.t.param_nodes if not self.t.nodes[i].batch}
+        return self._sp
+
+    def _consumers(self):
+        """Who uses each member of an n-ary group (to find the bias a neuron adds)."""
+        if not hasattr(self, "_cons"):
+            members = {m for g in self.groups if g.op.arity == "n" for m in g.members}
+            cons = {}
+            for n in self.t.nodes:
+                if n.op is not None:
+                    for p in set(n.parents):
+                        if p in members:
+                            cons.setdefault(p, []).append(n.index)
+            self._cons = cons
+        return self._cons
+
+    def _table_cost(self, order):
+        """How many table entries the groups' parameter operands would need in this layout."""
+        t = self.t
+        off = {p: k for k, p in enumerate(order)}
+        cost = 0
+        for g in self.groups:
+            if len(g.members) < 2:
+                continue
+            if g.op.arity == "n":
+                for block in _blocks(t, g):
+                    flat = [p for row in block for p in row]
+                    if not all(p in off for p in flat) or all(row == block[0] for row in block):
+                        continue
+                    rows = [[off[p] for p in row] for row in block]
+                    sq = _affine(rows[0])
+                    firsts = _affine([r[0] for r in rows])
+                    if sq is None or firsts is None or any(_affine(r) != (r[0], sq[1]) for r in rows):
+                        cost += len(flat)
+            else:
+                for pos in range(len(t.nodes[g.members[0]].parents)):
+                    ps = [t.nodes[m].parents[pos] for m in g.members]
+                    if all(p in off for p in ps) and _affine([off[p] for p in ps]) is None:
+                        cost += len(ps)
+        return cost
 
 
 def _blocks(t, g):
@@ -375,7 +454,8 @@ def _dot_backward_kernel(G, g, addr, P, needs):
     w, x = _fn_w(G, addr[0][0]), _fn_x(G, addr[1][0])
     lines = []
     if needs[1]:  # inputs: sum over the neurons (last first, as the sweep) of W[j][q] * G[j][i]
-        lines.append(f"vg_dot_bwd_x(M, GM, {m}, {B}, {P}, {g.base}, {w}, {x});")
+        wt = G.scratch_array("WT", m * P)
+        lines.append(f"vg_dot_bwd_x(M, GM, {wt}, {m}, {B}, {P}, {g.base}, {w}, {x});")
     if needs[0]:  # weights: sum over the examples, in order, of G[j][i] * X[q][i]
         xt = G.scratch_array("XT", B * P)
         lines.append(f"vg_dot_bwd_w(M, GM, {xt}, {m}, {B}, {P}, {g.base}, {w}, {x});")
@@ -385,63 +465,101 @@ def _dot_backward_kernel(G, g, addr, P, needs):
 # The dot kernels, as macros instantiated per group with its address functions (so the
 # compiler sees constant strides). Written once; a group's call is one line.
 KERNELS = r"""
+#define VG_ROWS4(j, q, wa) double w0 = M[wa(j, q)], w1 = M[wa((j) + 1, q)], w2 = M[wa((j) + 2, q)], w3 = M[wa((j) + 3, q)]
+/* out[j][i] = sum over q in order of W[j][q] * X[q][i]. A tile of TILE examples stays in L1
+   while every block of rows passes over it; four rows share each load of x. */
 #define vg_dot_fwd(M, m, B, P, base, wa, xa) do { \
-  int j = 0; \
-  for (; j + 4 <= (m); j += 4) { \
-    double *o0 = M + (base) + j * (B), *o1 = o0 + (B), *o2 = o1 + (B), *o3 = o2 + (B); \
-    int i = 0; \
-    for (; i + TILE <= (B); i += TILE) { \
+  int i = 0; \
+  for (; i + TILE <= (B); i += TILE) { \
+    int j = 0; \
+    for (; j + 4 <= (m); j += 4) { \
       double a0[TILE], a1[TILE], a2[TILE], a3[TILE]; \
       for (int t = 0; t < TILE; t++) { a0[t] = 0.0; a1[t] = 0.0; a2[t] = 0.0; a3[t] = 0.0; } \
       for (int q = 0; q < (P); q++) { \
-        const double *x = M + xa(q) + i; \
-        double w0 = M[wa(j, q)], w1 = M[wa(j + 1, q)], w2 = M[wa(j + 2, q)], w3 = M[wa(j + 3, q)]; \
+        const double *x = M + xa(q) + i; VG_ROWS4(j, q, wa); \
         for (int t = 0; t < TILE; t++) { double v = x[t]; \
           a0[t] = a0[t] + w0 * v; a1[t] = a1[t] + w1 * v; a2[t] = a2[t] + w2 * v; a3[t] = a3[t] + w3 * v; } \
       } \
-      for (int t = 0; t < TILE; t++) { o0[i + t] = a0[t]; o1[i + t] = a1[t]; o2[i + t] = a2[t]; o3[i + t] = a3[t]; } \
+      double *o = M + (base) + j * (B) + i; \
+      for (int t = 0; t < TILE; t++) { o[t] = a0[t]; o[(B) + t] = a1[t]; o[2 * (B) + t] = a2[t]; o[3 * (B) + t] = a3[t]; } \
     } \
-    for (; i < (B); i++) { \
-      double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0; \
-      for (int q = 0; q < (P); q++) { double v = M[xa(q) + i]; \
-        a0 = a0 + M[wa(j, q)] * v; a1 = a1 + M[wa(j + 1, q)] * v; \
-        a2 = a2 + M[wa(j + 2, q)] * v; a3 = a3 + M[wa(j + 3, q)] * v; } \
-      o0[i] = a0; o1[i] = a1; o2[i] = a2; o3[i] = a3; \
+    for (; j < (m); j++) { \
+      double a[TILE]; for (int t = 0; t < TILE; t++) a[t] = 0.0; \
+      for (int q = 0; q < (P); q++) { const double *x = M + xa(q) + i; double w = M[wa(j, q)]; \
+        for (int t = 0; t < TILE; t++) a[t] = a[t] + w * x[t]; } \
+      for (int t = 0; t < TILE; t++) M[(base) + j * (B) + i + t] = a[t]; \
     } \
   } \
-  for (; j < (m); j++) { \
-    double *o = M + (base) + j * (B); \
-    for (int i = 0; i < (B); i++) o[i] = 0.0; \
-    for (int q = 0; q < (P); q++) { const double *x = M + xa(q); double w = M[wa(j, q)]; \
-      for (int i = 0; i < (B); i++) o[i] = o[i] + w * x[i]; } \
-  } \
+  for (; i < (B); i++) for (int j = 0; j < (m); j++) { double a = 0.0; \
+    for (int q = 0; q < (P); q++) a = a + M[wa(j, q)] * M[xa(q) + i]; \
+    M[(base) + j * (B) + i] = a; } \
 } while (0)
 
-#define vg_dot_bwd_x(M, GM, m, B, P, base, wa, xa) do { \
-  for (int q = 0; q < (P); q++) { \
-    double *gx = GM + xa(q); \
-    for (int j = (m) - 1; j >= 0; j--) { const double *gj = GM + (base) + j * (B); double w = M[wa(j, q)]; \
-      for (int i = 0; i < (B); i++) gx[i] += w * gj[i]; } \
-  } \
-} while (0)
-
-#define vg_dot_bwd_w(M, GM, XT, m, B, P, base, wa, xa) do { \
-  for (int q = 0; q < (P); q++) { const double *x = M + xa(q); \
-    for (int i = 0; i < (B); i++) XT[i * (P) + q] = x[i]; } \
-  for (int j = (m) - 1; j >= 0; j--) { \
-    const double *gj = GM + (base) + j * (B); \
+/* grad X[q][i] += W[j][q] * G[j][i] for the rows j last to first (the eager sweep's order),
+   on W transposed (WT) so that four inputs' weights are read side by side, as in the forward. */
+#define vg_dot_bwd_x(M, GM, WT, m, B, P, base, wa, xa) do { \
+  for (int j = 0; j < (m); j++) for (int q = 0; q < (P); q++) WT[q * (m) + j] = M[wa(j, q)]; \
+  int i = 0; \
+  for (; i + TILE <= (B); i += TILE) { \
     int q = 0; \
-    for (; q + TILE <= (P); q += TILE) { \
-      double a[TILE]; \
-      for (int t = 0; t < TILE; t++) a[t] = 0.0; \
-      for (int i = 0; i < (B); i++) { double gi = gj[i]; const double *xt = XT + i * (P) + q; \
-        for (int t = 0; t < TILE; t++) a[t] = a[t] + gi * xt[t]; } \
+    for (; q + 4 <= (P); q += 4) { \
+      double *g0 = GM + xa(q) + i, *g1 = GM + xa(q + 1) + i, *g2 = GM + xa(q + 2) + i, *g3 = GM + xa(q + 3) + i; \
+      const double *v0 = WT + q * (m), *v1 = v0 + (m), *v2 = v1 + (m), *v3 = v2 + (m); \
+      double a0[TILE], a1[TILE], a2[TILE], a3[TILE]; \
+      for (int t = 0; t < TILE; t++) { a0[t] = g0[t]; a1[t] = g1[t]; a2[t] = g2[t]; a3[t] = g3[t]; } \
+      for (int j = (m) - 1; j >= 0; j--) { \
+        const double *gj = GM + (base) + j * (B) + i; \
+        double w0 = v0[j], w1 = v1[j], w2 = v2[j], w3 = v3[j]; \
+        for (int t = 0; t < TILE; t++) { double v = gj[t]; \
+          a0[t] = a0[t] + w0 * v; a1[t] = a1[t] + w1 * v; a2[t] = a2[t] + w2 * v; a3[t] = a3[t] + w3 * v; } \
+      } \
+      for (int t = 0; t < TILE; t++) { g0[t] = a0[t]; g1[t] = a1[t]; g2[t] = a2[t]; g3[t] = a3[t]; } \
+    } \
+    for (; q < (P); q++) { \
+      double *g0 = GM + xa(q) + i; double a[TILE]; for (int t = 0; t < TILE; t++) a[t] = g0[t]; \
+      for (int j = (m) - 1; j >= 0; j--) { const double *gj = GM + (base) + j * (B) + i; double w = WT[q * (m) + j]; \
+        for (int t = 0; t < TILE; t++) a[t] = a[t] + w * gj[t]; } \
+      for (int t = 0; t < TILE; t++) g0[t] = a[t]; \
+    } \
+  } \
+  for (; i < (B); i++) for (int q = 0; q < (P); q++) { double a = GM[xa(q) + i]; \
+    for (int j = (m) - 1; j >= 0; j--) a = a + WT[q * (m) + j] * GM[(base) + j * (B) + i]; \
+    GM[xa(q) + i] = a; } \
+} while (0)
+
+/* grad W[j][q] += sum over the examples i in order of G[j][i] * X[q][i]. X is copied into
+   panels of TILE inputs (XT: panel, example, input) read straight through; four rows share
+   each load. */
+#define vg_dot_bwd_w(M, GM, XT, m, B, P, base, wa, xa) do { \
+  int nq = (P) / TILE * TILE; \
+  for (int q = 0; q < nq; q++) { const double *x = M + xa(q); double *pan = XT + (q / TILE) * (B) * TILE + q % TILE; \
+    for (int i = 0; i < (B); i++) pan[i * TILE] = x[i]; } \
+  for (int q = 0; q < nq; q += TILE) { \
+    const double *pan = XT + (q / TILE) * (B) * TILE; \
+    int j = 0; \
+    for (; j + 4 <= (m); j += 4) { \
+      const double *h0 = GM + (base) + j * (B), *h1 = h0 + (B), *h2 = h1 + (B), *h3 = h2 + (B); \
+      double a0[TILE], a1[TILE], a2[TILE], a3[TILE]; \
+      for (int t = 0; t < TILE; t++) { a0[t] = 0.0; a1[t] = 0.0; a2[t] = 0.0; a3[t] = 0.0; } \
+      for (int i = 0; i < (B); i++) { const double *xt = pan + i * TILE; \
+        double u0 = h0[i], u1 = h1[i], u2 = h2[i], u3 = h3[i]; \
+        for (int t = 0; t < TILE; t++) { double v = xt[t]; \
+          a0[t] = a0[t] + u0 * v; a1[t] = a1[t] + u1 * v; a2[t] = a2[t] + u2 * v; a3[t] = a3[t] + u3 * v; } \
+      } \
+      for (int t = 0; t < TILE; t++) { GM[wa(j, q + t)] += a0[t]; GM[wa(j + 1, q + t)] += a1[t]; \
+        GM[wa(j + 2, q + t)] += a2[t]; GM[wa(j + 3, q + t)] += a3[t]; } \
+    } \
+    for (; j < (m); j++) { \
+      const double *h = GM + (base) + j * (B); double a[TILE]; for (int t = 0; t < TILE; t++) a[t] = 0.0; \
+      for (int i = 0; i < (B); i++) { const double *xt = pan + i * TILE; double u = h[i]; \
+        for (int t = 0; t < TILE; t++) a[t] = a[t] + u * xt[t]; } \
       for (int t = 0; t < TILE; t++) GM[wa(j, q + t)] += a[t]; \
     } \
-    for (; q < (P); q++) { double a = 0.0; \
-      for (int i = 0; i < (B); i++) a = a + gj[i] * XT[i * (P) + q]; \
-      GM[wa(j, q)] += a; } \
   } \
+  for (int q = nq; q < (P); q++) { const double *x = M + xa(q); \
+    for (int j = 0; j < (m); j++) { const double *h = GM + (base) + j * (B); double a = 0.0; \
+      for (int i = 0; i < (B); i++) a = a + h[i] * x[i]; \
+      GM[wa(j, q)] += a; } } \
 } while (0)
 """
 
