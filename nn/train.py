@@ -130,9 +130,10 @@ def fit(model, loss, optimizer, X, y, epochs=10, batch_size=None, val=None, earl
     model.train()
     # read once: inside fit only the epochs' own `load` writes the Values
     theta = np.fromiter((p.data for p in params), np.float64, len(params)) if step is not None else None
+    y_step = step.targets(y) if step is not None else y  # one-hot once, not per batch
     for epoch in range(epochs):
         total, count = 0.0, 0
-        for b, (Xb, yb) in enumerate(minibatches(X, y, batch_size, shuffle=shuffle, seed=rng)):
+        for b, (Xb, yb) in enumerate(minibatches(X, y_step, batch_size, shuffle=shuffle, seed=rng)):
             with autograd.gc_paused():
                 if step is not None:
                     loss_value, grad = step(theta, Xb, yb)
@@ -221,10 +222,13 @@ class _CompiledStep:
         L = self.loss_fn(model(Xb), yb)
         return L + self.regularization(model) if self.regularization is not None else L
 
-    def __call__(self, theta, Xb, yb):
+    def targets(self, y):
+        """Class indices as one-hot columns (arguments of the trace), for all rows at once."""
         from .data import one_hot
-        if self.one_hot and np.ndim(yb) == 1:
-            yb = one_hot(yb, self.n_classes)
+        return one_hot(y, self.n_classes) if self.one_hot and np.ndim(y) == 1 else y
+
+    def __call__(self, theta, Xb, yb):
+        yb = self.targets(yb)
         if self.flat is None:
             self.flat = autograd.compile(self._fn, Xb, yb).flat(self.params)
         return self.flat(theta, Xb, yb)
