@@ -465,6 +465,98 @@ def _dot_backward_kernel(G, g, addr, P, needs):
 # The dot kernels, as macros instantiated per group with its address functions (so the
 # compiler sees constant strides). Written once; a group's call is one line.
 KERNELS = r"""
+#ifdef __AVX2__
+/* With AVX2: four doubles as one value (elementwise IEEE multiply and add; no FMA), 4 x 8 tiles. */
+typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
+#define VG_LD(p) (*(const vg_v4 *)(p))
+#define VG_ST(p, v) (*(vg_v4 *)(p) = (v))
+#define vg_dot_fwd(M, m, B, P, base, wa, xa) do { \
+  int i = 0; \
+  for (; i + 8 <= (B); i += 8) { \
+    int j = 0; \
+    for (; j + 4 <= (m); j += 4) { \
+      vg_v4 a0 = {0.0, 0.0, 0.0, 0.0}, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0; \
+      for (int q = 0; q < (P); q++) { \
+        const double *xp = M + xa(q) + i; vg_v4 x = VG_LD(xp), y = VG_LD(xp + 4); \
+        double w0 = M[wa(j, q)], w1 = M[wa(j + 1, q)], w2 = M[wa(j + 2, q)], w3 = M[wa(j + 3, q)]; \
+        a0 = a0 + w0 * x; b0 = b0 + w0 * y; a1 = a1 + w1 * x; b1 = b1 + w1 * y; \
+        a2 = a2 + w2 * x; b2 = b2 + w2 * y; a3 = a3 + w3 * x; b3 = b3 + w3 * y; } \
+      double *o = M + (base) + j * (B) + i; \
+      VG_ST(o, a0); VG_ST(o + 4, b0); VG_ST(o + (B), a1); VG_ST(o + (B) + 4, b1); \
+      VG_ST(o + 2 * (B), a2); VG_ST(o + 2 * (B) + 4, b2); VG_ST(o + 3 * (B), a3); VG_ST(o + 3 * (B) + 4, b3); \
+    } \
+    for (; j < (m); j++) { \
+      vg_v4 a = {0.0, 0.0, 0.0, 0.0}, b = a; \
+      for (int q = 0; q < (P); q++) { const double *xp = M + xa(q) + i; double w = M[wa(j, q)]; \
+        a = a + w * VG_LD(xp); b = b + w * VG_LD(xp + 4); } \
+      VG_ST(M + (base) + j * (B) + i, a); VG_ST(M + (base) + j * (B) + i + 4, b); \
+    } \
+  } \
+  for (; i < (B); i++) for (int j = 0; j < (m); j++) { double a = 0.0; \
+    for (int q = 0; q < (P); q++) a = a + M[wa(j, q)] * M[xa(q) + i]; \
+    M[(base) + j * (B) + i] = a; } \
+} while (0)
+
+#define vg_dot_bwd_x(M, GM, WT, m, B, P, base, wa, xa) do { \
+  for (int j = 0; j < (m); j++) for (int q = 0; q < (P); q++) WT[q * (m) + j] = M[wa(j, q)]; \
+  int i = 0; \
+  for (; i + 8 <= (B); i += 8) { \
+    int q = 0; \
+    for (; q + 4 <= (P); q += 4) { \
+      double *g0 = GM + xa(q) + i, *g1 = GM + xa(q + 1) + i, *g2 = GM + xa(q + 2) + i, *g3 = GM + xa(q + 3) + i; \
+      const double *v0 = WT + q * (m), *v1 = v0 + (m), *v2 = v1 + (m), *v3 = v2 + (m); \
+      vg_v4 a0 = VG_LD(g0), b0 = VG_LD(g0 + 4), a1 = VG_LD(g1), b1 = VG_LD(g1 + 4); \
+      vg_v4 a2 = VG_LD(g2), b2 = VG_LD(g2 + 4), a3 = VG_LD(g3), b3 = VG_LD(g3 + 4); \
+      for (int j = (m) - 1; j >= 0; j--) { \
+        const double *gj = GM + (base) + j * (B) + i; vg_v4 x = VG_LD(gj), y = VG_LD(gj + 4); \
+        double w0 = v0[j], w1 = v1[j], w2 = v2[j], w3 = v3[j]; \
+        a0 = a0 + w0 * x; b0 = b0 + w0 * y; a1 = a1 + w1 * x; b1 = b1 + w1 * y; \
+        a2 = a2 + w2 * x; b2 = b2 + w2 * y; a3 = a3 + w3 * x; b3 = b3 + w3 * y; } \
+      VG_ST(g0, a0); VG_ST(g0 + 4, b0); VG_ST(g1, a1); VG_ST(g1 + 4, b1); \
+      VG_ST(g2, a2); VG_ST(g2 + 4, b2); VG_ST(g3, a3); VG_ST(g3 + 4, b3); \
+    } \
+    for (; q < (P); q++) { \
+      double *g0 = GM + xa(q) + i; vg_v4 a = VG_LD(g0), b = VG_LD(g0 + 4); \
+      for (int j = (m) - 1; j >= 0; j--) { const double *gj = GM + (base) + j * (B) + i; double w = WT[q * (m) + j]; \
+        a = a + w * VG_LD(gj); b = b + w * VG_LD(gj + 4); } \
+      VG_ST(g0, a); VG_ST(g0 + 4, b); \
+    } \
+  } \
+  for (; i < (B); i++) for (int q = 0; q < (P); q++) { double a = GM[xa(q) + i]; \
+    for (int j = (m) - 1; j >= 0; j--) a = a + WT[q * (m) + j] * GM[(base) + j * (B) + i]; \
+    GM[xa(q) + i] = a; } \
+} while (0)
+
+#define vg_dot_bwd_w(M, GM, XT, m, B, P, base, wa, xa) do { \
+  int nq = (P) / 8 * 8; \
+  for (int q = 0; q < nq; q++) { const double *x = M + xa(q); double *pan = XT + (q / 8) * (B) * 8 + q % 8; \
+    for (int i = 0; i < (B); i++) pan[i * 8] = x[i]; } \
+  for (int q = 0; q < nq; q += 8) { \
+    const double *pan = XT + (q / 8) * (B) * 8; \
+    int j = 0; \
+    for (; j + 4 <= (m); j += 4) { \
+      const double *h0 = GM + (base) + j * (B), *h1 = h0 + (B), *h2 = h1 + (B), *h3 = h2 + (B); \
+      vg_v4 a0 = {0.0, 0.0, 0.0, 0.0}, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0; \
+      for (int i = 0; i < (B); i++) { const double *xt = pan + i * 8; vg_v4 x = VG_LD(xt), y = VG_LD(xt + 4); \
+        double u0 = h0[i], u1 = h1[i], u2 = h2[i], u3 = h3[i]; \
+        a0 = a0 + u0 * x; b0 = b0 + u0 * y; a1 = a1 + u1 * x; b1 = b1 + u1 * y; \
+        a2 = a2 + u2 * x; b2 = b2 + u2 * y; a3 = a3 + u3 * x; b3 = b3 + u3 * y; } \
+      for (int t = 0; t < 4; t++) { \
+        GM[wa(j, q + t)] += a0[t]; GM[wa(j, q + 4 + t)] += b0[t]; GM[wa(j + 1, q + t)] += a1[t]; GM[wa(j + 1, q + 4 + t)] += b1[t]; \
+        GM[wa(j + 2, q + t)] += a2[t]; GM[wa(j + 2, q + 4 + t)] += b2[t]; GM[wa(j + 3, q + t)] += a3[t]; GM[wa(j + 3, q + 4 + t)] += b3[t]; } \
+    } \
+    for (; j < (m); j++) { \
+      const double *h = GM + (base) + j * (B); vg_v4 a = {0.0, 0.0, 0.0, 0.0}, b = a; \
+      for (int i = 0; i < (B); i++) { const double *xt = pan + i * 8; a = a + h[i] * VG_LD(xt); b = b + h[i] * VG_LD(xt + 4); } \
+      for (int t = 0; t < 4; t++) { GM[wa(j, q + t)] += a[t]; GM[wa(j, q + 4 + t)] += b[t]; } \
+    } \
+  } \
+  for (int q = nq; q < (P); q++) { const double *x = M + xa(q); \
+    for (int j = 0; j < (m); j++) { const double *h = GM + (base) + j * (B); double a = 0.0; \
+      for (int i = 0; i < (B); i++) a = a + h[i] * x[i]; \
+      GM[wa(j, q)] += a; } } \
+} while (0)
+#else
 #define VG_ROWS4(j, q, wa) double w0 = M[wa(j, q)], w1 = M[wa((j) + 1, q)], w2 = M[wa((j) + 2, q)], w3 = M[wa((j) + 3, q)]
 /* out[j][i] = sum over q in order of W[j][q] * X[q][i]. A tile of TILE examples stays in L1
    while every block of rows passes over it; four rows share each load of x. */
@@ -561,6 +653,7 @@ KERNELS = r"""
       for (int i = 0; i < (B); i++) a = a + h[i] * x[i]; \
       GM[wa(j, q)] += a; } } \
 } while (0)
+#endif
 """
 
 
