@@ -305,8 +305,9 @@ def _accumulate(L, contributions, batch):
 def generate_any(t):
     """Layers as loops when the graph has them (structured.py), else straight-line code."""
     from . import structured
-    if structured.Plan(t).layered:
-        return structured.generate(t, PRELUDE)
+    plan = structured.Plan(t)
+    if plan.layered:
+        return structured.generate(t, PRELUDE, plan)
     return generate(t)
 
 

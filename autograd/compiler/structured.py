@@ -657,9 +657,9 @@ typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
 """
 
 
-def generate(t, prelude):
+def generate(t, prelude, plan=None):
     """C source with vg_run(in, par, out, pgrad, guards, want_grad), as c_backend.generate."""
-    plan = Plan(t)
+    plan = plan or Plan(t)
     reorder_params(t, plan.param_order())
     G = _Gen(plan)
     body = [f"memcpy(M, in, sizeof(double) * {G.n_in});",
