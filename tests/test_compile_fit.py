@@ -121,3 +121,20 @@ def test_flat_step_copies_one_block_for_nn_models():
     L.backward()
     assert loss == L.data
     assert grad.tolist() == [p.grad for p in model.parameters()]
+
+
+@pytest.mark.parametrize("simd", [True, False])
+def test_layered_kernels_same_bits_with_and_without_avx2(monkeypatch, simd):
+    """The 4-double vector kernels (built with -mavx2 where the CPU has it) and the portable
+    ones give the eager engine's bits on a relu MLP with hinge + L2."""
+    flags = [f for f in c_backend.CFLAGS if f != "-mavx2"] + (["-mavx2"] if simd else [])
+    if simd and "-mavx2" not in c_backend.CFLAGS:
+        pytest.skip("this CPU has no AVX2")
+    monkeypatch.setattr(c_backend, "CFLAGS", flags)
+    rng = np.random.default_rng(3)
+    model = nn.MLP(5, [19, 9, 1], seed=2)
+    X = rng.normal(size=(37, 5))
+    y = np.where(rng.normal(size=37) > 0, 1.0, -1.0)
+    f = lambda X, y: nn.losses.hinge(model(X), y) + nn.losses.l2(model.parameters(), 1e-3)  # noqa: E731
+    prog, (want_out, want), (got_out, got) = _eager_and_compiled(f, model.parameters(), (X, y))
+    assert got_out == want_out and got == want
