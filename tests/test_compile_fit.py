@@ -138,3 +138,21 @@ def test_layered_kernels_same_bits_with_and_without_avx2(monkeypatch, simd):
     f = lambda X, y: nn.losses.hinge(model(X), y) + nn.losses.l2(model.parameters(), 1e-3)  # noqa: E731
     prog, (want_out, want), (got_out, got) = _eager_and_compiled(f, model.parameters(), (X, y))
     assert got_out == want_out and got == want
+
+
+def test_layer_with_a_repeated_input_keeps_every_gradient():
+    """Dots sharing an input list that holds one Value twice: the input's gradient is the sum
+    of both uses (the blocked kernel would keep one; such a group takes the general loops)."""
+    rng = np.random.default_rng(0)
+    ws = [[Value(float(v)) for v in rng.normal(size=5)] for _ in range(5)]
+    a = Value(0.3)
+    params = [w for row in ws for w in row] + [a]
+
+    def f(x):
+        h = (a * x).tanh()
+        inputs = [h, x, h, (x * a).exp(), x]
+        return autograd.sum([autograd.dot(row, inputs).tanh() for row in ws]).mean()
+    x = rng.normal(size=9)
+    _, (want_out, want), (got_out, got) = _eager_and_compiled(f, params, (x,))
+    assert got_out == pytest.approx(want_out, rel=1e-12, abs=0)
+    assert got == pytest.approx(want, rel=1e-12, abs=1e-300)

@@ -338,17 +338,19 @@ def _nary_parts(G, g):
     return blocks, P, flags, parts
 
 
-def _is_dot_layer(g, P, flags, parts):
-    """A layer's dots: scalar weights, batched inputs shared by every member."""
+def _is_dot_layer(g, P, flags, parts, blocks):
+    """A layer's dots: scalar weights, batched inputs shared by every member, each input once
+    (the input-gradient kernel keeps four inputs' sums in registers: a repeated input would
+    lose one)."""
     return (g.op.name == "dot" and g.batch and not any(flags[:P]) and all(flags[P:])
-            and parts[1][2])
+            and parts[1][2] and len(set(blocks[1][0])) == P)
 
 
 def _forward_nary(G, g):
     form = g.op.c
     m, B = len(g.members), g.batch or 1
     blocks, P, flags, parts = _nary_parts(G, g)
-    if _is_dot_layer(g, P, flags, parts):
+    if _is_dot_layer(g, P, flags, parts, blocks):
         return [f"vg_dot_fwd(M, {m}, {B}, {P}, {g.base}, {_fn_w(G, parts[0][0])}, {_fn_x(G, parts[1][0])});"]
     fill = {f"x{b}": f"M[{a} + i * {st}]" for b, (a, st, _, _) in enumerate(parts)}
     acc = G.scratch_array("ACC", B)
@@ -429,7 +431,7 @@ def _backward_nary(G, g):
     m, B = len(g.members), g.batch or 1
     blocks, P, flags, parts = _nary_parts(G, g)
     needs = [G.need([p for r in rows for p in r]) for rows in blocks]
-    if _is_dot_layer(g, P, flags, parts):
+    if _is_dot_layer(g, P, flags, parts, blocks):
         return _dot_backward_kernel(G, g, [(a, shared) for a, _, shared, _ in parts], P, needs)
     gs = _sym("GM", f"{g.base} + j * {B}", g.batch)
     out = _sym("M", f"{g.base} + j * {B}", g.batch)
