@@ -32,11 +32,14 @@ TILE = 8  # examples per register tile of the dot kernels (a multiple of any SIM
 
 
 class Group:
-    __slots__ = ("members", "op", "k", "batch", "depth", "first", "base", "operands", "index")
+    """Nodes run side by side: same depth, operation, constant and shapes; `base` is where
+    their values (one row of `batch` numbers per member) start in the program's memory."""
+
+    __slots__ = ("members", "op", "k", "batch", "depth", "first", "base")
 
     def __init__(self, op, k, batch, depth, first):
         self.members, self.op, self.k, self.batch, self.depth, self.first = [], op, k, batch, depth, first
-        self.base, self.operands = 0, None
+        self.base = 0
 
 
 def _depths(t):
@@ -70,19 +73,18 @@ class Plan:
                 g = by_sig[sig] = Group(n.op, n.k, n.batch, depth[n.index], n.index)
                 groups.append(g)
             g.members.append(n.index)
-        groups.sort(key=lambda g: (g.depth, g.first))
-        for j, g in enumerate(groups):
-            g.index = j
+        groups.sort(key=lambda g: (g.depth, g.first))  # a node's parents are all at lower depths
         self.groups = groups
         self.layered = any(g.op.arity == "n" and len(g.members) > 1 for g in groups)
 
     # -- parameters: placed so that weight matrices and parameter vectors are contiguous ----------
 
     def param_order(self):
-        """Scalars first, then batched ones (as the C runner packs them). Two layouts are
-        tried and the one needing fewer offset tables wins: a layer's weight rows each
-        followed by its neuron's bias (nn's own order, so a flat parameter array needs no
-        reordering), or weight matrices first, then parameter vectors."""
+        """Scalars first, then batched ones (as the C runner packs them). Layouts are tried
+        in turn and the first needing no offset table (else the one needing the fewest) wins:
+        a layer's weight rows each followed by its neuron's bias (nn's own order, so a flat
+        parameter array needs no reordering), rows in either order, or weight matrices first,
+        then parameter vectors."""
         best = None
         # the trace lists a layer's neurons last first (it is a depth-first walk from the
         # output), so rows in reverse come out in the model's order when nothing else decides
