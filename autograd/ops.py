@@ -66,13 +66,34 @@ def defop(name, arity, forward, backward, *, has_k=False, c=None):
 # Helpers the rules are written with. Each works on floats and numpy arrays; the
 # differentiable ones (exp, log) also on Values. `mask`-like helpers return plain data:
 # a step function has derivative 0 almost everywhere, so it needs no graph.
+# Code generation runs the rules on symbols (compiler/symbolic.py): a helper given a
+# `Symbolic` hands over to the symbol's own twin, so nothing is ever swapped process-wide
+# and an eager thread beside a compile keeps its numbers. Floats and arrays are tested
+# first: the eager paths pay nothing for it.
+
+class Symbolic:
+    """Base of the compiler's symbols: `twin(name, *args)` is the helper `name` on symbols."""
+
+    __slots__ = ()
+
+    def twin(self, name, *args):  # pragma: no cover - compiler/symbolic.py defines it
+        raise NotImplementedError
+
 
 def _is_value(x):
     return hasattr(x, "_op")
 
 
+def _symbolic(*args):
+    """The first symbol among args, if any (the rules' arguments may be mixed)."""
+    for a in args:
+        if isinstance(a, Symbolic):
+            return a
+    return None
+
+
 def data(x):
-    """The raw number(s) of a Value, or x itself."""
+    """The raw number(s) of a Value, or x itself (a symbol stands for its own data)."""
     return x.data if _is_value(x) else x
 
 
@@ -90,11 +111,13 @@ def domain_error(op, cond, value, need):
 
 
 def exp(x):
-    if _is_value(x):
-        return x.exp()
     if type(x) is ndarray:
         with np.errstate(over="ignore"):  # exp(1000) is inf, as in numpy and PyTorch
             return np.exp(x)
+    if _is_value(x):
+        return x.exp()
+    if isinstance(x, Symbolic):
+        return x.twin("exp", x)
     try:
         return math.exp(x)
     except OverflowError:
@@ -102,32 +125,42 @@ def exp(x):
 
 
 def log(x):
-    if _is_value(x):
-        return x.log()
     if type(x) is ndarray:
         bad = x <= 0
         if bad.any():
             domain_error("log", bad, x, "> 0")
         return np.log(x)
+    if _is_value(x):
+        return x.log()
+    if isinstance(x, Symbolic):
+        return x.twin("log", x)
     if x <= 0:
         domain_error("log", None, x, "> 0")
     return math.log(x)
 
 
 def sigmoid(x):
-    return x.sigmoid() if _is_value(x) else _sigmoid(x)
+    if _is_value(x):
+        return x.sigmoid()
+    if isinstance(x, Symbolic):
+        return x.twin("sigmoid", x)
+    return _sigmoid(x)
 
 
 def power(a, k):
     """a ** k inside derivatives: 0 ** negative is inf there (d sqrt(x)/dx at 0), not an error."""
+    if type(a) is ndarray or type(k) is ndarray:
+        if not (_is_value(k) or isinstance(k, Symbolic)):
+            with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+                return np.power(a, k)
     if _is_value(a) or _is_value(k):  # create_graph: a node, built without the forward's checks
         from .value import _node, _wrap
         if _is_value(k):
             return _node(power(data(a), data(k)), POWV, _wrap(a), k)
         return _node(power(data(a), k), POW, a, float(k))
-    if type(a) is ndarray or type(k) is ndarray:
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            return np.power(a, k)
+    s = _symbolic(a, k)
+    if s is not None:
+        return s.twin("power", a, k)
     if a == 0 and k < 0:
         return math.inf
     try:
@@ -144,8 +177,12 @@ def div(x, y):
         from .value import _node, _wrap
         return _node(div(data(x), data(y)), DIV, _wrap(x), _wrap(y))
     if type(y) is ndarray or type(x) is ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return x / y
+        if not isinstance(x, Symbolic) and not isinstance(y, Symbolic):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return x / y
+    s = _symbolic(x, y)
+    if s is not None:
+        return s.twin("div", x, y)
     if y == 0:
         return math.nan if x == 0 or x != x else math.copysign(math.inf, x) * math.copysign(1.0, y)
     return x / y
@@ -154,24 +191,41 @@ def div(x, y):
 def iszero(x):
     """1.0 where x == 0 else 0.0 (data only)."""
     x = data(x)
-    return (x == 0).astype(np.float64) if type(x) is ndarray else float(x == 0)
+    if type(x) is ndarray:
+        return (x == 0).astype(np.float64)
+    if isinstance(x, Symbolic):
+        return x.twin("iszero", x)
+    return float(x == 0)
 
 
 def step(x):
     """1.0 where x > 0 else 0.0 (data only)."""
     x = data(x)
-    return (x > 0).astype(np.float64) if type(x) is ndarray else float(x > 0)
+    if type(x) is ndarray:
+        return (x > 0).astype(np.float64)
+    if isinstance(x, Symbolic):
+        return x.twin("step", x)
+    return float(x > 0)
 
 
 def sign(x):
     """-1, 0 or 1 (data only); sign(0) = 0, so |x| has derivative 0 at 0, as in PyTorch."""
     x = data(x)
-    return np.sign(x) if type(x) is ndarray else float((x > 0) - (x < 0))
+    if type(x) is ndarray:
+        return np.sign(x)
+    if isinstance(x, Symbolic):
+        return x.twin("sign", x)
+    return float((x > 0) - (x < 0))
 
 
 def choose(cond, a, b):
     """a where cond else b, elementwise (data only)."""
-    return np.where(cond, a, b) if type(cond) is ndarray else (a if cond else b)
+    if type(cond) is ndarray:
+        return np.where(cond, a, b)
+    s = _symbolic(cond, a, b)
+    if s is not None:
+        return s.twin("choose", cond, a, b)
+    return a if cond else b
 
 
 def inside(x, bounds):
@@ -179,12 +233,18 @@ def inside(x, bounds):
     x, (lo, hi) = data(x), bounds
     if type(x) is ndarray:
         return ((x >= lo) & (x <= hi)).astype(np.float64)
+    if isinstance(x, Symbolic):
+        return x.twin("inside", x, bounds)
     return float(lo <= x <= hi)
 
 
 def ones_like(x):
     x = data(x)
-    return np.ones_like(x) if type(x) is ndarray else 1.0
+    if type(x) is ndarray:
+        return np.ones_like(x)
+    if isinstance(x, Symbolic):
+        return x.twin("ones_like", x)
+    return 1.0
 
 
 def log_for_pow(a):
@@ -196,6 +256,8 @@ def log_for_pow(a):
     if type(a) is ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(a > 0, np.log(np.where(a > 0, a, 1.0)), np.where(a == 0, 0.0, np.nan))
+    if isinstance(a, Symbolic):
+        return a.twin("log_for_pow", a)
     return math.log(a) if a > 0 else (0.0 if a == 0 else math.nan)
 
 
@@ -387,7 +449,11 @@ def _batch_mean(a):
 
 def _batch_len(a):
     a = data(a)
-    return len(a) if type(a) is ndarray else 1
+    if type(a) is ndarray:
+        return len(a)
+    if isinstance(a, Symbolic):  # a symbol knows the batch it stands for
+        return a.twin("_batch_len", a)
+    return 1
 
 
 # ---------------------------------------------------------------------------
@@ -424,14 +490,14 @@ BATCH_SUM = defop("batch_sum", 1, _batch_sum, lambda g, out, a: (g * ones_like(a
 BATCH_MEAN = defop("batch_mean", 1, _batch_mean,
                    lambda g, out, a: (g * ones_like(a) * (1.0 / _batch_len(a)),), c="BATCH_MEAN")
 
-# What backward rules may call besides arithmetic; code generation swaps in symbolic versions.
+# What backward rules may call besides arithmetic; each hands symbols to their twins (compiler/symbolic.py).
 HELPERS = ("data", "exp", "log", "sigmoid", "power", "div", "step", "sign", "choose", "inside", "iszero",
            "ones_like", "log_for_pow", "_batch_len")
 
 # ---------------------------------------------------------------------------
 # sin, cos, square, erf, GELU, ELU, SiLU, maximum, minimum. Their helpers sin, cos and erf
 # are differentiable like exp and log (on Values they build nodes), so that second
-# derivatives through these rules work; code generation swaps them for C's sin, cos, erf.
+# derivatives through these rules work; on symbols they hand over to C's sin, cos, erf.
 
 SQRT1_2 = 0.7071067811865476       # M_SQRT1_2
 TWO_SQRTPI = 1.1283791670955126    # M_2_SQRTPI = 2 / sqrt(pi): erf' = TWO_SQRTPI * exp(-x^2)
@@ -441,12 +507,16 @@ INV_SQRT_2PI = TWO_SQRTPI * SQRT1_2 * 0.5  # the normal density's factor, as PyT
 def sin(x):
     if _is_value(x):
         return x.sin()
+    if isinstance(x, Symbolic):
+        return x.twin("sin", x)
     return np.sin(x) if type(x) is ndarray else math.sin(x)
 
 
 def cos(x):
     if _is_value(x):
         return x.cos()
+    if isinstance(x, Symbolic):
+        return x.twin("cos", x)
     return np.cos(x) if type(x) is ndarray else math.cos(x)
 
 
@@ -459,6 +529,8 @@ def _erf(a):
 
 
 def erf(x):
+    if isinstance(x, Symbolic):
+        return x.twin("erf", x)
     return x.erf() if _is_value(x) else _erf(x)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import sys
 import warnings
+import weakref
 
 import numpy as np
 
@@ -140,17 +141,19 @@ def fit(model, loss, optimizer, X, y, epochs=10, batch_size=None, val=None, earl
     callbacks = list(callbacks or ())
 
     params = optimizer.params
-    step = _CompiledStep(model, loss_fn, regularization, params) if compile else None
+    step = _CompiledStep.get(model, loss_fn, regularization, params) if compile else None
     _call(callbacks, "on_train_begin", model, history)
     bar = _progress(epochs) if verbose == 1 else None
     rng = np.random.default_rng(seed)
     model.train()
     stopped = None
+    # read once: inside fit only the epochs' own `load` writes the Values
+    theta = np.fromiter((p.data for p in params), np.float64, len(params)) if step is not None else None
+    y_step = step.targets(y) if step is not None else y  # one-hot once, not per batch
     try:
         for epoch in range(epochs):
             total, count = 0.0, 0
-            theta = np.array([p.data for p in params], dtype=np.float64) if step is not None else None
-            for b, (Xb, yb) in enumerate(minibatches(X, y, batch_size, shuffle=shuffle, seed=rng)):
+            for b, (Xb, yb) in enumerate(minibatches(X, y_step, batch_size, shuffle=shuffle, seed=rng)):
                 with autograd.gc_paused():
                     if step is not None:
                         loss_value, grad = step(theta, Xb, yb)
@@ -273,22 +276,52 @@ def _line(logs):
 class _CompiledStep:
     """The step traced once and run as generated code on the parameters held in one array
     (autograd's FlatStep), so that no per-parameter Python loop runs inside an epoch.
-    Class indices become one-hot columns, so that the targets are arguments of the trace."""
+    Class indices become one-hot columns, so that the targets are arguments of the trace.
+
+    Kept per model (weakly: the step holds the model only through a weak reference), per loss,
+    regularization and parameter list, so that tracing, code generation and the cache lookup
+    are paid once, not at every fit call; each new batch shape is traced once too (autograd's
+    CompiledFunction keeps a program per shape). A model changed in place (other layers, other
+    activations) after a compiled fit needs a new model object or `_CompiledStep.forget(model)`.
+    """
+
+    _cache = weakref.WeakKeyDictionary()  # model -> {(loss, regularization, param ids): step}
 
     def __init__(self, model, loss_fn, regularization, params):
-        self.model, self.loss_fn, self.regularization, self.params = model, loss_fn, regularization, params
+        self._model = weakref.ref(model)
+        self.loss_fn, self.regularization, self.params = loss_fn, regularization, params
         self.n_classes = model.nouts[-1] if hasattr(model, "nouts") else None
         self.one_hot = loss_fn is losses_mod.cross_entropy
         self.flat = None
 
+    @classmethod
+    def get(cls, model, loss_fn, regularization, params):
+        key = (loss_fn, regularization, tuple(map(id, params)))
+        try:
+            steps = cls._cache.setdefault(model, {})
+        except TypeError:  # a model that cannot be weakly referenced: no reuse
+            return cls(model, loss_fn, regularization, params)
+        step = steps.get(key)
+        if step is None:
+            step = steps[key] = cls(model, loss_fn, regularization, params)
+        return step
+
+    @classmethod
+    def forget(cls, model):
+        cls._cache.pop(model, None)
+
     def _fn(self, Xb, yb):
-        L = self.loss_fn(self.model(Xb), yb)
-        return L + self.regularization(self.model) if self.regularization is not None else L
+        model = self._model()
+        L = self.loss_fn(model(Xb), yb)
+        return L + self.regularization(model) if self.regularization is not None else L
+
+    def targets(self, y):
+        """Class indices as one-hot columns (arguments of the trace), for all rows at once."""
+        from .data import one_hot
+        return one_hot(y, self.n_classes) if self.one_hot and np.ndim(y) == 1 else y
 
     def __call__(self, theta, Xb, yb):
-        from .data import one_hot
-        if self.one_hot and np.ndim(yb) == 1:
-            yb = one_hot(yb, self.n_classes)
+        yb = self.targets(yb)
         if self.flat is None:
             self.flat = autograd.compile(self._fn, Xb, yb).flat(self.params)
         return self.flat(theta, Xb, yb)

@@ -16,7 +16,7 @@ import threading
 import numpy as np
 
 from . import cache
-from .symbolic import BATCH, Sym, c_number, symbolic_helpers, to_c
+from .symbolic import Sym, c_number, to_c
 
 PRELUDE = r"""
 #include <math.h>
@@ -28,7 +28,22 @@ static double vg_sign(double a) { return (double)((a > 0) - (a < 0)); }
 static double vg_inside(double a, double lo, double hi) { return (a >= lo && a <= hi) ? 1.0 : 0.0; }
 static double vg_log_for_pow(double a) { return a > 0 ? log(a) : (a == 0 ? 0.0 : NAN); }
 """
-CFLAGS = ["-O2", "-shared", "-fPIC", "-fno-fast-math", "-ffp-contract=off"]  # IEEE: no reassociation, no fma
+def _simd_flags():
+    """-mavx2 where the CPU has it (Linux's /proc/cpuinfo says so): the layered kernels then
+    use 4-double vectors. Elementwise IEEE arithmetic either way (no -mfma: no fused
+    multiply-add), so the numbers do not change; the flag is part of the cache key."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return ["-mavx2"] if " avx2" in line else []
+    except OSError:
+        pass
+    return []
+
+
+# IEEE: no reassociation, no fma
+CFLAGS = ["-O3", "-shared", "-fPIC", "-fno-fast-math", "-ffp-contract=off"] + _simd_flags()
 
 
 class CompilerNotFound(RuntimeError):
@@ -89,7 +104,7 @@ class _Layout:
 
     def sym(self, where, i):
         base, off = where[i]
-        return Sym.var(f"{base}[{off} + {{i}}]" if self.batched(i) else f"{base}[{off}]", self.batched(i))
+        return Sym.var(f"{base}[{off} + {{i}}]" if self.batched(i) else f"{base}[{off}]", self.t.nodes[i].batch)
 
     def addr(self, where, i):
         base, off = where.get(i, ("SCRATCH", 0))
@@ -215,22 +230,20 @@ def _backward(L, decl):
     lines = []
     if t.root in need:
         lines.append(f"{L.at(L.grad, t.root, '0')} += 1.0;")
-    with symbolic_helpers(t.batch or 1):
-        for n in reversed(t.nodes):
-            i = n.index
-            if n.kind != "op" or i not in need:
-                continue
-            g, out = L.sym(L.grad, i), L.sym(L.val, i)
-            if n.op.arity == "n":
-                lines.extend(_backward_nary(L, n, decl, g, out))
-                continue
-            args = [L.sym(L.val, p) for p in n.parents]
-            if n.op.has_k:
-                args.append(n.k)
-            batch = max([n.batch] + [t.nodes[p].batch for p in n.parents]) or 1
-            BATCH[0] = batch  # this node's batch, for batch_mean's 1/n
-            grads = n.op.backward(g, out, *args)
-            lines.extend(_accumulate(L, [(p, Sym.lift(pg)) for p, pg in zip(n.parents, grads) if p in need], batch))
+    for n in reversed(t.nodes):
+        i = n.index
+        if n.kind != "op" or i not in need:
+            continue
+        g, out = L.sym(L.grad, i), L.sym(L.val, i)
+        if n.op.arity == "n":
+            lines.extend(_backward_nary(L, n, decl, g, out))
+            continue
+        args = [L.sym(L.val, p) for p in n.parents]
+        if n.op.has_k:
+            args.append(n.k)
+        batch = max([n.batch] + [t.nodes[p].batch for p in n.parents]) or 1
+        grads = n.op.backward(g, out, *args)  # symbols carry their batch, for batch_mean's 1/n
+        lines.extend(_accumulate(L, [(p, Sym.lift(pg)) for p, pg in zip(n.parents, grads) if p in need], batch))
     return lines
 
 
@@ -241,7 +254,7 @@ def _backward_nary(L, n, decl, g, out):
     need = L.t.needs_grad
     elems, m = _tables(L, n, decl, L.val, const=True)
     gelems, _ = _tables(L, n, decl, L.grad, const=False)
-    xs = [Sym.var(e.replace("[i * ", "[{i} * "), L.batched(block[0]) or n.batch > 0) for e, block in elems]
+    xs = [Sym.var(e.replace("[i * ", "[{i} * "), L.t.nodes[block[0]].batch or n.batch) for e, block in elems]
     grads = n.op.backward(g, out, xs)
     N = max(n.batch, 1)
     lines = []
@@ -280,9 +293,18 @@ def _accumulate(L, contributions, batch):
     return lines + outside
 
 
+def generate_any(t):
+    """Layers as loops when the graph has them (structured.py), else straight-line code."""
+    from . import structured
+    plan = structured.Plan(t)
+    if plan.layered:
+        return structured.generate(t, PRELUDE, plan)
+    return generate(t)
+
+
 def build(t):
     """Compile (or load from the cache) the trace's C code; returns (call, source, compiled_now)."""
-    source, (B, n_par) = generate(t)
+    source, (B, n_par) = generate_any(t)
     cc = find_compiler()
     lib, key, compiled_now = cache.load(source, cc, CFLAGS)  # verified or rebuilt: cache.py
     fn = lib.vg_run

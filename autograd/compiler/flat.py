@@ -76,6 +76,10 @@ class _Plan:
         self.others = [(j, v) for j, v in enumerate(t.params) if j not in mine]  # constants & co.
         self.n_par = sum(np.size(v.data) for v in t.params)
         self.buffer = np.zeros(max(self.n_par, 1))
+        # the layered C code lays nn's parameters out in the model's own order: then theta is
+        # one slice of the buffer, copied as a block (no gather, no scatter)
+        a = int(self.pos[0]) if len(self.pos) else 0
+        self.span = a if (self.reached.all() and np.array_equal(self.pos, np.arange(a, a + len(self.pos)))) else None
 
     def run(self, theta, args):
         if not self.ok:
@@ -91,15 +95,22 @@ class _Plan:
                 n = np.size(v.data)
                 par[o:o + n] = v.data
                 o += n
-        par[self.pos] = np.asarray(theta)[self.reached]
+        span = self.span
+        if span is not None:
+            par[span:span + len(self.pos)] = theta
+        else:
+            par[self.pos] = np.asarray(theta)[self.reached]
         # columns of 2-D arguments one after the other, as flatten_args lays them out
         inp = np.concatenate([np.asarray(a, dtype=np.float64).T.ravel() for a in args])
         with r.lock:
             ok = r.fn(inp.ctypes.data, par.ctypes.data, *r._buffers, 1)
             if not ok:
                 return None
-            grad = np.zeros(len(self.reached))
-            grad[self.reached] = r.pgrad[self.pos]
+            if span is not None:
+                grad = r.pgrad[span:span + len(self.pos)].copy()
+            else:
+                grad = np.zeros(len(self.reached))
+                grad[self.reached] = r.pgrad[self.pos]
             loss = float(r.out[0])
         if not np.isfinite(grad).all():
             return None

@@ -1,36 +1,42 @@
 """Run the table's Python backward rules on symbols, to get each derivative as C code.
 
 The rules in ops.py are written with arithmetic and a few helpers (ops.HELPERS). Called with
-`Sym` arguments, with the helpers swapped for the symbolic ones below, a rule returns
-expression trees instead of numbers; `to_c` prints them. So the C derivative is never
-written by hand: it is the Python rule itself.
+`Sym` arguments, a rule returns expression trees instead of numbers (each helper hands a
+symbol to its twin below: nothing is swapped in `ops`, so eager code in other threads never
+sees a symbol); `to_c` prints them. So the C derivative is never written by hand: it is the
+Python rule itself. A symbol's `batched` is the length of the batch it stands for (0 for a
+scalar): batch_mean's derivative reads it.
 
     >>> from autograd import ops
-    >>> g, out, a = Sym.var("G[{i}]", True), Sym.var("V[{i}]", True), Sym.var("A[{i}]", True)
-    >>> with symbolic_helpers():
-    ...     (d,) = ops.TANH.backward(g, out, a)
+    >>> g, out, a = Sym.var("G[{i}]", 8), Sym.var("V[{i}]", 8), Sym.var("A[{i}]", 8)
+    >>> (d,) = ops.TANH.backward(g, out, a)
     >>> to_c(d, "i")
     '(G[i] * (1.0 - (V[i] * V[i])))'
+    >>> to_c(ops.BATCH_MEAN.backward(Sym.var("G", 0), Sym.var("V", 0), a)[0], "i")
+    '((G * 1.0) * 0.125)'
 """
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 
 from .. import ops
 
 
-class Sym:
-    """An expression: ('var', name, batched) | ('num', x) | (operator, *children) | ('call', f, *args)."""
+class Sym(ops.Symbolic):
+    """An expression: ('var', name) | ('num', x) | (operator, *children) | ('call', f, *args);
+    `batched` is its batch length (0: a scalar)."""
 
     __slots__ = ("node", "batched")
 
     def __init__(self, node, batched):
-        self.node, self.batched = node, batched
+        self.node, self.batched = node, int(batched)
 
     @staticmethod
-    def var(name, batched=False):
+    def var(name, batched=0):
         return Sym(("var", name), batched)
+
+    def twin(self, name, *args):
+        return SYMBOLIC_HELPERS[name](*args)
 
     @staticmethod
     def lift(x):
@@ -45,7 +51,7 @@ class Sym:
     def _bin(self, op, other, swap=False):
         o = Sym.lift(other)
         l, r = (o, self) if swap else (self, o)
-        return Sym((op, l, r), l.batched or r.batched)
+        return Sym((op, l, r), max(l.batched, r.batched))
 
     def __add__(self, o): return self._bin("+", o)
     def __radd__(self, o): return self._bin("+", o, True)
@@ -72,12 +78,12 @@ class Sym:
 
 def call(f, *args):
     args = [Sym.lift(a) for a in args]
-    return Sym(("call", f) + tuple(args), any(a.batched for a in args))
+    return Sym(("call", f) + tuple(args), max(a.batched for a in args))
 
 
 def _where(cond, a, b):
     cond, a, b = Sym.lift(cond), Sym.lift(a), Sym.lift(b)
-    return Sym(("?", cond, a, b), cond.batched or a.batched or b.batched)
+    return Sym(("?", cond, a, b), max(cond.batched, a.batched, b.batched))
 
 
 # The symbolic twins of ops.HELPERS (same names), each printing as a C expression.
@@ -95,28 +101,12 @@ SYMBOLIC_HELPERS = {
     "iszero": lambda x: call("vg_iszero", x),
     "ones_like": lambda x: 1.0,
     "log_for_pow": lambda x: call("vg_log_for_pow", x),
-    "_batch_len": lambda x: Sym.lift(float(BATCH[0])) if Sym.lift(x).batched else 1.0,
+    "_batch_len": lambda x: float(Sym.lift(x).batched or 1),
     "sin": lambda x: call("sin", x),
     "cos": lambda x: call("cos", x),
     "erf": lambda x: call("erf", x),
 }
 assert set(SYMBOLIC_HELPERS) == set(ops.HELPERS), "a helper in ops.HELPERS has no symbolic twin"
-BATCH = [1]  # the batch size of the graph being generated
-
-
-@contextmanager
-def symbolic_helpers(batch=1):
-    """Swap ops' helpers for symbolic ones while rules run on Syms (not thread-safe:
-    code generation happens once per trace)."""
-    saved = {name: getattr(ops, name) for name in ops.HELPERS}
-    BATCH[0] = batch
-    try:
-        for name, fn in SYMBOLIC_HELPERS.items():
-            setattr(ops, name, fn)
-        yield
-    finally:
-        for name, fn in saved.items():
-            setattr(ops, name, fn)
 
 
 def c_number(x):

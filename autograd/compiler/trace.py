@@ -124,8 +124,10 @@ def trace(fn, example_args):
     index = {id(v): i for i, v in enumerate(order)}
     arg_ids = {id(a): i for i, a in enumerate(args)}
     nodes, params, param_nodes, arg_nodes = [], [], [], [None] * len(args)
+    ndarray = np.ndarray
     for i, v in enumerate(order):
-        batch = len(v.data) if isinstance(v.data, np.ndarray) else 0
+        d = v.data
+        batch = len(d) if type(d) is ndarray or isinstance(d, ndarray) else 0
         if v._op is None:
             if id(v) in arg_ids:
                 slot = arg_ids[id(v)]
@@ -136,7 +138,7 @@ def trace(fn, example_args):
                 params.append(v)
                 param_nodes.append(i)
             continue
-        parents = tuple(index[id(p)] for p in v.parents)
+        parents = tuple([index[id(p)] for p in v.parents])
         nodes.append(Node(i, "op", v._op, parents, v.k, batch))
     # Scalar parameters first, then batched ones: the C runner packs them with one fromiter.
     order_p = sorted(range(len(params)), key=lambda j: nodes[param_nodes[j]].batch > 0)
@@ -161,12 +163,20 @@ def trace(fn, example_args):
 
 def _needs_grad(t):
     """Nodes whose gradient matters: a param is at or below them (arguments need none)."""
-    need = set()
-    for n in t.nodes:
-        if n.kind == "param" or any(p in need for p in n.parents):
-            need.add(n.index)
-    above = {t.root}  # and the root depends on them (guards' nodes need no gradient)
-    for n in reversed(t.nodes):
-        if n.index in above:
-            above.update(n.parents)
-    return need & above
+    nodes = t.nodes
+    below = [False] * len(nodes)
+    for n in nodes:
+        if n.kind == "param":
+            below[n.index] = True
+        else:
+            for p in n.parents:
+                if below[p]:
+                    below[n.index] = True
+                    break
+    above = [False] * len(nodes)  # and the root depends on them (guards' nodes need no gradient)
+    above[t.root] = True
+    for n in reversed(nodes):
+        if above[n.index]:
+            for p in n.parents:
+                above[p] = True
+    return {i for i in range(len(nodes)) if below[i] and above[i]}

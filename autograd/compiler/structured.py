@@ -1,0 +1,699 @@
+"""Layers out of a scalar trace: C whose size grows with layers and operation kinds, not weights.
+
+An nn model's graph is regular: the neurons of one layer are `dot` nodes over the same input
+list, each followed by the same `+ b` and activation. This pass groups the nodes that can run
+side by side (same depth in the graph, so none depends on another; same operation, constant
+and batch shape) and lays each group out as one block of memory, so that a group becomes one
+loop nest over its members instead of one line per node. Where a group's operands sit in memory
+follows a pattern (a slice of another group, a row-major weight matrix, one node shared by
+every member) the loops address them by arithmetic; otherwise by a table of offsets. Groups of
+one node are the straight-line code of old, so any graph compiles.
+
+The sums keep the eager engine's orders: a dot sums over its inputs left to right for each
+example (vectorised across the examples, several neurons at a time), a scalar's gradient sums
+over the examples in order (vectorised across the weights, on a transposed copy of the inputs),
+and a node's gradient from the members of one group arrives in the eager sweep's order.
+
+    >>> import numpy as np, nn
+    >>> from autograd.compiler.trace import trace
+    >>> model = nn.MLP(3, [64, 64, 1], seed=0)
+    >>> t = trace(lambda X: (model(X) ** 2).mean(), [np.ones((5, 3))])
+    >>> plan = Plan(t)
+    >>> [(g.op.name, len(g.members)) for g in plan.groups if len(g.members) > 1]
+    [('dot', 64), ('add', 64), ('relu', 64), ('dot', 64), ('add', 64), ('relu', 64)]
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .symbolic import Sym, c_number, to_c
+
+TILE = 8  # examples per register tile of the dot kernels (a multiple of any SIMD width)
+
+
+class Group:
+    """Nodes run side by side: same depth, operation, constant and shapes; `base` is where
+    their values (one row of `batch` numbers per member) start in the program's memory."""
+
+    __slots__ = ("members", "op", "k", "batch", "depth", "first", "base")
+
+    def __init__(self, op, k, batch, depth, first):
+        self.members, self.op, self.k, self.batch, self.depth, self.first = [], op, k, batch, depth, first
+        self.base = 0
+
+
+def _depths(t):
+    d = [0] * len(t.nodes)
+    for n in t.nodes:
+        if n.parents:
+            d[n.index] = 1 + max(d[p] for p in n.parents)
+    return d
+
+
+def _signature(t, n, depth):
+    k = n.k
+    key_k = repr(k) if k is not None else None
+    flags = tuple(t.nodes[p].batch > 0 for p in n.parents)
+    return (depth, n.op.name, key_k, n.batch, len(n.parents) if n.op.arity == "n" else 0, flags)
+
+
+class Plan:
+    """The trace's groups, their memory layout and the parameters' order (scalars first)."""
+
+    def __init__(self, t):
+        self.t = t
+        depth = _depths(t)
+        groups, by_sig = [], {}
+        for n in t.nodes:
+            if n.kind != "op":
+                continue
+            sig = _signature(t, n, depth[n.index])
+            g = by_sig.get(sig)
+            if g is None:
+                g = by_sig[sig] = Group(n.op, n.k, n.batch, depth[n.index], n.index)
+                groups.append(g)
+            g.members.append(n.index)
+        groups.sort(key=lambda g: (g.depth, g.first))  # a node's parents are all at lower depths
+        self.groups = groups
+        self.layered = any(g.op.arity == "n" and len(g.members) > 1 for g in groups)
+
+    # -- parameters: placed so that weight matrices and parameter vectors are contiguous ----------
+
+    def param_order(self):
+        """Scalars first, then batched ones (as the C runner packs them). Layouts are tried
+        in turn and the first needing no offset table (else the one needing the fewest) wins:
+        a layer's weight rows each followed by its neuron's bias (nn's own order, so a flat
+        parameter array needs no reordering), rows in either order, or weight matrices first,
+        then parameter vectors."""
+        best = None
+        # the trace lists a layer's neurons last first (it is a depth-first walk from the
+        # output), so rows in reverse come out in the model's order when nothing else decides
+        for attach, reverse in ((True, True), (True, False), (False, False)):
+            order = self._placement(attach, reverse)
+            cost = self._table_cost(order)
+            if best is None or cost < best[0]:
+                best = (cost, order)
+            if cost == 0:
+                break
+        return best[1]
+
+    def _placement(self, attach_bias, reverse=False):
+        t = self.t
+        placed, order = set(), []
+        consumers = self._consumers() if attach_bias else {}
+        scalar_param = self._scalar_params()
+
+        def free(p):
+            return p in scalar_param and p not in placed
+
+        def place(nodes):
+            if len(set(nodes)) == len(nodes) and all(free(p) for p in nodes):
+                order.extend(nodes)
+                placed.update(nodes)
+                return True
+            return False
+
+        for g in self.groups:  # weight matrices first, row by row
+            if g.op.arity != "n":
+                continue
+            for block in _blocks(t, g):
+                if any(row == block[0] for row in block[1:]):
+                    continue
+                flat = [p for row in block for p in row]
+                if len(set(flat)) != len(flat) or not all(free(p) for p in flat):
+                    continue
+                pairs = list(zip(block, g.members))
+                for row, member in reversed(pairs) if reverse else pairs:
+                    place(list(row))
+                    if attach_bias:  # the bias a neuron adds right after its dot
+                        c = consumers.get(member, [])
+                        if len(c) == 1 and t.nodes[c[0]].op.arity == 2:
+                            other = [p for p in t.nodes[c[0]].parents if p != member]
+                            if len(other) == 1 and free(other[0]):
+                                place(other)
+        for g in self.groups:
+            if g.op.arity != "n" and len(g.members) > 1:
+                for pos in range(len(t.nodes[g.members[0]].parents)):
+                    place([t.nodes[m].parents[pos] for m in g.members])
+        rest = [i for i in t.param_nodes if i not in placed]
+        scalars = [i for i in rest if not t.nodes[i].batch]
+        return order + scalars + [i for i in rest if t.nodes[i].batch]
+
+    def _scalar_params(self):
+        if not hasattr(self, "_sp"):
+            self._sp = {i for i in self.t.param_nodes if not self.t.nodes[i].batch}
+        return self._sp
+
+    def _consumers(self):
+        """Who uses each member of an n-ary group (to find the bias a neuron adds)."""
+        if not hasattr(self, "_cons"):
+            members = {m for g in self.groups if g.op.arity == "n" for m in g.members}
+            cons = {}
+            for n in self.t.nodes:
+                if n.op is not None:
+                    for p in set(n.parents):
+                        if p in members:
+                            cons.setdefault(p, []).append(n.index)
+            self._cons = cons
+        return self._cons
+
+    def _table_cost(self, order):
+        """How many table entries the groups' parameter operands would need in this layout."""
+        t = self.t
+        off = {p: k for k, p in enumerate(order)}
+        cost = 0
+        for g in self.groups:
+            if len(g.members) < 2:
+                continue
+            if g.op.arity == "n":
+                for block in _blocks(t, g):
+                    flat = [p for row in block for p in row]
+                    if not all(p in off for p in flat) or all(row == block[0] for row in block):
+                        continue
+                    rows = [[off[p] for p in row] for row in block]
+                    sq = _affine(rows[0])
+                    firsts = _affine([r[0] for r in rows])
+                    if sq is None or firsts is None or any(_affine(r) != (r[0], sq[1]) for r in rows):
+                        cost += len(flat)
+            else:
+                for pos in range(len(t.nodes[g.members[0]].parents)):
+                    ps = [t.nodes[m].parents[pos] for m in g.members]
+                    if all(p in off for p in ps) and _affine([off[p] for p in ps]) is None:
+                        cost += len(ps)
+        return cost
+
+
+def _blocks(t, g):
+    """An n-ary group's operands: per block (dot: weights, inputs) the members' rows of nodes."""
+    group = g.op.c["group"]
+    out = []
+    for b in range(group):
+        rows = []
+        for m in g.members:
+            ps = t.nodes[m].parents
+            P = len(ps) // group
+            rows.append(ps[b * P:(b + 1) * P])
+        out.append(rows)
+    return out
+
+
+def reorder_params(t, order):
+    """Give the trace's parameters the slots `order` (node indices) says."""
+    pos = {i: s for s, i in enumerate(t.param_nodes)}
+    t.params = [t.params[pos[i]] for i in order]
+    t.param_nodes = list(order)
+    for slot, i in enumerate(order):
+        t.nodes[i].slot = slot
+
+
+# -- addressing ---------------------------------------------------------------------------------
+
+def _affine(offs):
+    """(start, stride) when offs[j] == start + j * stride, else None."""
+    if len(offs) == 1:
+        return offs[0], 0
+    s = offs[1] - offs[0]
+    if all(offs[j] == offs[0] + j * s for j in range(len(offs))):
+        return offs[0], s
+    return None
+
+
+class _Gen:
+    def __init__(self, plan):
+        self.plan, self.t = plan, plan.t
+        t = self.t
+        self.off = {}
+        o = 0
+        for slot, shape in enumerate(t.arg_shapes):
+            self.off[t.args[slot]] = o
+            o += int(np.prod(shape)) if shape else 1
+        self.n_in = o
+        self.par0 = o
+        for i in t.param_nodes:
+            self.off[i] = o
+            o += t.nodes[i].batch or 1
+        self.n_par = o - self.par0
+        self.val0 = o
+        for g in plan.groups:
+            g.base = o
+            B = g.batch or 1
+            for j, m in enumerate(g.members):
+                self.off[m] = o + j * B
+            o += len(g.members) * B
+        self.total = o
+        self.decl, self.tables, self.table_names = [], 0, {}
+        self.scratch = {}
+
+    def table(self, values):
+        key = tuple(values)
+        if key in self.table_names:  # the forward and the backward pass share their tables
+            return self.table_names[key]
+        name = self.table_names[key] = f"TB{self.tables}"
+        self.tables += 1
+        self.decl.append(f"static const int {name}[{len(values)}] = {{{', '.join(map(str, values))}}};")
+        return name
+
+    def vec(self, nodes):
+        """C for the offset of member j's operand (an expression in j)."""
+        offs = [self.off[p] for p in nodes]
+        a = _affine(offs)
+        if a is None:
+            return f"{self.table(offs)}[j]"
+        start, s = a
+        return str(start) if s == 0 else f"({start} + j * {s})"
+
+    def mat(self, rows):
+        """C for the offset of member j's operand at position q, and whether rows are shared."""
+        if all(r == rows[0] for r in rows):
+            offs = [self.off[p] for p in rows[0]]
+            a = _affine(offs)
+            if a is None:
+                return f"{self.table(offs)}[q]", True
+            start, s = a
+            return (str(start) if s == 0 else f"({start} + q * {s})"), True
+        P = len(rows[0])
+        offs = [self.off[p] for r in rows for p in r]
+        sq = _affine([self.off[p] for p in rows[0]])
+        firsts = _affine([self.off[r[0]] for r in rows])
+        if sq is not None and firsts is not None and all(
+                _affine([self.off[p] for p in r]) == (self.off[r[0]], sq[1]) for r in rows):
+            return f"({firsts[0]} + j * {firsts[1]} + q * {sq[1]})", False
+        return f"{self.table(offs)}[j * {P} + q]", False
+
+    def need(self, nodes):
+        return any(p in self.t.needs_grad for p in nodes)
+
+    def scratch_array(self, name, size):
+        self.scratch[name] = max(self.scratch.get(name, 1), size)
+        return name
+
+
+def _el(arr, addr, batched):
+    return f"{arr}[{addr} + i]" if batched else f"{arr}[{addr}]"
+
+
+def _sym(arr, addr, batch):
+    return Sym.var(f"{arr}[{addr} + {{i}}]" if batch else f"{arr}[{addr}]", batch)
+
+
+# -- forward --------------------------------------------------------------------------------------
+
+def _forward(G, g):
+    t = G.t
+    n0 = t.nodes[g.members[0]]
+    m, B = len(g.members), g.batch or 1
+    out = f"M[{g.base} + j * {B} + i]"
+    form = g.op.c
+    if g.op.arity == "n":
+        return _forward_nary(G, g)
+    pbatch = [t.nodes[p].batch for p in n0.parents]
+    addrs = [G.vec([t.nodes[mm].parents[pos] for mm in g.members]) for pos in range(len(n0.parents))]
+    if form in ("BATCH_SUM", "BATCH_MEAN"):
+        b = pbatch[0]
+        if not b:
+            return [f"for (int j = 0; j < {m}; j++) {{ int i = 0; {out} = M[{addrs[0]}]; }}"]
+        scale = f" * {c_number(1.0 / b)}" if form == "BATCH_MEAN" else ""
+        return [f"for (int j = 0; j < {m}; j++) {{ double s = 0.0; "
+                f"for (int i = 0; i < {b}; i++) s += M[{addrs[0]} + i]; M[{g.base} + j] = s{scale}; }}"]
+    names = {name: _el("M", a, pb) for name, a, pb in zip("ab", addrs, pbatch)}
+    k = g.k
+    if isinstance(k, tuple):
+        names.update(k0=c_number(k[0]), k1=c_number(k[1]))
+    elif k is not None:
+        names["k"] = c_number(k)
+    return [f"for (int j = 0; j < {m}; j++) for (int i = 0; i < {B}; i++) {out} = {form.format(**names)};"]
+
+
+def _nary_parts(G, g):
+    """Per block: the element address (in j, q), its stride over examples (0, 1 or a table
+    by q: a block may mix scalars and batches) and whether all members share the block."""
+    t = G.t
+    blocks = _blocks(t, g)
+    P = len(blocks[0][0])
+    flags = [t.nodes[p].batch > 0 for p in t.nodes[g.members[0]].parents]
+    parts = []
+    for b, rows in enumerate(blocks):
+        a, shared = G.mat(rows)
+        fl = flags[b * P:(b + 1) * P]
+        st = "1" if all(fl) else "0" if not any(fl) else f"{G.table([int(f) for f in fl])}[q]"
+        parts.append((a, st, shared, any(fl)))
+    return blocks, P, flags, parts
+
+
+def _is_dot_layer(g, P, flags, parts, blocks):
+    """A layer's dots: scalar weights, batched inputs shared by every member, each input once
+    (the input-gradient kernel keeps four inputs' sums in registers: a repeated input would
+    lose one)."""
+    return (g.op.name == "dot" and g.batch and not any(flags[:P]) and all(flags[P:])
+            and parts[1][2] and len(set(blocks[1][0])) == P)
+
+
+def _forward_nary(G, g):
+    form = g.op.c
+    m, B = len(g.members), g.batch or 1
+    blocks, P, flags, parts = _nary_parts(G, g)
+    if _is_dot_layer(g, P, flags, parts, blocks):
+        return [f"vg_dot_fwd(M, {m}, {B}, {P}, {g.base}, {_fn_w(G, parts[0][0])}, {_fn_x(G, parts[1][0])});"]
+    fill = {f"x{b}": f"M[{a} + i * {st}]" for b, (a, st, _, _) in enumerate(parts)}
+    acc = G.scratch_array("ACC", B)
+    lines = [f"for (int j = 0; j < {m}; j++) {{"]
+    if "pre" in form:
+        init, step = form["pre"]
+        pre = G.scratch_array("PRE", B)
+        lines.append(f"  for (int i = 0; i < {B}; i++) {pre}[i] = {init};")
+        lines.append(f"  for (int q = 0; q < {P}; q++) for (int i = 0; i < {B}; i++) "
+                     f"{pre}[i] = {step.format(acc=f'{pre}[i]', **fill)};")
+        fill["pre"] = f"{pre}[i]"
+    lines.append(f"  for (int i = 0; i < {B}; i++) {acc}[i] = {form['init']};")
+    lines.append(f"  for (int q = 0; q < {P}; q++) for (int i = 0; i < {B}; i++) "
+                 f"{acc}[i] = {form['step'].format(acc=f'{acc}[i]', **fill)};")
+    final = form.get("final", "{acc}").format(acc=f"{acc}[i]", **fill)
+    lines.append(f"  for (int i = 0; i < {B}; i++) M[{g.base} + j * {B} + i] = {final};")
+    lines.append("}")
+    return lines
+
+
+def _fn_w(G, expr):
+    """A tiny static function for a weight address (j, q) -> offset, inlined by the compiler."""
+    name = f"wa{len(G.decl)}"
+    G.decl.append(f"static inline int {name}(int j, int q) {{ return {expr}; }}")
+    return name
+
+
+def _fn_x(G, expr):
+    name = f"xa{len(G.decl)}"
+    G.decl.append(f"static inline int {name}(int q) {{ return {expr}; }}")
+    return name
+
+
+# -- backward -------------------------------------------------------------------------------------
+
+def _backward(G, g):
+    t = G.t
+    if not any(mm in t.needs_grad for mm in g.members):
+        return []
+    if g.op.arity == "n":
+        return _backward_nary(G, g)
+    m, B = len(g.members), g.batch or 1
+    n0 = t.nodes[g.members[0]]
+    pnodes = [[t.nodes[mm].parents[pos] for mm in g.members] for pos in range(len(n0.parents))]
+    pbatch = [t.nodes[ps[0]].batch for ps in pnodes]
+    addrs = [G.vec(ps) for ps in pnodes]
+    gs = _sym("GM", f"{g.base} + j * {B}", g.batch)
+    out = _sym("M", f"{g.base} + j * {B}", g.batch)
+    args = [_sym("M", a, pb) for a, pb in zip(addrs, pbatch)]
+    if g.op.has_k:
+        args.append(g.k)
+    grads = g.op.backward(gs, out, *args)
+    inside, sums, outside = [], [], []
+    for pos, (pg, a, pb, ps) in enumerate(zip(grads, addrs, pbatch, pnodes)):  # noqa: B007
+        if not G.need(ps):
+            continue
+        pg = Sym.lift(pg)
+        if pb:
+            inside.append(f"GM[{a} + i] += {to_c(pg, 'i')};")
+        elif pg.batched:
+            sums.append((f"s{pos}", a))
+            inside.append(f"s{pos} += {to_c(pg, 'i')};")
+        else:
+            outside.append(f"GM[{a}] += {to_c(pg, '')};")
+    # members in reverse: a node fed to several members gets their gradients in the sweep's order
+    lines = [f"for (int j = {m - 1}; j >= 0; j--) {{"]
+    if inside:
+        lines += [f"  double {s} = 0.0;" for s, _ in sums]
+        loop_batch = max(g.batch, *pbatch) or 1
+        lines.append(f"  for (int i = 0; i < {loop_batch}; i++) {{ {' '.join(inside)} }}")
+        lines += [f"  GM[{a}] += {s};" for s, a in sums]
+    lines += ["  " + o for o in outside]
+    lines.append("}")
+    return lines
+
+
+def _backward_nary(G, g):
+    m, B = len(g.members), g.batch or 1
+    blocks, P, flags, parts = _nary_parts(G, g)
+    needs = [G.need([p for r in rows for p in r]) for rows in blocks]
+    if _is_dot_layer(g, P, flags, parts, blocks):
+        return _dot_backward_kernel(G, g, [(a, shared) for a, _, shared, _ in parts], P, needs)
+    gs = _sym("GM", f"{g.base} + j * {B}", g.batch)
+    out = _sym("M", f"{g.base} + j * {B}", g.batch)
+    xs = [Sym.var(f"M[{a} + {{i}} * {st}]", g.batch if anyb else 0) for a, st, _, anyb in parts]
+    grads = g.op.backward(gs, out, xs)
+    lines = []
+    for b, (pg, (a, st, _, anyb)) in enumerate(zip(grads, parts)):
+        if not needs[b]:
+            continue
+        expr = to_c(Sym.lift(pg), "i")
+        lines.append(f"for (int j = {m - 1}; j >= 0; j--) for (int q = 0; q < {P}; q++) {{")
+        if g.batch and st != "1":  # a scalar meets the batch: its per-example terms summed first
+            lines.append(f"  if (!({st})) {{ double s = 0.0; for (int i = 0; i < {B}; i++) s += {expr}; "
+                         f"GM[{a}] += s; continue; }}")
+        lines.append(f"  for (int i = 0; i < {B}; i++) GM[{a} + i * {st}] += {expr};")
+        lines.append("}")
+    return lines
+
+
+def _dot_backward_kernel(G, g, addr, P, needs):
+    m, B = len(g.members), g.batch
+    w, x = _fn_w(G, addr[0][0]), _fn_x(G, addr[1][0])
+    lines = []
+    if needs[1]:  # inputs: sum over the neurons (last first, as the sweep) of W[j][q] * G[j][i]
+        wt = G.scratch_array("WT", m * P)
+        lines.append(f"vg_dot_bwd_x(M, GM, {wt}, {m}, {B}, {P}, {g.base}, {w}, {x});")
+    if needs[0]:  # weights: sum over the examples, in order, of G[j][i] * X[q][i]
+        xt = G.scratch_array("XT", B * P)
+        lines.append(f"vg_dot_bwd_w(M, GM, {xt}, {m}, {B}, {P}, {g.base}, {w}, {x});")
+    return lines
+
+
+# The dot kernels, as macros instantiated per group with its address functions (so the
+# compiler sees constant strides). Written once; a group's call is one line.
+KERNELS = r"""
+#ifdef __AVX2__
+/* With AVX2: four doubles as one value (elementwise IEEE multiply and add; no FMA), 4 x 8 tiles. */
+typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
+#define VG_LD(p) (*(const vg_v4 *)(p))
+#define VG_ST(p, v) (*(vg_v4 *)(p) = (v))
+#define vg_dot_fwd(M, m, B, P, base, wa, xa) do { \
+  int i = 0; \
+  for (; i + 8 <= (B); i += 8) { \
+    int j = 0; \
+    for (; j + 4 <= (m); j += 4) { \
+      vg_v4 a0 = {0.0, 0.0, 0.0, 0.0}, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0; \
+      for (int q = 0; q < (P); q++) { \
+        const double *xp = M + xa(q) + i; vg_v4 x = VG_LD(xp), y = VG_LD(xp + 4); \
+        double w0 = M[wa(j, q)], w1 = M[wa(j + 1, q)], w2 = M[wa(j + 2, q)], w3 = M[wa(j + 3, q)]; \
+        a0 = a0 + w0 * x; b0 = b0 + w0 * y; a1 = a1 + w1 * x; b1 = b1 + w1 * y; \
+        a2 = a2 + w2 * x; b2 = b2 + w2 * y; a3 = a3 + w3 * x; b3 = b3 + w3 * y; } \
+      double *o = M + (base) + j * (B) + i; \
+      VG_ST(o, a0); VG_ST(o + 4, b0); VG_ST(o + (B), a1); VG_ST(o + (B) + 4, b1); \
+      VG_ST(o + 2 * (B), a2); VG_ST(o + 2 * (B) + 4, b2); VG_ST(o + 3 * (B), a3); VG_ST(o + 3 * (B) + 4, b3); \
+    } \
+    for (; j < (m); j++) { \
+      vg_v4 a = {0.0, 0.0, 0.0, 0.0}, b = a; \
+      for (int q = 0; q < (P); q++) { const double *xp = M + xa(q) + i; double w = M[wa(j, q)]; \
+        a = a + w * VG_LD(xp); b = b + w * VG_LD(xp + 4); } \
+      VG_ST(M + (base) + j * (B) + i, a); VG_ST(M + (base) + j * (B) + i + 4, b); \
+    } \
+  } \
+  for (; i < (B); i++) for (int j = 0; j < (m); j++) { double a = 0.0; \
+    for (int q = 0; q < (P); q++) a = a + M[wa(j, q)] * M[xa(q) + i]; \
+    M[(base) + j * (B) + i] = a; } \
+} while (0)
+
+#define vg_dot_bwd_x(M, GM, WT, m, B, P, base, wa, xa) do { \
+  for (int j = 0; j < (m); j++) for (int q = 0; q < (P); q++) WT[q * (m) + j] = M[wa(j, q)]; \
+  int i = 0; \
+  for (; i + 8 <= (B); i += 8) { \
+    int q = 0; \
+    for (; q + 4 <= (P); q += 4) { \
+      double *g0 = GM + xa(q) + i, *g1 = GM + xa(q + 1) + i, *g2 = GM + xa(q + 2) + i, *g3 = GM + xa(q + 3) + i; \
+      const double *v0 = WT + q * (m), *v1 = v0 + (m), *v2 = v1 + (m), *v3 = v2 + (m); \
+      vg_v4 a0 = VG_LD(g0), b0 = VG_LD(g0 + 4), a1 = VG_LD(g1), b1 = VG_LD(g1 + 4); \
+      vg_v4 a2 = VG_LD(g2), b2 = VG_LD(g2 + 4), a3 = VG_LD(g3), b3 = VG_LD(g3 + 4); \
+      for (int j = (m) - 1; j >= 0; j--) { \
+        const double *gj = GM + (base) + j * (B) + i; vg_v4 x = VG_LD(gj), y = VG_LD(gj + 4); \
+        double w0 = v0[j], w1 = v1[j], w2 = v2[j], w3 = v3[j]; \
+        a0 = a0 + w0 * x; b0 = b0 + w0 * y; a1 = a1 + w1 * x; b1 = b1 + w1 * y; \
+        a2 = a2 + w2 * x; b2 = b2 + w2 * y; a3 = a3 + w3 * x; b3 = b3 + w3 * y; } \
+      VG_ST(g0, a0); VG_ST(g0 + 4, b0); VG_ST(g1, a1); VG_ST(g1 + 4, b1); \
+      VG_ST(g2, a2); VG_ST(g2 + 4, b2); VG_ST(g3, a3); VG_ST(g3 + 4, b3); \
+    } \
+    for (; q < (P); q++) { \
+      double *g0 = GM + xa(q) + i; vg_v4 a = VG_LD(g0), b = VG_LD(g0 + 4); \
+      for (int j = (m) - 1; j >= 0; j--) { const double *gj = GM + (base) + j * (B) + i; double w = WT[q * (m) + j]; \
+        a = a + w * VG_LD(gj); b = b + w * VG_LD(gj + 4); } \
+      VG_ST(g0, a); VG_ST(g0 + 4, b); \
+    } \
+  } \
+  for (; i < (B); i++) for (int q = 0; q < (P); q++) { double a = GM[xa(q) + i]; \
+    for (int j = (m) - 1; j >= 0; j--) a = a + WT[q * (m) + j] * GM[(base) + j * (B) + i]; \
+    GM[xa(q) + i] = a; } \
+} while (0)
+
+#define vg_dot_bwd_w(M, GM, XT, m, B, P, base, wa, xa) do { \
+  int nq = (P) / 8 * 8; \
+  for (int q = 0; q < nq; q++) { const double *x = M + xa(q); double *pan = XT + (q / 8) * (B) * 8 + q % 8; \
+    for (int i = 0; i < (B); i++) pan[i * 8] = x[i]; } \
+  for (int q = 0; q < nq; q += 8) { \
+    const double *pan = XT + (q / 8) * (B) * 8; \
+    int j = 0; \
+    for (; j + 4 <= (m); j += 4) { \
+      const double *h0 = GM + (base) + j * (B), *h1 = h0 + (B), *h2 = h1 + (B), *h3 = h2 + (B); \
+      vg_v4 a0 = {0.0, 0.0, 0.0, 0.0}, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0; \
+      for (int i = 0; i < (B); i++) { const double *xt = pan + i * 8; vg_v4 x = VG_LD(xt), y = VG_LD(xt + 4); \
+        double u0 = h0[i], u1 = h1[i], u2 = h2[i], u3 = h3[i]; \
+        a0 = a0 + u0 * x; b0 = b0 + u0 * y; a1 = a1 + u1 * x; b1 = b1 + u1 * y; \
+        a2 = a2 + u2 * x; b2 = b2 + u2 * y; a3 = a3 + u3 * x; b3 = b3 + u3 * y; } \
+      for (int t = 0; t < 4; t++) { \
+        GM[wa(j, q + t)] += a0[t]; GM[wa(j, q + 4 + t)] += b0[t]; GM[wa(j + 1, q + t)] += a1[t]; GM[wa(j + 1, q + 4 + t)] += b1[t]; \
+        GM[wa(j + 2, q + t)] += a2[t]; GM[wa(j + 2, q + 4 + t)] += b2[t]; GM[wa(j + 3, q + t)] += a3[t]; GM[wa(j + 3, q + 4 + t)] += b3[t]; } \
+    } \
+    for (; j < (m); j++) { \
+      const double *h = GM + (base) + j * (B); vg_v4 a = {0.0, 0.0, 0.0, 0.0}, b = a; \
+      for (int i = 0; i < (B); i++) { const double *xt = pan + i * 8; a = a + h[i] * VG_LD(xt); b = b + h[i] * VG_LD(xt + 4); } \
+      for (int t = 0; t < 4; t++) { GM[wa(j, q + t)] += a[t]; GM[wa(j, q + 4 + t)] += b[t]; } \
+    } \
+  } \
+  for (int q = nq; q < (P); q++) { const double *x = M + xa(q); \
+    for (int j = 0; j < (m); j++) { const double *h = GM + (base) + j * (B); double a = 0.0; \
+      for (int i = 0; i < (B); i++) a = a + h[i] * x[i]; \
+      GM[wa(j, q)] += a; } } \
+} while (0)
+#else
+#define VG_ROWS4(j, q, wa) double w0 = M[wa(j, q)], w1 = M[wa((j) + 1, q)], w2 = M[wa((j) + 2, q)], w3 = M[wa((j) + 3, q)]
+/* out[j][i] = sum over q in order of W[j][q] * X[q][i]. A tile of TILE examples stays in L1
+   while every block of rows passes over it; four rows share each load of x. */
+#define vg_dot_fwd(M, m, B, P, base, wa, xa) do { \
+  int i = 0; \
+  for (; i + TILE <= (B); i += TILE) { \
+    int j = 0; \
+    for (; j + 4 <= (m); j += 4) { \
+      double a0[TILE], a1[TILE], a2[TILE], a3[TILE]; \
+      for (int t = 0; t < TILE; t++) { a0[t] = 0.0; a1[t] = 0.0; a2[t] = 0.0; a3[t] = 0.0; } \
+      for (int q = 0; q < (P); q++) { \
+        const double *x = M + xa(q) + i; VG_ROWS4(j, q, wa); \
+        for (int t = 0; t < TILE; t++) { double v = x[t]; \
+          a0[t] = a0[t] + w0 * v; a1[t] = a1[t] + w1 * v; a2[t] = a2[t] + w2 * v; a3[t] = a3[t] + w3 * v; } \
+      } \
+      double *o = M + (base) + j * (B) + i; \
+      for (int t = 0; t < TILE; t++) { o[t] = a0[t]; o[(B) + t] = a1[t]; o[2 * (B) + t] = a2[t]; o[3 * (B) + t] = a3[t]; } \
+    } \
+    for (; j < (m); j++) { \
+      double a[TILE]; for (int t = 0; t < TILE; t++) a[t] = 0.0; \
+      for (int q = 0; q < (P); q++) { const double *x = M + xa(q) + i; double w = M[wa(j, q)]; \
+        for (int t = 0; t < TILE; t++) a[t] = a[t] + w * x[t]; } \
+      for (int t = 0; t < TILE; t++) M[(base) + j * (B) + i + t] = a[t]; \
+    } \
+  } \
+  for (; i < (B); i++) for (int j = 0; j < (m); j++) { double a = 0.0; \
+    for (int q = 0; q < (P); q++) a = a + M[wa(j, q)] * M[xa(q) + i]; \
+    M[(base) + j * (B) + i] = a; } \
+} while (0)
+
+/* grad X[q][i] += W[j][q] * G[j][i] for the rows j last to first (the eager sweep's order),
+   on W transposed (WT) so that four inputs' weights are read side by side, as in the forward. */
+#define vg_dot_bwd_x(M, GM, WT, m, B, P, base, wa, xa) do { \
+  for (int j = 0; j < (m); j++) for (int q = 0; q < (P); q++) WT[q * (m) + j] = M[wa(j, q)]; \
+  int i = 0; \
+  for (; i + TILE <= (B); i += TILE) { \
+    int q = 0; \
+    for (; q + 4 <= (P); q += 4) { \
+      double *g0 = GM + xa(q) + i, *g1 = GM + xa(q + 1) + i, *g2 = GM + xa(q + 2) + i, *g3 = GM + xa(q + 3) + i; \
+      const double *v0 = WT + q * (m), *v1 = v0 + (m), *v2 = v1 + (m), *v3 = v2 + (m); \
+      double a0[TILE], a1[TILE], a2[TILE], a3[TILE]; \
+      for (int t = 0; t < TILE; t++) { a0[t] = g0[t]; a1[t] = g1[t]; a2[t] = g2[t]; a3[t] = g3[t]; } \
+      for (int j = (m) - 1; j >= 0; j--) { \
+        const double *gj = GM + (base) + j * (B) + i; \
+        double w0 = v0[j], w1 = v1[j], w2 = v2[j], w3 = v3[j]; \
+        for (int t = 0; t < TILE; t++) { double v = gj[t]; \
+          a0[t] = a0[t] + w0 * v; a1[t] = a1[t] + w1 * v; a2[t] = a2[t] + w2 * v; a3[t] = a3[t] + w3 * v; } \
+      } \
+      for (int t = 0; t < TILE; t++) { g0[t] = a0[t]; g1[t] = a1[t]; g2[t] = a2[t]; g3[t] = a3[t]; } \
+    } \
+    for (; q < (P); q++) { \
+      double *g0 = GM + xa(q) + i; double a[TILE]; for (int t = 0; t < TILE; t++) a[t] = g0[t]; \
+      for (int j = (m) - 1; j >= 0; j--) { const double *gj = GM + (base) + j * (B) + i; double w = WT[q * (m) + j]; \
+        for (int t = 0; t < TILE; t++) a[t] = a[t] + w * gj[t]; } \
+      for (int t = 0; t < TILE; t++) g0[t] = a[t]; \
+    } \
+  } \
+  for (; i < (B); i++) for (int q = 0; q < (P); q++) { double a = GM[xa(q) + i]; \
+    for (int j = (m) - 1; j >= 0; j--) a = a + WT[q * (m) + j] * GM[(base) + j * (B) + i]; \
+    GM[xa(q) + i] = a; } \
+} while (0)
+
+/* grad W[j][q] += sum over the examples i in order of G[j][i] * X[q][i]. X is copied into
+   panels of TILE inputs (XT: panel, example, input) read straight through; four rows share
+   each load. */
+#define vg_dot_bwd_w(M, GM, XT, m, B, P, base, wa, xa) do { \
+  int nq = (P) / TILE * TILE; \
+  for (int q = 0; q < nq; q++) { const double *x = M + xa(q); double *pan = XT + (q / TILE) * (B) * TILE + q % TILE; \
+    for (int i = 0; i < (B); i++) pan[i * TILE] = x[i]; } \
+  for (int q = 0; q < nq; q += TILE) { \
+    const double *pan = XT + (q / TILE) * (B) * TILE; \
+    int j = 0; \
+    for (; j + 4 <= (m); j += 4) { \
+      const double *h0 = GM + (base) + j * (B), *h1 = h0 + (B), *h2 = h1 + (B), *h3 = h2 + (B); \
+      double a0[TILE], a1[TILE], a2[TILE], a3[TILE]; \
+      for (int t = 0; t < TILE; t++) { a0[t] = 0.0; a1[t] = 0.0; a2[t] = 0.0; a3[t] = 0.0; } \
+      for (int i = 0; i < (B); i++) { const double *xt = pan + i * TILE; \
+        double u0 = h0[i], u1 = h1[i], u2 = h2[i], u3 = h3[i]; \
+        for (int t = 0; t < TILE; t++) { double v = xt[t]; \
+          a0[t] = a0[t] + u0 * v; a1[t] = a1[t] + u1 * v; a2[t] = a2[t] + u2 * v; a3[t] = a3[t] + u3 * v; } \
+      } \
+      for (int t = 0; t < TILE; t++) { GM[wa(j, q + t)] += a0[t]; GM[wa(j + 1, q + t)] += a1[t]; \
+        GM[wa(j + 2, q + t)] += a2[t]; GM[wa(j + 3, q + t)] += a3[t]; } \
+    } \
+    for (; j < (m); j++) { \
+      const double *h = GM + (base) + j * (B); double a[TILE]; for (int t = 0; t < TILE; t++) a[t] = 0.0; \
+      for (int i = 0; i < (B); i++) { const double *xt = pan + i * TILE; double u = h[i]; \
+        for (int t = 0; t < TILE; t++) a[t] = a[t] + u * xt[t]; } \
+      for (int t = 0; t < TILE; t++) GM[wa(j, q + t)] += a[t]; \
+    } \
+  } \
+  for (int q = nq; q < (P); q++) { const double *x = M + xa(q); \
+    for (int j = 0; j < (m); j++) { const double *h = GM + (base) + j * (B); double a = 0.0; \
+      for (int i = 0; i < (B); i++) a = a + h[i] * x[i]; \
+      GM[wa(j, q)] += a; } } \
+} while (0)
+#endif
+"""
+
+
+def generate(t, prelude, plan=None):
+    """C source with vg_run(in, par, out, pgrad, guards, want_grad), as c_backend.generate."""
+    plan = plan or Plan(t)
+    reorder_params(t, plan.param_order())
+    G = _Gen(plan)
+    body = [f"memcpy(M, in, sizeof(double) * {G.n_in});",
+            f"memcpy(M + {G.par0}, par, sizeof(double) * {G.n_par});"]
+    for g in plan.groups:
+        body.extend(_forward(G, g))
+    root = t.nodes[t.root]
+    ro = G.off[t.root]
+    body.append(f"for (int i = 0; i < {root.batch}; i++) out[i] = M[{ro} + i];" if root.batch
+                else f"out[0] = M[{ro}];")
+    o = 0
+    for i in t.watched:
+        b = t.nodes[i].batch
+        body.append(f"for (int i = 0; i < {b}; i++) guards[{o} + i] = M[{G.off[i]} + i];" if b
+                    else f"guards[{o}] = M[{G.off[i]}];")
+        o += b or 1
+    body.append(f"int ok = 1; for (int j = {G.val0}; j < {G.total}; j++) ok &= isfinite(M[j]) != 0;")
+    body.append("if (!want_grad) return ok;")
+    body.append(f"memset(GM + {G.par0}, 0, sizeof(double) * {G.total - G.par0});")
+    if t.root in t.needs_grad:
+        body.append(f"GM[{ro}] += 1.0;")
+    for g in reversed(plan.groups):
+        body.extend(_backward(G, g))
+    body.append(f"memcpy(pgrad, GM + {G.par0}, sizeof(double) * {G.n_par});")
+    body.append("return ok;")
+    decl = [f"#define TILE {TILE}", KERNELS, f"static double M[{max(G.total, 1)}];",
+            f"static double GM[{max(G.total, 1)}];"]
+    decl += G.decl
+    decl += [f"static double {name}[{size}];" for name, size in G.scratch.items()]
+    src = [prelude, *decl,
+           "int vg_run(const double *in, const double *par, double *out, double *pgrad, "
+           "double *guards, int want_grad) {", *("  " + line for line in body), "}"]
+    return "\n".join(src) + "\n", (t.batch, G.n_par)
