@@ -196,4 +196,4 @@ def _check_binary(target, allowed, name, exact=True):
     if np.any(bad):
         i = int(np.flatnonzero(np.atleast_1d(bad))[0])
         raise ValueError(f"{name}: targets must be {'in' if exact else 'within'} {allowed}, "
-                         f"got {np.atleast_1d(t)[i]!r} at index {i}")
+                         f"got {float(np.atleast_1d(t)[i])!r} at index {i}")

@@ -81,3 +81,35 @@ def test_training_from_a_saturated_start_does_not_stall():
         opt.step()
         first = loss.data if first is None else first
     assert first > 27 and loss.data < 0.1
+
+
+@pytest.mark.parametrize("fn,message", [
+    (L.binary_cross_entropy, r"^binary_cross_entropy: targets must be within \(0, 1\), got 1\.5 at index 1$"),
+    (L.binary_cross_entropy_with_logits,
+     r"^binary_cross_entropy_with_logits: targets must be within \(0, 1\), got 1\.5 at index 1$"),
+    (L.hinge, r"^hinge: targets must be in \(-1, 1\), got 1\.5 at index 1$"),
+])
+def test_target_messages_name_the_loss_exactly(fn, message):
+    with pytest.raises(ValueError, match=message):
+        fn(Value(np.array([0.5, 0.5])), [1.0, 1.5])
+
+
+def test_probability_message_names_the_loss_exactly():
+    with pytest.raises(ValueError, match=r"^binary_cross_entropy: probabilities must be within \[0, 1\], "
+                                         r"got 1\.5 at index 0; from logits use"):
+        L.binary_cross_entropy(Value(1.5), 1.0)
+
+
+@pytest.mark.parametrize("fn", [L.binary_cross_entropy, L.binary_cross_entropy_with_logits, L.hinge])
+def test_a_missing_target_is_refused_by_position(fn):
+    with pytest.raises(ValueError, match=r"got nan at index 1"):
+        fn(Value(np.array([0.5, 0.5])), [1.0, None])
+
+
+def test_at_eps_exactly_only_the_log_carries_the_gradient():
+    p = Value(1e-12)
+    L.binary_cross_entropy(p, 1.0).backward()
+    assert p.grad == -1.0 / 1e-12  # one piece, not both (which would double it)
+    q = Value(float(np.nextafter(1e-12, 0.0)))
+    L.binary_cross_entropy(q, 1.0).backward()
+    assert q.grad == -1.0 / 1e-12  # the tangent's slope
