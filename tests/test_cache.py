@@ -343,3 +343,31 @@ def test_clear(tmp_path, monkeypatch):
     os.mkdir(os.path.join(folder, ".build-x"))
     assert cache.clear() == 2
     assert os.listdir(folder) == []
+
+
+@needs_cc
+def test_a_read_only_cache_is_a_cache_error(tmp_path, monkeypatch):
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    folder = tmp_path / "ro"
+    folder.mkdir(mode=0o500)
+    monkeypatch.setenv("VALUEGRAD_CACHE", str(folder))
+    w = Value(0.2)
+    with pytest.raises(cache.CacheError, match="Permission denied"):
+        autograd.compile(lambda x: (w * x).exp().sum(), X, backend="c")
+
+
+@needs_cc
+def test_an_os_error_while_building_is_a_cache_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path / "c"))
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(cache.tempfile, "mkdtemp", full)
+    w = Value(0.25)
+    with pytest.raises(cache.CacheError, match="No space left"):
+        autograd.compile(lambda x: (w * x).exp().sum() * 2.0, X, backend="c")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        prog = autograd.compile(lambda x: (w * x).exp().sum() * 2.0, X)
+    assert prog.backend == "numpy" and any("No space left" in str(c.message) for c in caught)

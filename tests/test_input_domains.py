@@ -2,6 +2,7 @@
 Value, probabilities outside [0, 1]; and a saturated binary_cross_entropy
 keeps a gradient (a clamped log gave exactly 0, and training stalled at loss 13.8)."""
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -81,3 +82,69 @@ def test_training_from_a_saturated_start_does_not_stall():
         opt.step()
         first = loss.data if first is None else first
     assert first > 27 and loss.data < 0.1
+
+
+@pytest.mark.parametrize("fn,message", [
+    (L.binary_cross_entropy, r"^binary_cross_entropy: targets must be between 0 and 1, got 1\.5 at index 1$"),
+    (L.binary_cross_entropy_with_logits,
+     r"^binary_cross_entropy_with_logits: targets must be between 0 and 1, got 1\.5 at index 1$"),
+    (L.hinge, r"^hinge: targets must be -1 or 1, got 1\.5 at index 1$"),
+])
+def test_target_messages_name_the_loss_exactly(fn, message):
+    with pytest.raises(ValueError, match=message):
+        fn(Value(np.array([0.5, 0.5])), [1.0, 1.5])
+
+
+def test_probability_message_names_the_loss_exactly():
+    with pytest.raises(ValueError, match=r"^binary_cross_entropy: probabilities must be within \[0, 1\], "
+                                         r"got 1\.5 at index 0; from logits use"):
+        L.binary_cross_entropy(Value(1.5), 1.0)
+
+
+@pytest.mark.parametrize("fn", [L.binary_cross_entropy, L.binary_cross_entropy_with_logits, L.hinge])
+def test_a_missing_target_is_refused_by_position(fn):
+    with pytest.raises(ValueError, match=r"got nan at index 1"):
+        fn(Value(np.array([0.5, 0.5])), [1.0, None])
+
+
+def test_at_eps_exactly_only_the_log_carries_the_gradient():
+    p = Value(1e-12)
+    L.binary_cross_entropy(p, 1.0).backward()
+    assert p.grad == -1.0 / 1e-12  # one piece, not both (which would double it)
+    q = Value(float(np.nextafter(1e-12, 0.0)))
+    L.binary_cross_entropy(q, 1.0).backward()
+    assert q.grad == -1.0 / 1e-12  # the tangent's slope
+
+
+# -- losses: behaviours mutation testing found unpinned -------------------------------------
+
+def test_one_hot_rows_with_scalar_logits_make_a_batch():
+    # K scalar logits against an (n, K) one-hot target: the logits are shared by n examples
+    loss = L.cross_entropy([Value(1.0), Value(2.0)], np.array([[0.0, 1.0], [1.0, 0.0]]))
+    lse = math.log(math.exp(1.0) + math.exp(2.0))
+    assert loss.data == pytest.approx(((lse - 2.0) + (lse - 1.0)) / 2, rel=1e-15)
+
+
+@pytest.mark.parametrize("logits", [[3.0, Value(1.0), Value(-1.0)], [Value(3.0), 1.0, Value(-1.0)]])
+def test_log_softmax_takes_plain_numbers_among_values(logits):
+    lse = math.log(math.exp(3.0) + math.exp(1.0) + math.exp(-1.0))
+    got = [v.data if isinstance(v, Value) else v for v in L.log_softmax(logits)]
+    assert got == pytest.approx([3.0 - lse, 1.0 - lse, -1.0 - lse], rel=1e-15, abs=0)
+
+
+def test_one_hot_value_columns_must_match_the_classes():
+    with pytest.raises(ValueError, match=r"^cross_entropy: 2 one-hot columns for 3 classes$"):
+        L.cross_entropy([Value(1.0), Value(2.0), Value(3.0)], [Value(1.0), Value(0.0)])
+
+
+def test_a_target_value_of_another_length_is_refused():
+    with pytest.raises(ValueError, match=r"^predictions for 3 examples but 2 targets$"):
+        L.mse(Value(np.array([1.0, 2.0, 3.0])), Value(np.array([1.0, 2.0])))
+
+
+def test_column_targets_for_a_list_of_predictions():
+    # an (n, 1) column of targets is read as n numbers, with no numpy deprecation warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = L.mse([Value(1.0), Value(3.0)], np.array([[0.0], [1.0]]))
+    assert loss.data == (1.0 + 4.0) / 2

@@ -119,13 +119,16 @@ def load(source, cc, flags):
     if lib is not None:
         return Loaded(lib, key, False)
     source_hash = hashlib.sha256(source.encode()).hexdigest()
-    data = _read_verified(folder, key, source_hash)
-    compiled_now = data is None
-    if compiled_now:
-        _clean_leftovers(folder)
-        data = _compile(folder, key, source, source_hash, cc, flags)
-        _prune(folder, keep=key)
-    lib = _dlopen(data, key, folder)
+    try:
+        data = _read_verified(folder, key, source_hash)
+        compiled_now = data is None
+        if compiled_now:
+            _clean_leftovers(folder)
+            data = _compile(folder, key, source, source_hash, cc, flags)
+            _prune(folder, keep=key)
+        lib = _dlopen(data, key, folder)
+    except OSError as e:  # a full disk, a read-only folder: a RuntimeError, so 'auto' falls back
+        raise CacheError(f"compile cache {folder}: {e}") from None
     with _lock:
         lib = _loaded.setdefault((folder, key), lib)
     return Loaded(lib, key, compiled_now)
