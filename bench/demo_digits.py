@@ -37,15 +37,7 @@ NAMES = {"eager": "valuegrad eager (batched)", "numpy": "compiled numpy, flat", 
 
 def bench(wl, opts, per_epoch):
     """Measure every contender on `wl`; returns a dict for the report."""
-    cs = workload.valuegrad_contenders(wl, fit=True) + rivals.rival_contenders(wl)
-    common.leave_out(cs, opts.skip)
-    by = {c.name: c for c in cs}
-    info = {}
-    for name in ("numpy", "c"):
-        workload.prepare_compiled(by[name], opts.max_compile_seconds, info)
-    if by["c"].skipped and not by["fit"].skipped:  # fit would compile the same C here, unbounded
-        by["fit"].skipped = by["c"].skipped
-    t_jax = by["jax"].compile() if not by["jax"].skipped else None
+    cs, info, t_jax = rivals.all_contenders(wl, opts)
     steps = wl.steps if per_epoch else opts.steps
     res = measure(cs, steps, opts.rounds, opts.budget, opts.max_step_seconds)
     ref, diffs = agreement(cs, res)

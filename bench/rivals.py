@@ -152,3 +152,19 @@ def _make_step(loss_kind, lr, l2):
 
 def rival_contenders(wl):
     return [Torch(wl), Jax(wl)]
+
+
+def all_contenders(wl, opts):
+    """valuegrad's contenders (fit included) and the rivals, the compiled ones built (bounded by
+    --max-compile-seconds); returns (contenders, compile info, JAX's compile time or None)."""
+    import workload
+    cs = workload.valuegrad_contenders(wl, fit=True) + rival_contenders(wl)
+    common.leave_out(cs, opts.skip)
+    by = {c.name: c for c in cs}
+    info = {}
+    for name in ("numpy", "c"):
+        workload.prepare_compiled(by[name], opts.max_compile_seconds, info)
+    if by["c"].skipped and not by["fit"].skipped:  # fit would compile the same C here, unbounded
+        by["fit"].skipped = by["c"].skipped
+    t_jax = by["jax"].compile() if not by["jax"].skipped else None
+    return cs, info, t_jax
