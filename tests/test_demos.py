@@ -2,16 +2,11 @@
 import json
 import os
 import re
-import shutil
-import subprocess
 
 import pytest
 
 from demos import __main__ as demos_main
 from demos import britz_moons, gradient_descent
-
-CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
-                 if shutil.which(n)), None)
 
 KEYS = ["micrograd_moons", "perceptron", "britz_moons", "gradient_descent", "wisconsin", "digits"]
 
@@ -83,7 +78,7 @@ def test_the_report_rounds_numbers_and_tables_confusion_matrices(quick):
     assert "class='quick'" not in report.split("id='micrograd_moons'")[1].split("<h2")[0]
 
 
-def test_the_moons_demo_writes_a_training_page_that_plays(quick, tmp_path):
+def test_the_moons_demo_writes_a_training_page_that_plays(quick, plays_in_a_browser):
     out, results = quick
     assert "micrograd_moons_training.gif" in results["micrograd_moons"]["plots"]
     page = out / "micrograd_moons_training.html"
@@ -92,23 +87,7 @@ def test_the_moons_demo_writes_a_training_page_that_plays(quick, tmp_path):
     assert len(data["frames"]) == 100 and data["layers"] == ["layers.0", "layers.1", "layers.2"]
     losses = [f["logs"]["loss"] for f in data["frames"]]
     assert losses == results["micrograd_moons"]["loss_curve"]
-    if CHROMIUM is None:
-        pytest.skip("no chromium")
-    harness = tmp_path / "harness.html"  # the page, plus a script that presses play and looks
-    harness.write_text(page.read_text().replace("</body>", """<script>
-const seen = [+document.body.dataset.frame];
-window.vg.show(1); seen.push(+document.body.dataset.frame);
-document.getElementById('play').click();
-setTimeout(() => { seen.push(+document.body.dataset.frame);
-  const p = document.createElement('pre'); p.id = 'seen'; p.textContent = JSON.stringify(seen);
-  document.body.appendChild(p); }, 1500);
-</script></body>"""))
-    r = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                        f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=4000",
-                        "--dump-dom", harness.as_uri()], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr[-2000:]
-    last, first, later = json.loads(re.search(r'<pre id="seen">(.*?)</pre>', r.stdout).group(1))
+    last, first, later = plays_in_a_browser(page)
     assert (last, first) == (100, 1) and later > 1
 
 

@@ -3,8 +3,6 @@ import html
 import json
 import math
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -12,9 +10,6 @@ import pytest
 from nn import MLP, losses, optim
 from nn.data import make_moons
 from nn.record import TrainingRecorder
-
-CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
-                 if shutil.which(n)), None)
 
 
 def moons(n=40):
@@ -147,36 +142,10 @@ def test_the_page_escapes_every_user_string(tmp_path):
     assert BAD in data["frames"][0]["logs"]
 
 
-def _chromium(url, tmp_path, *extra):
-    r = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                        f"--user-data-dir={tmp_path / 'profile'}", *extra, url],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr[-2000:]
-    return r.stdout
-
-
-def plays_in_a_browser(path, tmp_path):
-    """Load the page, press play from the first frame, and report the frames seen."""
-    harness = tmp_path / "harness.html"
-    harness.write_text(path.read_text().replace("</body>", """<script>
-const seen = [+document.body.dataset.frame];
-window.vg.show(1); seen.push(+document.body.dataset.frame);
-document.getElementById('play').click();
-setTimeout(() => { seen.push(+document.body.dataset.frame);
-  const p = document.createElement('pre'); p.id = 'seen'; p.textContent = JSON.stringify(seen);
-  document.body.appendChild(p); }, 1500);
-</script></body>"""))
-    dom = _chromium(harness.as_uri(), tmp_path, "--virtual-time-budget=4000", "--dump-dom")
-    assert 'data-ready="1"' in dom
-    return json.loads(re.search(r'<pre id="seen">(.*?)</pre>', dom).group(1))
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium")
-def test_the_page_plays_in_a_real_browser(tmp_path):
+def test_the_page_plays_in_a_real_browser(tmp_path, plays_in_a_browser):
     X, y = moons()
     rec = TrainingRecorder(X, y, grid=8, unit="step")
     train_by_hand(rec, steps=20)
     path = rec.save_html(tmp_path / "train.html", title=BAD)
-    last, first, later = plays_in_a_browser(path, tmp_path)
+    last, first, later = plays_in_a_browser(path)
     assert last == 20 and first == 1 and later > 1

@@ -1,0 +1,44 @@
+"""What several test files share: driving headless Chromium."""
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
+                 if shutil.which(n)), None)
+
+_PLAY = """<script>
+const seen = [+document.body.dataset.frame];
+window.vg.show(1); seen.push(+document.body.dataset.frame);
+document.getElementById('play').click();
+setTimeout(() => { seen.push(+document.body.dataset.frame);
+  const p = document.createElement('pre'); p.id = 'seen'; p.textContent = JSON.stringify(seen);
+  document.body.appendChild(p); }, 1500);
+</script></body>"""
+
+
+def chromium(url, tmp_path, *extra):
+    """The DOM headless Chromium ends with (no network, a fresh profile)."""
+    r = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                        f"--user-data-dir={tmp_path / 'profile'}", *extra, url],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r.stdout
+
+
+@pytest.fixture
+def plays_in_a_browser(tmp_path):
+    """Load a training page, press play from the first frame; (last, first, a later) frame."""
+    if CHROMIUM is None:
+        pytest.skip("no chromium")
+
+    def play(path):
+        harness = tmp_path / "harness.html"
+        harness.write_text(path.read_text().replace("</body>", _PLAY))
+        dom = chromium(harness.as_uri(), tmp_path, "--virtual-time-budget=4000", "--dump-dom")
+        assert 'data-ready="1"' in dom
+        return json.loads(re.search(r'<pre id="seen">(.*?)</pre>', dom).group(1))
+    return play
