@@ -1,6 +1,5 @@
 """autograd.check_backprop: the five tutorials' hand-derived gradients hold; planted mistakes are
 caught and named."""
-import time
 
 import numpy as np
 import pytest
