@@ -120,7 +120,10 @@ def _collect(attr, name, out):
         out.extend(attr.named_parameters(name + "."))
     elif isinstance(attr, (list, tuple)):
         for i, item in enumerate(attr):
-            _collect(item, f"{name}.{i}", out)
+            if type(item) is Value:  # a neuron's weights: no call per weight (nn.load of 58k)
+                out.append((f"{name}.{i}", item))
+            else:
+                _collect(item, f"{name}.{i}", out)
 
 
 def _number(val, key):
