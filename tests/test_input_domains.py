@@ -148,3 +148,10 @@ def test_column_targets_for_a_list_of_predictions():
         warnings.simplefilter("error")
         loss = L.mse([Value(1.0), Value(3.0)], np.array([[0.0], [1.0]]))
     assert loss.data == (1.0 + 4.0) / 2
+
+
+def test_probability_messages_for_a_batch_and_for_a_list_of_batches():
+    with pytest.raises(ValueError, match=r"got 2\.0 at index 1; from logits"):
+        L.binary_cross_entropy(Value(np.array([0.5, 2.0])), [1.0, 0.0])
+    with pytest.raises(ValueError, match=r"got 2\.0 at index 0 \(example 1\); from logits"):
+        L.binary_cross_entropy([Value(np.array([0.5, 2.0]))], [1.0])
