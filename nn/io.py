@@ -18,6 +18,7 @@ import math
 import os
 import stat
 
+from autograd import gc_paused
 from autograd.files import atomic_write
 
 FORMAT = "valuegrad-model"
@@ -110,8 +111,11 @@ def load(path):
             fail(f"parameter {name} is not a finite float")
         values.append(x)
     # Only now, with every size and number known to be sane, is the model built.
-    model = MLP(**{k: config[k] for k in ("nin", "nouts", "activation", "output_activation", "init")},
-                seed=0)
+    # Tens of thousands of new Values and no cycles among them: the cyclic collector would only
+    # walk every object the program holds, many times over (seconds in a big process).
+    with gc_paused():
+        model = MLP(**{k: config[k] for k in ("nin", "nouts", "activation", "output_activation", "init")},
+                    seed=0)
     it = iter(values)  # in _parameter_names' order: layer by layer, neuron by neuron, w then b
     for layer in model.layers:
         for neuron in layer.neurons:
