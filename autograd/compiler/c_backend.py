@@ -208,19 +208,28 @@ def _forward_nary(L, n, decl):
     N = max(n.batch, 1)
     fill = {f"x{b}": e for b, (e, _) in enumerate(elems)}
     acc = _scratch(L, "ACC_S", N)
+    pre = _scratch(L, "PRE_S", N) if "pre" in form else None
+    return fold(form, fill, acc, pre, N, m, L.at(L.val, n.index), "k")
+
+
+def fold(form, fill, acc, pre, n, count, out, k, indent=""):
+    """C lines for an n-ary operation's fold (its `c=` form in ops.py): the loop over the
+    `count` inputs (variable `k`) outside, the `n` examples inside, so each example keeps its
+    own left-to-right order; `fill` maps x0, x1... to element i of input k; `pre` is the
+    scratch array of the form's first fold (logsumexp's max) or None; `out` is element i of
+    the result. The straight-line and the layered generators both emit folds through here."""
     lines = []
-    if "pre" in form:
+    if pre is not None:
         init, step = form["pre"]
-        pre = _scratch(L, "PRE_S", N)
-        lines.append(f"for (int i = 0; i < {N}; i++) {pre}[i] = {init};")
-        lines.append(f"for (int k = 0; k < {m}; k++) for (int i = 0; i < {N}; i++) "
+        lines.append(f"{indent}for (int i = 0; i < {n}; i++) {pre}[i] = {init};")
+        lines.append(f"{indent}for (int {k} = 0; {k} < {count}; {k}++) for (int i = 0; i < {n}; i++) "
                      f"{pre}[i] = {step.format(acc=f'{pre}[i]', **fill)};")
-        fill["pre"] = f"{pre}[i]"
-    lines.append(f"for (int i = 0; i < {N}; i++) {acc}[i] = {form['init']};")
-    lines.append(f"for (int k = 0; k < {m}; k++) for (int i = 0; i < {N}; i++) "
+        fill = dict(fill, pre=f"{pre}[i]")
+    lines.append(f"{indent}for (int i = 0; i < {n}; i++) {acc}[i] = {form['init']};")
+    lines.append(f"{indent}for (int {k} = 0; {k} < {count}; {k}++) for (int i = 0; i < {n}; i++) "
                  f"{acc}[i] = {form['step'].format(acc=f'{acc}[i]', **fill)};")
     final = form.get("final", "{acc}").format(acc=f"{acc}[i]", **fill)
-    lines.append(f"for (int i = 0; i < {N}; i++) {L.at(L.val, n.index)} = {final};")
+    lines.append(f"{indent}for (int i = 0; i < {n}; i++) {out} = {final};")
     return lines
 
 

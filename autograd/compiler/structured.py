@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from .symbolic import Sym, c_number, to_c
+from .c_backend import fold
 
 TILE = 8  # examples per register tile of the dot kernels (a multiple of any SIMD width)
 
@@ -357,18 +358,8 @@ def _forward_nary(G, g):
     fill = {f"x{b}": f"M[{a} + i * {st}]" for b, (a, st, _, _) in enumerate(parts)}
     acc = G.scratch_array("ACC", B)
     lines = [f"for (int j = 0; j < {m}; j++) {{"]
-    if "pre" in form:
-        init, step = form["pre"]
-        pre = G.scratch_array("PRE", B)
-        lines.append(f"  for (int i = 0; i < {B}; i++) {pre}[i] = {init};")
-        lines.append(f"  for (int q = 0; q < {P}; q++) for (int i = 0; i < {B}; i++) "
-                     f"{pre}[i] = {step.format(acc=f'{pre}[i]', **fill)};")
-        fill["pre"] = f"{pre}[i]"
-    lines.append(f"  for (int i = 0; i < {B}; i++) {acc}[i] = {form['init']};")
-    lines.append(f"  for (int q = 0; q < {P}; q++) for (int i = 0; i < {B}; i++) "
-                 f"{acc}[i] = {form['step'].format(acc=f'{acc}[i]', **fill)};")
-    final = form.get("final", "{acc}").format(acc=f"{acc}[i]", **fill)
-    lines.append(f"  for (int i = 0; i < {B}; i++) M[{g.base} + j * {B} + i] = {final};")
+    pre = G.scratch_array("PRE", B) if "pre" in form else None
+    lines += fold(form, fill, acc, pre, B, P, f"M[{g.base} + j * {B} + i]", "q", indent="  ")
     lines.append("}")
     return lines
 
