@@ -120,9 +120,9 @@ class CompiledFunction:
 
     def __call__(self, *args, grad=True):
         prog = self.program(args)
-        root = prog.trace.nodes[prog.trace.root]
-        if grad and root.batch:
-            raise ValueError(f"compile: fn returned a batched Value (batch of {root.batch}); backward() "
+        root_batch = prog.trace.batches[prog.trace.root]
+        if grad and root_batch:
+            raise ValueError(f"compile: fn returned a batched Value (batch of {root_batch}); backward() "
                              f"needs one number: reduce it (.sum(), .mean()) or call with grad=False")
         data = flatten_args(args)
         out, seen, grads = self._run(prog, data, grad)

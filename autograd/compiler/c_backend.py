@@ -7,6 +7,7 @@ is a local double. The source holds operation codes, node numbers and numbers on
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
 import shlex
 import shutil
@@ -312,16 +313,83 @@ def generate_any(t):
 
 
 def build(t):
-    """Compile (or load from the cache) the trace's C code; returns (call, source, compiled_now)."""
-    source, (B, n_par) = generate_any(t)
+    """Compile (or load from the cache) the trace's C code; returns (call, source, compiled_now).
+    The cache is keyed by the trace's hash and the generator's version, so a hit generates
+    no C: the parameters' order the generator chose comes back from the cache's notes."""
     cc = find_compiler()
-    lib, key, compiled_now = cache.load(source, cc, CFLAGS)  # verified or rebuilt: cache.py
+    own_order = list(t.param_nodes)
+
+    def generate():
+        source, _ = generate_any(t)
+        pos = {i: s for s, i in enumerate(own_order)}
+        return source, {"param_order": _runs([pos[i] for i in t.param_nodes])}
+
+    made_from = f"{generator_version()} {t.key()}"
+    lib, key, compiled_now, source, notes = cache.load(made_from, cc, CFLAGS, generate)  # verified: cache.py
+    if not compiled_now:  # generate() did not run on this trace: give it the cached order
+        perm = _unruns(notes.get("param_order"), len(own_order))
+        if perm is None:
+            raise cache.CacheError(f"compile cache: entry {key} holds a damaged parameter order; "
+                                   f"remove it (autograd.compiler.cache.clear())")
+        if perm != list(range(len(own_order))):
+            t.reorder_params([own_order[j] for j in perm])
     fn = lib.vg_run
     fn.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int]  # raw addresses: the cheapest to pass
     fn.restype = ctypes.c_int
+    n_par = sum(t.batches[i] or 1 for i in t.param_nodes)
     runner = _Runner(fn, lib, t, n_par)
     runner.lock = _LOCKS.setdefault(key, threading.Lock())
     return runner, source, compiled_now
+
+
+def _runs(perm):
+    """A permutation as [start, step, length] runs: nn models' orders are a few runs long."""
+    runs = []
+    for x in perm:
+        if runs:
+            r = runs[-1]
+            if r[2] == 1:
+                r[1], r[2] = x - r[0], 2
+                continue
+            if x == r[0] + r[1] * r[2]:
+                r[2] += 1
+                continue
+        runs.append([x, 1, 1])
+    return runs
+
+
+def _unruns(runs, n):
+    """The permutation of range(n) back from its runs, or None when they are not one."""
+    try:
+        perm = []
+        for start, step, length in runs:
+            if not all(type(v) is int for v in (start, step, length)) or length < 1 or len(perm) + length > n:
+                return None
+            perm.extend(range(start, start + step * length, step) if step else [start] * length)
+    except (TypeError, ValueError):
+        return None
+    return perm if len(perm) == n and sorted(perm) == list(range(n)) else None
+
+
+_VERSION = []
+
+
+def generator_version():
+    """sha256 of the code generator's source files (this package and the operations' table),
+    so that a cached library is never reused by a valuegrad that would generate other C."""
+    if not _VERSION:
+        here = os.path.dirname(os.path.abspath(__file__))
+        files = sorted(os.path.join(here, f) for f in os.listdir(here) if f.endswith(".py"))
+        files.append(os.path.join(os.path.dirname(here), "ops.py"))
+        h = hashlib.sha256()
+        try:
+            for path in files:
+                with open(path, "rb") as f:
+                    h.update(os.path.basename(path).encode() + b"\0" + f.read() + b"\0")
+            _VERSION.append(h.hexdigest())
+        except OSError:  # sources not readable (a frozen install): no reuse across processes
+            _VERSION.append(f"unversioned-{os.getpid()}-{id(_VERSION)}-{os.urandom(8).hex()}")
+    return _VERSION[0]
 
 
 _LOCKS = {}  # one per library: its static arrays are shared by every program loaded from it
@@ -333,13 +401,14 @@ class _Runner:
     def __init__(self, fn, lib, t, n_par):
         self.fn, self.lib, self.t = fn, lib, t
         self.n_par = n_par
-        root = t.nodes[t.root]
-        self.out = np.zeros(root.batch or 1)
+        batches = t.batches
+        self.root_batch = batches[t.root]
+        self.out = np.zeros(self.root_batch or 1)
         self.pgrad = np.zeros(max(n_par, 1))
-        self.watched_sizes = [t.nodes[i].batch for i in t.watched]
+        self.watched_sizes = [batches[i] for i in t.watched]
         self.guards = np.zeros(max(sum(b or 1 for b in self.watched_sizes), 1))
-        self.n_scalar = sum(1 for i in t.param_nodes if not t.nodes[i].batch)
-        self.batch_sizes = [t.nodes[i].batch for i in t.param_nodes[self.n_scalar:]]
+        self.n_scalar = sum(1 for i in t.param_nodes if not batches[i])
+        self.batch_sizes = [batches[i] for i in t.param_nodes[self.n_scalar:]]
         self.finite = True
         self._buffers = (self.out.ctypes.data, self.pgrad.ctypes.data, self.guards.ctypes.data)
 
@@ -352,8 +421,7 @@ class _Runner:
         if not len(par):
             par = np.zeros(1)
         ok = self.fn(inp.ctypes.data, par.ctypes.data, *self._buffers, int(want_grad))
-        root = self.t.nodes[self.t.root]
-        out = self.out.copy() if root.batch else float(self.out[0])
+        out = self.out.copy() if self.root_batch else float(self.out[0])
         seen, o = [], 0
         for b in self.watched_sizes:
             seen.append(self.guards[o:o + b].copy() if b else float(self.guards[o]))

@@ -1,16 +1,18 @@
 """The on-disk cache of compiled C libraries: private, verified, bounded.
 
-A library is looked up by a key (sha256 of the compiler, its flags and the C source). What
-sits on disk is never trusted by its name alone:
+A library is looked up by a key: sha256 of the compiler, its flags and what the C source is
+made from (the trace's own hash and the code generator's version; see c_backend.build), so
+that a hit needs no code generation. What sits on disk is never trusted by its name alone:
 
 - the folder must be the user's own and writable by nobody else (0700 when created here);
   otherwise `CacheError` (under backend 'auto' the caller falls back to numpy);
 - each ``vg_<key>.so`` has a sidecar ``vg_<key>.json`` written at build time with the
-  sha256 of the library's bytes and of the C source it came from. Before loading, the
-  library's bytes are read, hashed and compared; the very bytes that were hashed are
-  then loaded (from a fresh private copy), so nothing can be swapped between the check
-  and the load. A missing, damaged, truncated, foreign or
-  mismatched entry is rebuilt, never loaded;
+  sha256 of the library's bytes, of the C source it came from (kept beside it as
+  ``vg_<key>.c``) and of what the key was made from, and the generator's notes (e.g. the
+  parameters' order). Before loading, the source's and the library's bytes are read,
+  hashed and compared; the very bytes that were hashed are then loaded (from a fresh
+  private copy), so nothing can be swapped between the check and the load. A missing,
+  damaged, truncated, foreign or mismatched entry is rebuilt, never loaded;
 - files are written to a temporary name, fsync'ed, then renamed into place;
 - the compiler runs under a time limit (``VALUEGRAD_CC_TIMEOUT`` seconds, default 120);
 - leftovers of interrupted builds older than ten minutes are removed, and the folder is
@@ -40,9 +42,10 @@ from collections import namedtuple
 __all__ = ["CacheError", "CompileError", "CompileTimeout", "cache_dir", "load", "clear"]
 
 FORMAT = "valuegrad-c-cache"
-VERSION = 1
+VERSION = 2                  # 2: keyed by what the source is made from; the source kept beside
 STALE_SECONDS = 600          # a build folder or temporary file older than this was abandoned
 MAX_LIBRARY_BYTES = 1 << 30  # a library bigger than this is not ours
+MAX_SIDECAR_BYTES = 1 << 24
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_MAX_MB = 512.0
 
@@ -59,9 +62,9 @@ class CompileTimeout(CompileError):
     pass
 
 
-Loaded = namedtuple("Loaded", "lib key compiled_now")
+Loaded = namedtuple("Loaded", "lib key compiled_now source notes")
 
-_loaded = {}                 # (folder, key) -> CDLL: a library is loaded once per process
+_loaded = {}                 # (folder, key) -> (CDLL, source, notes): loaded once per process
 _lock = threading.Lock()
 
 
@@ -109,33 +112,40 @@ def _env_number(name, default):
     return x
 
 
-def load(source, cc, flags):
-    """The loaded library for this C source: from the cache when a verified entry exists,
-    else compiled (and cached). Returns (lib, key, compiled_now)."""
-    key = hashlib.sha256((" ".join(list(cc) + list(flags)) + "\n" + source).encode()).hexdigest()[:32]
+def load(made_from, cc, flags, generate):
+    """The loaded library for the C source that `generate()` would return, found by
+    `made_from` (a string naming exactly what the source is made from): from the cache when
+    a verified entry exists (then `generate` is not called), else generated, compiled and
+    cached. `generate()` returns (source, notes), notes a small JSON-able dict kept in the
+    sidecar and handed back on every hit. Returns Loaded(lib, key, compiled_now, source, notes)."""
+    key_hash = hashlib.sha256((" ".join(list(cc) + list(flags)) + "\n" + made_from).encode()).hexdigest()
+    key = key_hash[:32]
     folder = cache_dir()
     with _lock:
-        lib = _loaded.get((folder, key))
-    if lib is not None:
-        return Loaded(lib, key, False)
-    source_hash = hashlib.sha256(source.encode()).hexdigest()
+        hit = _loaded.get((folder, key))
+    if hit is not None:
+        return Loaded(hit[0], key, False, hit[1], hit[2])
     try:
-        data = _read_verified(folder, key, source_hash)
-        compiled_now = data is None
+        found = _read_verified(folder, key, key_hash)
+        compiled_now = found is None
         if compiled_now:
+            source, notes = generate()
             _clean_leftovers(folder)
-            data = _compile(folder, key, source, source_hash, cc, flags)
+            data = _compile(folder, key, key_hash, source, notes, cc, flags)
             _prune(folder, keep=key)
+        else:
+            data, source, notes = found
         lib = _dlopen(data, key, folder)
     except OSError as e:  # a full disk, a read-only folder: a RuntimeError, so 'auto' falls back
         raise CacheError(f"compile cache {folder}: {e}") from None
     with _lock:
-        lib = _loaded.setdefault((folder, key), lib)
-    return Loaded(lib, key, compiled_now)
+        lib, source, notes = _loaded.setdefault((folder, key), (lib, source, notes))
+    return Loaded(lib, key, compiled_now, source, notes)
 
 
 def _paths(folder, key):
-    return os.path.join(folder, f"vg_{key}.so"), os.path.join(folder, f"vg_{key}.json")
+    """The library, its sidecar and its C source."""
+    return tuple(os.path.join(folder, f"vg_{key}{ext}") for ext in (".so", ".json", ".c"))
 
 
 def _read_own_file(path, limit):
@@ -167,29 +177,38 @@ def _read_own_file(path, limit):
         os.close(fd)
 
 
-def _read_verified(folder, key, source_hash):
-    """The library's bytes when its entry is whole and is this source's, else None."""
-    so_path, meta_path = _paths(folder, key)
-    raw = _read_own_file(meta_path, 1 << 16)
+def _read_verified(folder, key, key_hash):
+    """(library bytes, source, notes) when the entry is whole and was made from what
+    `key_hash` names, else None."""
+    so_path, meta_path, c_path = _paths(folder, key)
+    raw = _read_own_file(meta_path, MAX_SIDECAR_BYTES)
     if raw is None:
         return None
     try:
         meta = json.loads(raw)
         ok = (isinstance(meta, dict) and meta.get("format") == FORMAT and meta.get("version") == VERSION
-              and meta.get("key") == key and meta.get("source_sha256") == source_hash
-              and isinstance(meta.get("so_sha256"), str))
+              and meta.get("key") == key and meta.get("made_from_sha256") == key_hash
+              and isinstance(meta.get("so_sha256"), str) and isinstance(meta.get("source_sha256"), str)
+              and isinstance(meta.get("notes"), dict))
     except (ValueError, RecursionError):
         ok = False
     if not ok:
         return None
+    src = _read_own_file(c_path, MAX_LIBRARY_BYTES)
+    if src is None or hashlib.sha256(src).hexdigest() != meta["source_sha256"]:
+        return None  # the library is known by its source: a damaged or foreign one, rebuilt
     data = _read_own_file(so_path, MAX_LIBRARY_BYTES)
     if data is None or hashlib.sha256(data).hexdigest() != meta["so_sha256"]:
         return None  # truncated, damaged or swapped: rebuilt, never loaded
     try:
+        source = src.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    try:
         os.utime(meta_path)  # recently used: pruned last
     except OSError:
         pass
-    return data
+    return data, source, meta["notes"]
 
 
 def run_compiler(argv, timeout):
@@ -219,7 +238,7 @@ def _kill_group(p):
     p.wait()
 
 
-def _compile(folder, key, source, source_hash, cc, flags):
+def _compile(folder, key, key_hash, source, notes, cc, flags):
     timeout = _env_number("VALUEGRAD_CC_TIMEOUT", DEFAULT_TIMEOUT)
     tmp = tempfile.mkdtemp(dir=folder, prefix=".build-")  # 0700, removed whatever happens
     try:
@@ -232,11 +251,14 @@ def _compile(folder, key, source, source_hash, cc, flags):
             raise CompileError(f"C compiler {cc[0]} failed (exit {code}):\n{out[-2000:]}")
         with open(tmp_lib, "rb") as f:
             data = f.read()
-        so_path, meta_path = _paths(folder, key)
-        meta = {"format": FORMAT, "version": VERSION, "key": key, "source_sha256": source_hash,
+        so_path, meta_path, src_path = _paths(folder, key)
+        source_bytes = source.encode("utf-8")
+        meta = {"format": FORMAT, "version": VERSION, "key": key, "made_from_sha256": key_hash,
+                "source_sha256": hashlib.sha256(source_bytes).hexdigest(),
                 "so_sha256": hashlib.sha256(data).hexdigest(), "so_bytes": len(data),
-                "compiler": list(cc) + list(flags)}
-        _write(tmp, so_path, data)  # the library first: a sidecar never names missing bytes
+                "compiler": list(cc) + list(flags), "notes": notes}
+        _write(tmp, so_path, data)  # the library and source first: a sidecar never names missing bytes
+        _write(tmp, src_path, source_bytes)
         _write(tmp, meta_path, json.dumps(meta).encode())
         _fsync_dir(folder)
         return data
@@ -319,7 +341,7 @@ def _entries(folder):
     except OSError:
         return []
     for name in names:
-        if not name.startswith("vg_") or not name.endswith((".so", ".json")):
+        if not name.startswith("vg_") or not name.endswith((".so", ".json", ".c")):
             continue
         key = name[3:].rsplit(".", 1)[0]
         try:

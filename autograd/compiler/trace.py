@@ -8,13 +8,19 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import json
+from array import array
+from itertools import chain
+from dataclasses import dataclass
 
 import numpy as np
 
 from .. import value as value_mod
-from ..backward import topological_order
+from ..backward import gc_paused
 from ..value import Value
+
+ndarray = np.ndarray
 
 
 @dataclass
@@ -28,16 +34,54 @@ class Node:
     slot: int = -1            # position among args or params
 
 
-@dataclass
 class Trace:
-    nodes: list
-    root: int
-    args: list                # node index per argument
-    arg_shapes: list
-    params: list              # the leaf Values read at every call, in node order
-    param_nodes: list
-    guards: list = field(default_factory=list)   # (node index, comparison, other data, result)
-    needs_grad: set = field(default_factory=set)  # nodes on a path from a param to the root
+    """One traced call as flat per-node lists (ops, parents, constants, batch lengths), so that
+    tracing costs little per node and a cache key is a hash of them. `nodes` (Node objects)
+    and `needs_grad` are built on first use: a cache hit needs neither."""
+
+    def __init__(self, ops, parents, ks, batches, arg_slots, root, args, arg_shapes, params, param_nodes,
+                 guards=None):
+        self.ops, self.parents, self.ks, self.batches = ops, parents, ks, batches
+        self.arg_slots = arg_slots  # node index -> argument position, for the 'arg' leaves
+        self.root, self.args, self.arg_shapes = root, args, arg_shapes
+        self.params, self.param_nodes = params, param_nodes  # the leaf Values read at every call
+        self.guards = guards if guards is not None else []  # (node, comparison, other, result)
+        self._nodes = self._needs_grad = self._key = None
+
+    @property
+    def nodes(self):
+        if self._nodes is None:
+            slots = dict(self.arg_slots)
+            slots.update((i, s) for s, i in enumerate(self.param_nodes))
+            nodes = []
+            for i, (op, ps, k, b) in enumerate(zip(self.ops, self.parents, self.ks, self.batches)):
+                if op is None:
+                    nodes.append(Node(i, "arg" if i in self.arg_slots else "param", batch=b, slot=slots[i]))
+                else:
+                    nodes.append(Node(i, "op", op, ps, k, b))
+            self._nodes = nodes
+        return self._nodes
+
+    def reorder_params(self, order):
+        """Give the parameters the slots `order` (node indices) says."""
+        pos = {i: s for s, i in enumerate(self.param_nodes)}
+        self.params = [self.params[pos[i]] for i in order]
+        self.param_nodes = list(order)
+        if self._nodes is not None:
+            for slot, i in enumerate(order):
+                self._nodes[i].slot = slot
+
+    @property
+    def needs_grad(self):
+        """Nodes whose gradient matters: a param is at or below them and the root depends on
+        them (arguments need none; guards' nodes need none)."""
+        if self._needs_grad is None:
+            self._needs_grad = _needs_grad(self)
+        return self._needs_grad
+
+    @needs_grad.setter
+    def needs_grad(self, value):
+        self._needs_grad = value
 
     @property
     def watched(self):
@@ -47,7 +91,50 @@ class Trace:
 
     @property
     def batch(self):
-        return max((n.batch for n in self.nodes), default=0)
+        return max(self.batches, default=0)
+
+    def key(self):
+        """sha256 (hex) of everything generated code depends on: the graph (operations, their
+        constants, shapes and wiring, in node order), which leaves are arguments, the
+        argument shapes, the root and the nodes the guards read; each operation by its name,
+        rules and C form (`_op_fingerprint`). Two traces with one key get the same code."""
+        if self._key is None:
+            code = {op: c for c, op in enumerate(dict.fromkeys(self.ops))}  # first met, first numbered
+            h = hashlib.sha256()
+            for part in (list(map(code.__getitem__, self.ops)), self.batches, list(map(len, self.parents)),
+                         chain.from_iterable(self.parents)):
+                h.update(array("q", part).tobytes())
+            meta = [[None if op is None else _op_fingerprint(op) for op in code],
+                    [(i, type(k).__name__, repr(k)) for i, k in enumerate(self.ks) if k is not None],
+                    sorted(self.arg_slots.items()), [list(s) for s in self.arg_shapes], self.root, self.watched]
+            h.update(json.dumps(meta).encode())
+            self._key = h.hexdigest()
+        return self._key
+
+
+_OP_PRINTS = {}
+
+
+def _op_fingerprint(op):
+    """An operation as the generated code sees it: its name, arity, constant flag, C form and
+    the bytecode of its rules (so an operation redefined at run time never meets code cached
+    for the old one). The compiler's own source files are hashed in by c_backend."""
+    fp = _OP_PRINTS.get(id(op))
+    if fp is None or fp[0] is not op:
+        parts = [op.name, op.arity, op.has_k, repr(op.c)]
+        for f in (op.forward, op.backward):
+            code = getattr(f, "__code__", None)
+            parts.append(_code_text(code) if code is not None else getattr(f, "__qualname__", type(f).__name__))
+        fp = _OP_PRINTS[id(op)] = (op, hashlib.sha256(repr(parts).encode()).hexdigest())
+    return fp[1]
+
+
+def _code_text(code):
+    """A code object's bytecode, names and constants, nested functions included (their repr
+    would hold a memory address, different in every process)."""
+    consts = [_code_text(c) if hasattr(c, "co_code") else repr(c) for c in code.co_consts]
+    return repr((code.co_qualname if hasattr(code, "co_qualname") else code.co_name, code.co_code,
+                 code.co_names, consts))
 
 
 class _GuardRecorder:
@@ -103,80 +190,133 @@ def _as_fn_args(example_args):
 def trace(fn, example_args):
     fn_args, args = _as_fn_args(example_args)
     recorder = _GuardRecorder()
-    previous = value_mod._set_compare_hook(recorder)  # this thread's comparisons only
-    try:
-        out = fn(*fn_args)
-    finally:
-        value_mod._set_compare_hook(previous)
-    if not isinstance(out, Value):
-        raise TypeError(f"compile: fn must return a Value, got {type(out).__name__}")
+    with gc_paused():  # a graph holds no cycles: the collector would walk every node for nothing
+        previous = value_mod._set_compare_hook(recorder)  # this thread's comparisons only
+        try:
+            out = fn(*fn_args)
+        finally:
+            value_mod._set_compare_hook(previous)
+        if not isinstance(out, Value):
+            raise TypeError(f"compile: fn must return a Value, got {type(out).__name__}")
+        return _record(out, args, recorder)
+
+
+def _record(out, args, recorder):
     # The compared Values belong to the trace even when the output does not depend on them
     # (a branch on an unused argument, on a recomputed intermediate, on a threshold parameter).
     compared = [v for v, *_ in recorder.seen] + [o for _, _, o, _ in recorder.seen if isinstance(o, Value)]
-    order, placed = [], set()
-    for r in compared + [out]:
-        if id(r) in placed:
-            continue
-        for v in topological_order(r):
-            if id(v) not in placed:
-                placed.add(id(v))
-                order.append(v)
-    index = {id(v): i for i, v in enumerate(order)}
-    arg_ids = {id(a): i for i, a in enumerate(args)}
-    nodes, params, param_nodes, arg_nodes = [], [], [], [None] * len(args)
-    ndarray = np.ndarray
-    for i, v in enumerate(order):
-        d = v.data
-        batch = len(d) if type(d) is ndarray or isinstance(d, ndarray) else 0
-        if v._op is None:
-            if id(v) in arg_ids:
-                slot = arg_ids[id(v)]
-                arg_nodes[slot] = i
-                nodes.append(Node(i, "arg", batch=batch, slot=slot))
-            else:
-                nodes.append(Node(i, "param", batch=batch))
-                params.append(v)
-                param_nodes.append(i)
-            continue
-        parents = tuple([index[id(p)] for p in v.parents])
-        nodes.append(Node(i, "op", v._op, parents, v.k, batch))
-    # Scalar parameters first, then batched ones: the C runner packs them with one fromiter.
-    order_p = sorted(range(len(params)), key=lambda j: nodes[param_nodes[j]].batch > 0)
-    params = [params[j] for j in order_p]
-    param_nodes = [param_nodes[j] for j in order_p]
-    for slot, i in enumerate(param_nodes):
-        nodes[i].slot = slot
+    order = _topological(compared + [out])
+    index = dict(zip(order, range(len(order))))
+    get = index.__getitem__
+    # per-node lists built by comprehensions: a graph has one node per weight
+    ops = [v._op for v in order]
+    batches = [0 if type(d) is float else len(d) if type(d) is ndarray or isinstance(d, ndarray) else 0
+               for d in [v.data for v in order]]
+    ks = [None if op is None or not op.has_k else v._b for v, op in zip(order, ops)]  # Value.k
+    parents = [() if op is None else (get(v._a),) if op.arity == 1 else (get(v._a), get(v._b))
+               if op.arity == 2 else tuple(map(get, v._a)) for v, op in zip(order, ops)]
+    arg_slots, arg_nodes = {}, [None] * len(args)
+    for slot, a in enumerate(args):
+        i = index.get(a)
+        if i is not None:
+            arg_slots[i] = slot
+            arg_nodes[slot] = i
+    leaves = [i for i, op in enumerate(ops) if op is None and i not in arg_slots]
+    # scalar parameters first, then batched ones: the C runner packs them so
+    param_nodes = [i for i in leaves if not batches[i]] + [i for i in leaves if batches[i]]
+    params = [order[i] for i in param_nodes]
     guards = []  # (node, comparison, other node or constant, result at trace time)
     for v, name, other, result in recorder.seen:
-        if id(v) not in index:
+        if v not in index:
             continue
         if isinstance(other, Value):
-            if id(other) not in index:  # compared with something outside the graph: its data now
+            if other not in index:  # compared with something outside the graph: its data now
                 other = np.array(other.data, dtype=np.float64, copy=True)
             else:
-                other = ("node", index[id(other)])
-        guards.append((index[id(v)], name, other, result))
-    t = Trace(nodes, index[id(out)], arg_nodes, [shape_of(a) for a in args], params, param_nodes, guards)
-    t.needs_grad = _needs_grad(t)
-    return t
+                other = ("node", index[other])
+        guards.append((index[v], name, other, result))
+    return Trace(ops, parents, ks, batches, arg_slots, index[out], arg_nodes, [shape_of(a) for a in args],
+                 params, param_nodes, guards)
+
+
+def _topological(roots):
+    """Every Value the roots depend on, each after its parents: backward.topological_order's
+    order exactly (a depth-first walk taking a node's parents last first), for several roots
+    (each new root adds what the earlier ones did not reach), in one pass. Leaves, and nodes
+    whose one or two parents are leaves (a weight squared), are placed without a stack entry."""
+    order, marked = [], set()
+    append, mark = order.append, marked.add
+    for r in roots:
+        if r in marked:
+            continue
+        mark(r)
+        if r._op is None:
+            append(r)
+            continue
+        stack = [(r, _reversed_parents(r))]
+        push, pop = stack.append, stack.pop
+        while stack:
+            node, it = stack[-1]
+            for p in it:
+                if p in marked:
+                    continue
+                mark(p)
+                op = p._op
+                if op is None:
+                    append(p)
+                    continue
+                a = op.arity
+                if a == 2:
+                    x, y = p._b, p._a  # last first
+                    if x._op is None and y._op is None:
+                        if x not in marked:
+                            mark(x)
+                            append(x)
+                        if y not in marked:
+                            mark(y)
+                            append(y)
+                        append(p)
+                        continue
+                    push((p, iter((x, y))))
+                elif a == 1:
+                    x = p._a
+                    if x._op is None:
+                        if x not in marked:
+                            mark(x)
+                            append(x)
+                        append(p)
+                        continue
+                    push((p, iter((x,))))
+                else:
+                    push((p, reversed(p._a)))
+                break
+            else:
+                pop()
+                append(node)
+    return order
+
+
+def _reversed_parents(v):
+    a = v._op.arity
+    return iter((v._a,)) if a == 1 else iter((v._b, v._a)) if a == 2 else reversed(v._a)
 
 
 def _needs_grad(t):
     """Nodes whose gradient matters: a param is at or below them (arguments need none)."""
-    nodes = t.nodes
-    below = [False] * len(nodes)
-    for n in nodes:
-        if n.kind == "param":
-            below[n.index] = True
-        else:
-            for p in n.parents:
+    ops, parents, n = t.ops, t.parents, len(t.ops)
+    below = bytearray(n)
+    for i in t.param_nodes:
+        below[i] = 1
+    for i, ps in enumerate(parents):
+        if ops[i] is not None:
+            for p in ps:
                 if below[p]:
-                    below[n.index] = True
+                    below[i] = 1
                     break
-    above = [False] * len(nodes)  # and the root depends on them (guards' nodes need no gradient)
-    above[t.root] = True
-    for n in reversed(nodes):
-        if above[n.index]:
-            for p in n.parents:
-                above[p] = True
-    return {i for i in range(len(nodes)) if below[i] and above[i]}
+    above = bytearray(n)  # and the root depends on them (guards' nodes need no gradient)
+    above[t.root] = 1
+    for i in range(n - 1, -1, -1):
+        if above[i]:
+            for p in parents[i]:
+                above[p] = 1
+    return {i for i in range(n) if below[i] and above[i]}
