@@ -324,15 +324,18 @@ def build(t):
         pos = {i: s for s, i in enumerate(own_order)}
         return source, {"param_order": _runs([pos[i] for i in t.param_nodes])}
 
+    decoded = []
+
+    def order_ok(notes):
+        decoded[:] = [_unruns(notes.get("param_order"), len(own_order))]
+        return decoded[0] is not None
+
     made_from = f"{generator_version()} {t.key()}"
-    lib, key, compiled_now, source, notes = cache.load(made_from, cc, CFLAGS, generate)  # verified: cache.py
+    lib, key, compiled_now, source, notes = cache.load(made_from, cc, CFLAGS, generate, order_ok)  # cache.py
     if not compiled_now:  # generate() did not run on this trace: give it the cached order
-        perm = _unruns(notes.get("param_order"), len(own_order))
-        if perm is None:
-            raise cache.CacheError(f"compile cache: entry {key} holds a damaged parameter order; "
-                                   f"remove it (autograd.compiler.cache.clear())")
-        if perm != list(range(len(own_order))):
-            t.reorder_params([own_order[j] for j in perm])
+        perm = decoded[0] if decoded else _unruns(notes["param_order"], len(own_order))
+        if not (len(perm) == 0 or (perm[0] == 0 and (perm[1:] - perm[:-1] == 1).all())):
+            t.permute_params(perm.tolist())
     fn = lib.vg_run
     fn.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int]  # raw addresses: the cheapest to pass
     fn.restype = ctypes.c_int
@@ -359,16 +362,23 @@ def _runs(perm):
 
 
 def _unruns(runs, n):
-    """The permutation of range(n) back from its runs, or None when they are not one."""
-    try:
-        perm = []
-        for start, step, length in runs:
-            if not all(type(v) is int for v in (start, step, length)) or length < 1 or len(perm) + length > n:
-                return None
-            perm.extend(range(start, start + step * length, step) if step else [start] * length)
-    except (TypeError, ValueError):
+    """The permutation of range(n) (an int array) back from its runs, or None when they do
+    not make one (a damaged cache entry: rebuilt)."""
+    if not isinstance(runs, list):
         return None
-    return perm if len(perm) == n and sorted(perm) == list(range(n)) else None
+    parts, total = [], 0
+    for r in runs:
+        if not (isinstance(r, list) and len(r) == 3 and all(type(v) is int for v in r)):
+            return None
+        start, step, length = r
+        total += length
+        if length < 1 or total > n:
+            return None
+        parts.append(start + step * np.arange(length, dtype=np.int64))
+    perm = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    if len(perm) != n or (n and (perm.min() < 0 or perm.max() >= n or not (np.bincount(perm, minlength=n) == 1).all())):
+        return None
+    return perm
 
 
 _VERSION = []

@@ -112,12 +112,13 @@ def _env_number(name, default):
     return x
 
 
-def load(made_from, cc, flags, generate):
+def load(made_from, cc, flags, generate, notes_ok=lambda notes: True):
     """The loaded library for the C source that `generate()` would return, found by
     `made_from` (a string naming exactly what the source is made from): from the cache when
     a verified entry exists (then `generate` is not called), else generated, compiled and
     cached. `generate()` returns (source, notes), notes a small JSON-able dict kept in the
-    sidecar and handed back on every hit. Returns Loaded(lib, key, compiled_now, source, notes)."""
+    sidecar and handed back on every hit (an entry whose notes fail `notes_ok` is rebuilt).
+    Returns Loaded(lib, key, compiled_now, source, notes)."""
     key_hash = hashlib.sha256((" ".join(list(cc) + list(flags)) + "\n" + made_from).encode()).hexdigest()
     key = key_hash[:32]
     folder = cache_dir()
@@ -126,7 +127,7 @@ def load(made_from, cc, flags, generate):
     if hit is not None:
         return Loaded(hit[0], key, False, hit[1], hit[2])
     try:
-        found = _read_verified(folder, key, key_hash)
+        found = _read_verified(folder, key, key_hash, notes_ok)
         compiled_now = found is None
         if compiled_now:
             source, notes = generate()
@@ -177,7 +178,7 @@ def _read_own_file(path, limit):
         os.close(fd)
 
 
-def _read_verified(folder, key, key_hash):
+def _read_verified(folder, key, key_hash, notes_ok):
     """(library bytes, source, notes) when the entry is whole and was made from what
     `key_hash` names, else None."""
     so_path, meta_path, c_path = _paths(folder, key)
@@ -189,7 +190,7 @@ def _read_verified(folder, key, key_hash):
         ok = (isinstance(meta, dict) and meta.get("format") == FORMAT and meta.get("version") == VERSION
               and meta.get("key") == key and meta.get("made_from_sha256") == key_hash
               and isinstance(meta.get("so_sha256"), str) and isinstance(meta.get("source_sha256"), str)
-              and isinstance(meta.get("notes"), dict))
+              and isinstance(meta.get("notes"), dict) and notes_ok(meta["notes"]))
     except (ValueError, RecursionError):
         ok = False
     if not ok:

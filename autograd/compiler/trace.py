@@ -62,13 +62,12 @@ class Trace:
             self._nodes = nodes
         return self._nodes
 
-    def reorder_params(self, order):
-        """Give the parameters the slots `order` (node indices) says."""
-        pos = {i: s for s, i in enumerate(self.param_nodes)}
-        self.params = [self.params[pos[i]] for i in order]
-        self.param_nodes = list(order)
+    def permute_params(self, perm):
+        """Slot s gets the parameter that was at slot perm[s]."""
+        self.params = list(map(self.params.__getitem__, perm))
+        self.param_nodes = list(map(self.param_nodes.__getitem__, perm))
         if self._nodes is not None:
-            for slot, i in enumerate(order):
+            for slot, i in enumerate(self.param_nodes):
                 self._nodes[i].slot = slot
 
     @property
