@@ -45,16 +45,17 @@ class Group:
 
 def _depths(t):
     d = [0] * len(t.nodes)
+    get = d.__getitem__
     for n in t.nodes:
         if n.parents:
-            d[n.index] = 1 + max(d[p] for p in n.parents)
+            d[n.index] = 1 + max(map(get, n.parents))
     return d
 
 
 def _signature(t, n, depth):
     k = n.k
     key_k = repr(k) if k is not None else None
-    flags = tuple(t.nodes[p].batch > 0 for p in n.parents)
+    flags = tuple(map(bool, map(t.batches.__getitem__, n.parents)))  # batched or not, per parent
     return (depth, n.op.name, key_k, n.batch, len(n.parents) if n.op.arity == "n" else 0, flags)
 
 
@@ -213,9 +214,9 @@ def _affine(offs):
     """(start, stride) when offs[j] == start + j * stride, else None."""
     if len(offs) == 1:
         return offs[0], 0
-    s = offs[1] - offs[0]
-    if all(offs[j] == offs[0] + j * s for j in range(len(offs))):
-        return offs[0], s
+    a, s, n = offs[0], offs[1] - offs[0], len(offs)
+    if (offs.count(a) == n) if s == 0 else list(offs) == list(range(a, a + s * n, s)):  # one pass in C
+        return a, s
     return None
 
 

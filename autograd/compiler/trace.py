@@ -34,6 +34,21 @@ class Node:
     slot: int = -1            # position among args or params
 
 
+class _built_once:
+    """A computed attribute stored in the instance on first use, so that later reads are plain
+    attribute reads (generators read `t.nodes[i]` a million times)."""
+
+    def __init__(self, fn):
+        self.fn, self.name = fn, fn.__name__
+        self.__doc__ = fn.__doc__
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.fn(obj)
+        return value
+
+
 class Trace:
     """One traced call as flat per-node lists (ops, parents, constants, batch lengths), so that
     tracing costs little per node and a cache key is a hash of them. `nodes` (Node objects)
@@ -46,41 +61,34 @@ class Trace:
         self.root, self.args, self.arg_shapes = root, args, arg_shapes
         self.params, self.param_nodes = params, param_nodes  # the leaf Values read at every call
         self.guards = guards if guards is not None else []  # (node, comparison, other, result)
-        self._nodes = self._needs_grad = self._key = None
+        self._key = None
 
-    @property
+    @_built_once
     def nodes(self):
-        if self._nodes is None:
-            slots = dict(self.arg_slots)
-            slots.update((i, s) for s, i in enumerate(self.param_nodes))
-            nodes = []
-            for i, (op, ps, k, b) in enumerate(zip(self.ops, self.parents, self.ks, self.batches)):
-                if op is None:
-                    nodes.append(Node(i, "arg" if i in self.arg_slots else "param", batch=b, slot=slots[i]))
-                else:
-                    nodes.append(Node(i, "op", op, ps, k, b))
-            self._nodes = nodes
-        return self._nodes
+        slots = dict(self.arg_slots)
+        slots.update((i, s) for s, i in enumerate(self.param_nodes))
+        nodes = []
+        for i, (op, ps, k, b) in enumerate(zip(self.ops, self.parents, self.ks, self.batches)):
+            if op is None:
+                nodes.append(Node(i, "arg" if i in self.arg_slots else "param", batch=b, slot=slots[i]))
+            else:
+                nodes.append(Node(i, "op", op, ps, k, b))
+        return nodes
 
     def permute_params(self, perm):
         """Slot s gets the parameter that was at slot perm[s]."""
         self.params = list(map(self.params.__getitem__, perm))
         self.param_nodes = list(map(self.param_nodes.__getitem__, perm))
-        if self._nodes is not None:
+        nodes = self.__dict__.get("nodes")
+        if nodes is not None:
             for slot, i in enumerate(self.param_nodes):
-                self._nodes[i].slot = slot
+                nodes[i].slot = slot
 
-    @property
+    @_built_once
     def needs_grad(self):
         """Nodes whose gradient matters: a param is at or below them and the root depends on
         them (arguments need none; guards' nodes need none)."""
-        if self._needs_grad is None:
-            self._needs_grad = _needs_grad(self)
-        return self._needs_grad
-
-    @needs_grad.setter
-    def needs_grad(self, value):
-        self._needs_grad = value
+        return _needs_grad(self)
 
     @property
     def watched(self):
