@@ -112,7 +112,8 @@ class Trace:
                          chain.from_iterable(self.parents)):
                 h.update(array("q", part).tobytes())
             meta = [[None if op is None else _op_fingerprint(op) for op in code],
-                    [(i, type(k).__name__, repr(k)) for i, k in enumerate(self.ks) if k is not None],
+                    [(i, type(k).__name__, repr(k)) for i, k in enumerate(self.ks) if k is not None]
+                    if any(op is not None and op.has_k for op in code) else [],
                     sorted(self.arg_slots.items()), [list(s) for s in self.arg_shapes], self.root, self.watched]
             h.update(json.dumps(meta).encode())
             self._key = h.hexdigest()
@@ -212,8 +213,7 @@ def _record(out, args, recorder):
     # The compared Values belong to the trace even when the output does not depend on them
     # (a branch on an unused argument, on a recomputed intermediate, on a threshold parameter).
     compared = [v for v, *_ in recorder.seen] + [o for _, _, o, _ in recorder.seen if isinstance(o, Value)]
-    order = _topological(compared + [out])
-    index = dict(zip(order, range(len(order))))
+    order, index = _topological(compared + [out])
     get = index.__getitem__
     # per-node lists built by comprehensions: a graph has one node per weight
     ops = [v._op for v in order]
@@ -247,60 +247,66 @@ def _record(out, args, recorder):
 
 
 def _topological(roots):
-    """Every Value the roots depend on, each after its parents: backward.topological_order's
-    order exactly (a depth-first walk taking a node's parents last first), for several roots
-    (each new root adds what the earlier ones did not reach), in one pass. Leaves, and nodes
-    whose one or two parents are leaves (a weight squared), are placed without a stack entry."""
-    order, marked = [], set()
-    append, mark = order.append, marked.add
+    """Every Value the roots depend on, each after its parents, and each one's position:
+    backward.topological_order's order exactly (a depth-first walk taking a node's parents
+    last first), for several roots (each new root adds what the earlier ones did not reach),
+    in one pass. Leaves, and nodes whose one or two parents are leaves (a weight squared),
+    are placed without a stack entry. A node being walked is in `index` at -1."""
+    order, index = [], {}
+    append = order.append
     for r in roots:
-        if r in marked:
+        if r in index:
             continue
-        mark(r)
         if r._op is None:
+            index[r] = len(order)
             append(r)
             continue
+        index[r] = -1
         stack = [(r, _reversed_parents(r))]
         push, pop = stack.append, stack.pop
         while stack:
             node, it = stack[-1]
             for p in it:
-                if p in marked:
+                if p in index:
                     continue
-                mark(p)
                 op = p._op
                 if op is None:
+                    index[p] = len(order)
                     append(p)
                     continue
                 a = op.arity
                 if a == 2:
                     x, y = p._b, p._a  # last first
                     if x._op is None and y._op is None:
-                        if x not in marked:
-                            mark(x)
+                        if x not in index:
+                            index[x] = len(order)
                             append(x)
-                        if y not in marked:
-                            mark(y)
+                        if y not in index:
+                            index[y] = len(order)
                             append(y)
+                        index[p] = len(order)
                         append(p)
                         continue
                     push((p, iter((x, y))))
                 elif a == 1:
                     x = p._a
                     if x._op is None:
-                        if x not in marked:
-                            mark(x)
+                        if x not in index:
+                            index[x] = len(order)
                             append(x)
+                        index[p] = len(order)
                         append(p)
                         continue
                     push((p, iter((x,))))
                 else:
                     push((p, reversed(p._a)))
+                index[p] = -1
                 break
             else:
                 pop()
+                index[node] = len(order)
                 append(node)
-    return order
+    return order, index
 
 
 def _reversed_parents(v):
