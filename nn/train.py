@@ -281,8 +281,11 @@ class _CompiledStep:
     Kept per model (weakly: the step holds the model only through a weak reference), per loss,
     regularization and parameter list, so that tracing, code generation and the cache lookup
     are paid once, not at every fit call; each new batch shape is traced once too (autograd's
-    CompiledFunction keeps a program per shape). A model changed in place (other layers, other
-    activations) after a compiled fit needs a new model object or `_CompiledStep.forget(model)`.
+    CompiledFunction keeps a program per shape). A loss or regularization written as a lambda
+    inside a loop of fit calls is a new function object each time, but the same code with the
+    same captured objects: it finds the same step. A model changed in place (other layers,
+    other activations) after a compiled fit needs a new model object or
+    `_CompiledStep.forget(model)`.
     """
 
     _cache = weakref.WeakKeyDictionary()  # model -> {(loss, regularization, param ids): step}
@@ -296,7 +299,7 @@ class _CompiledStep:
 
     @classmethod
     def get(cls, model, loss_fn, regularization, params):
-        key = (loss_fn, regularization, tuple(map(id, params)))
+        key = (_same_code(loss_fn), _same_code(regularization), tuple(map(id, params)))
         try:
             steps = cls._cache.setdefault(model, {})
         except TypeError:  # a model that cannot be weakly referenced: no reuse
@@ -325,6 +328,44 @@ class _CompiledStep:
         if self.flat is None:
             self.flat = autograd.compile(self._fn, Xb, yb).flat(self.params)
         return self.flat(theta, Xb, yb)
+
+
+class _Same:
+    """An object compared by identity, held (so its id is never reused while a key holds it)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __eq__(self, other):
+        return type(other) is _Same and other.obj is self.obj
+
+    def __hash__(self):
+        return id(self.obj)
+
+
+def _same(obj):
+    """Numbers and strings by value (a strength computed again is another float object),
+    anything else by identity."""
+    if type(obj) in (int, float, bool, str, complex) or obj is None:
+        return ("value", type(obj), repr(obj))  # repr: -0.0 is not 0.0
+    return _Same(obj)
+
+
+def _same_code(fn):
+    """What a function computes, for reuse: a plain Python function is its code, globals,
+    defaults and the very objects its closure captured (a lambda made again with the same
+    captures is the same); anything else is itself."""
+    if type(fn).__name__ != "function":
+        return fn
+    try:
+        captured = tuple(_same(c.cell_contents) for c in fn.__closure__ or ())
+    except ValueError:  # a captured variable not assigned yet
+        return fn
+    defaults = tuple(map(_same, fn.__defaults__ or ()))
+    kwdefaults = tuple(sorted((k, _same(v)) for k, v in (fn.__kwdefaults__ or {}).items()))
+    return ("function", fn.__code__, _Same(fn.__globals__), defaults, kwdefaults, captured)
 
 
 def _evaluate(model, loss_fn, X, y, metric_fns, history, prefix, with_loss=False):

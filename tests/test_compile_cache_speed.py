@@ -226,3 +226,24 @@ def test_a_second_fit_pays_no_set_up(monkeypatch, backend):
     fit()
     fit()
     assert calls == first
+
+
+def test_a_lambda_made_again_finds_the_same_step(monkeypatch):
+    """fit(..., regularization=lambda m: ...) written inside a loop: a new function object at
+    every call, the same code and captures: no new trace. Other captures: a new step."""
+    X, y = nn.data.make_moons(32, noise=0.1, random_state=0)
+    model = nn.MLP(2, [4, 1], init="he", seed=0)
+    opt = nn.optim.SGD(model.parameters(), lr=0.1)
+    traces = []
+    real_trace = compiler_pkg.trace
+    monkeypatch.setattr(compiler_pkg, "trace", lambda *a: traces.append(1) or real_trace(*a))
+    monkeypatch.setattr(compiler_pkg.CompiledFunction, "_backend", lambda self: "numpy")
+
+    def fit(strength):
+        return nn.fit(model, "hinge", opt, X, y * 2 - 1, epochs=1, progress=False, compile=True,
+                      regularization=lambda m: nn.losses.l2(m.parameters(), strength))
+    for _ in range(3):
+        fit(float("1e-4"))  # an equal number, another float object each time
+    assert len(traces) == 1
+    fit(1e-3)  # another captured number: another function
+    assert len(traces) == 2
