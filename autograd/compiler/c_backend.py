@@ -339,8 +339,7 @@ def build(t):
     fn = lib.vg_run
     fn.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int]  # raw addresses: the cheapest to pass
     fn.restype = ctypes.c_int
-    n_par = sum(t.batches[i] or 1 for i in t.param_nodes)
-    runner = _Runner(fn, lib, t, n_par)
+    runner = _Runner(fn, lib, t)
     runner.lock = _LOCKS.setdefault(key, threading.Lock())
     return runner, source, compiled_now
 
@@ -408,16 +407,17 @@ _LOCKS = {}  # one per library: its static arrays are shared by every program lo
 class _Runner:
     """Packs arguments and parameters into flat double buffers and calls vg_run."""
 
-    def __init__(self, fn, lib, t, n_par):
+    def __init__(self, fn, lib, t):
         self.fn, self.lib, self.t = fn, lib, t
-        self.n_par = n_par
         batches = t.batches
+        sizes = list(map(batches.__getitem__, t.param_nodes))  # 0: a scalar (the scalars come first)
+        self.n_scalar = sizes.count(0)
+        self.n_par = n_par = sum(sizes) + self.n_scalar
         self.root_batch = batches[t.root]
         self.out = np.zeros(self.root_batch or 1)
         self.pgrad = np.zeros(max(n_par, 1))
         self.watched_sizes = [batches[i] for i in t.watched]
         self.guards = np.zeros(max(sum(b or 1 for b in self.watched_sizes), 1))
-        self.n_scalar = sum(1 for i in t.param_nodes if not batches[i])
         self.batch_sizes = [batches[i] for i in t.param_nodes[self.n_scalar:]]
         self.finite = True
         self._buffers = (self.out.ctypes.data, self.pgrad.ctypes.data, self.guards.ctypes.data)

@@ -219,7 +219,10 @@ def _record(out, args, recorder):
     ops = [v._op for v in order]
     batches = [0 if type(d) is float else len(d) if type(d) is ndarray or isinstance(d, ndarray) else 0
                for d in [v.data for v in order]]
-    ks = [None if op is None or not op.has_k else v._b for v, op in zip(order, ops)]  # Value.k
+    if any(op is not None and op.has_k for op in dict.fromkeys(ops)):
+        ks = [None if op is None or not op.has_k else v._b for v, op in zip(order, ops)]  # Value.k
+    else:
+        ks = [None] * len(ops)
     parents = [() if op is None else (get(v._a),) if op.arity == 1 else (get(v._a), get(v._b))
                if op.arity == 2 else tuple(map(get, v._a)) for v, op in zip(order, ops)]
     arg_slots, arg_nodes = {}, [None] * len(args)
@@ -230,7 +233,8 @@ def _record(out, args, recorder):
             arg_nodes[slot] = i
     leaves = [i for i, op in enumerate(ops) if op is None and i not in arg_slots]
     # scalar parameters first, then batched ones: the C runner packs them so
-    param_nodes = [i for i in leaves if not batches[i]] + [i for i in leaves if batches[i]]
+    batched = [i for i in leaves if batches[i]]
+    param_nodes = [i for i in leaves if not batches[i]] + batched if batched else leaves
     params = [order[i] for i in param_nodes]
     guards = []  # (node, comparison, other node or constant, result at trace time)
     for v, name, other, result in recorder.seen:
