@@ -1,4 +1,5 @@
-"""C from a trace, compiled once by the system compiler and cached on disk by a hash of its source.
+"""C from a trace, compiled once by the system compiler and cached on disk by a hash of the trace
+and of the generator's own code (a cache hit generates no C).
 
 Forward: each operation's C form from the table (ops.py, `c=`). Backward: the table's Python
 rule run on symbols (symbolic.py). A batched node is a static array looped over; a scalar

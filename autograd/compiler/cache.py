@@ -45,7 +45,7 @@ FORMAT = "valuegrad-c-cache"
 VERSION = 2                  # 2: keyed by what the source is made from; the source kept beside
 STALE_SECONDS = 600          # a build folder or temporary file older than this was abandoned
 MAX_LIBRARY_BYTES = 1 << 30  # a library bigger than this is not ours
-MAX_SIDECAR_BYTES = 1 << 24
+MAX_SIDECAR_BYTES = 1 << 26   # the notes hold the parameters order (runs: a few for nn models)
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_MAX_MB = 512.0
 
