@@ -63,8 +63,29 @@ def generate(t):
     return "\n".join(lines) + "\n", ns
 
 
-def build(t):
-    source, ns = generate(t)
-    code = compile(source, "<autograd.compile numpy>", "exec")
+def _load(source, ns, name):
+    code = compile(source, name, "exec")
     exec(code, ns)  # our own generated source: operation names and node numbers only
-    return ns["run"], source
+    return ns["run"]
+
+
+def build(t):
+    """`(run, source)`: layers as numpy blocks when the trace has them (numpy_layers.py),
+    else straight-line code."""
+    from . import numpy_layers
+    layered = numpy_layers.generate(t)
+    if layered is None:
+        source, ns = generate(t)
+        return _load(source, ns, "<autograd.compile numpy>"), source
+    source, ns = layered
+    fast = _load(source, ns, "<autograd.compile numpy layers>")
+    plain = []
+
+    def run(args, params, want_grad):
+        try:
+            return fast(args, params, want_grad)
+        except Exception:  # the straight-line code raises eager's own error, naming the example
+            if not plain:
+                plain.append(_load(*generate(t), "<autograd.compile numpy>"))
+            return plain[0](args, params, want_grad)
+    return run, source

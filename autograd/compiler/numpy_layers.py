@@ -1,0 +1,518 @@
+"""Layers out of a scalar trace, as numpy code: a few lines per group of nodes, not one per node.
+
+The groups are structured.Plan's (nodes at one depth with the same operation, constant and
+shapes: a layer's dots, the `+ b` and activation after them). Every node's value lives in one
+flat array `M` (its gradient in `GM`), a group's members side by side, so that a group reads its
+operands as slices or gathers of `M` and runs as one numpy call on a 2-D block (members x
+examples). Code size and build time grow with the number of groups, not of weights; graphs
+without a group of n-ary nodes keep the straight-line code (numpy_backend.py).
+
+The numbers are the straight-line code's (so the eager engine's), bit for bit:
+
+- every sum runs in the eager order: a dot over its inputs left to right, a scalar's gradient
+  over the examples in order, a node's gradient over its consumers last first. `_fold` keeps
+  those orders while working on whole blocks (a running sum across members and examples,
+  never numpy's pairwise or BLAS sums);
+- elementwise rules are the table's own, called on blocks (unary ones on a flat 1-D array, as
+  eager calls them on a batch); where a rule on Python floats could differ from numpy in the
+  last bit (math.tanh against np.tanh), scalar nodes go through the rule one float at a time;
+- gradients start at -0.0 (-0.0 + x is x, bit for bit, as eager's first assignment);
+- the plan is checked before use: should a node get its gradient terms in another order than
+  the straight-line code gives them (consumers spread over groups out of order), the trace
+  keeps the straight-line code. Any exception reruns the call through the straight-line code,
+  so a domain error names the very example eager names.
+
+    >>> import numpy as np, nn
+    >>> from autograd.compiler.trace import trace
+    >>> model = nn.MLP(3, [16, 16, 1], seed=0)
+    >>> t = trace(lambda X: (model(X) ** 2).mean(), [np.ones((5, 3))])
+    >>> source, ns = generate(t)
+    >>> len(source.splitlines()) < 40
+    True
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .structured import Plan, _affine, _blocks, reorder_params
+
+LIMIT = 1 << 15  # elements of a product block in _fold: 256 KB, stays in L2
+
+# Rules whose float and numpy forms agree to the bit (plain IEEE arithmetic): scalar groups of
+# these run vectorised; any other scalar group applies its rule float by float.
+_EXACT_ON_FLOATS = {"add", "sub", "mul", "div", "neg", "square", "sum", "dot"}
+# Binary rules that may meet a scalar operand as a (members, 1) column instead of a float.
+_SCALAR_OPERAND_OK = {"add", "sub", "mul", "div", "maximum", "minimum"}
+
+
+# -- kernels the generated code calls ------------------------------------------------------------
+
+def _fold(A, Y, acc):
+    """acc += A[0][:, None] * Y[0], then A[1] ..., each step rounded (in place, returns acc):
+    the running sum a loop over k would make, for every (r, c) at once. Blocks of products
+    are summed by numpy's add.reduce over their first axis, which adds row after row."""
+    K, R = A.shape
+    C = Y.shape[1]
+    if K == 0 or R == 0 or C == 0:
+        return acc
+    if R * C == 1:  # one number: numpy would sum a single column pairwise; cumsum is sequential
+        v = np.empty(K + 1)
+        v[0] = acc[0, 0]
+        np.multiply(A[:, 0], Y[:, 0], out=v[1:])
+        acc[0, 0] = np.cumsum(v)[-1]
+        return acc
+    w = C if R * C <= LIMIT else max(1, LIMIT // R)
+    for c0 in range(0, C, w):
+        c1 = min(C, c0 + w)
+        a = acc[:, c0:c1]
+        kc = LIMIT // (R * (c1 - c0))
+        if kc <= 1 or R * (c1 - c0) == 1:
+            tmp = np.empty((R, c1 - c0))
+            for k in range(K):
+                np.multiply(A[k][:, None], Y[k, c0:c1], out=tmp)
+                np.add(a, tmp, out=a)
+            continue
+        kc = min(kc, K)
+        buf = np.empty((kc + 1, R, c1 - c0))
+        res = np.empty((R, c1 - c0))
+        res[...] = a
+        for k0 in range(0, K, kc):
+            k1 = min(K, k0 + kc)
+            buf[0] = res
+            np.multiply(A[k0:k1, :, None], Y[k0:k1, None, c0:c1], out=buf[1:k1 - k0 + 1])
+            np.add.reduce(buf[:k1 - k0 + 1], axis=0, out=res)
+        a[...] = res
+    return acc
+
+
+def dot_layer(W, X):
+    """W (m, P) times X (P, B) as eager's dot: 0.0 + W[j, 0] * X[0] + W[j, 1] * X[1] + ..."""
+    return _fold(np.ascontiguousarray(W.T), X, np.zeros((W.shape[0], X.shape[1])))
+
+
+def dot_layer_grad_x(W, G, GX):
+    """GX (P, B) plus W[j, q] * G[j] for the neurons j last to first (the sweep's order)."""
+    return _fold(np.ascontiguousarray(W[::-1]), np.ascontiguousarray(G[::-1]), GX)
+
+
+def dot_layer_grad_w(G, X):
+    """sum over the examples, in order, of G[j, i] * X[q, i]: (m, P)."""
+    acc = np.full((G.shape[0], X.shape[0]), -0.0)
+    return _fold(np.ascontiguousarray(G.T), np.ascontiguousarray(X.T), acc)
+
+
+def dot_any(W3, X3):
+    """Dots of any shape, inputs gathered as (P, members, width): 0.0 + w0 * x0 + ..."""
+    acc = np.zeros(np.broadcast_shapes(W3.shape[1:], X3.shape[1:]))
+    for w, x in zip(W3, X3):
+        acc = acc + w * x
+    return acc
+
+
+def seq_sum(X3, init):
+    """init + X3[0] + X3[1] + ... (rows in order), for sum nodes."""
+    if X3[0].size == 1:
+        v = np.concatenate([[init], X3.reshape(-1)])
+        return np.cumsum(v)[-1:].reshape(X3.shape[1:])
+    return np.add.reduce(X3, axis=0, initial=init)
+
+
+def row_sums(c):
+    """Each row summed left to right (a scalar's gradient over a batch, as eager's cumsum)."""
+    return np.cumsum(c, axis=-1)[..., -1]
+
+
+# -- code generation -----------------------------------------------------------------------------
+
+def _aff(offs):
+    """(start, stride) when offs (a 1-D int array) is start + j * stride, else None."""
+    if len(offs) == 1:
+        return int(offs[0]), 0
+    d = np.diff(offs)
+    return (int(offs[0]), int(d[0])) if (d == d[0]).all() else None
+
+
+class _Gen:
+    def __init__(self, t, plan):
+        self.t, self.plan = t, plan
+        self.ns = {"np": np, "dot_layer": dot_layer, "dot_layer_grad_x": dot_layer_grad_x,
+                   "dot_layer_grad_w": dot_layer_grad_w, "dot_any": dot_any, "seq_sum": seq_sum,
+                   "row_sums": row_sums}
+        self.lines = []
+        nodes = t.nodes
+        self.batch = np.array([n.batch for n in nodes], dtype=np.int64)
+        width = np.maximum(self.batch, 1)
+        order = list(t.args) + list(t.param_nodes)
+        self.n_in = int(width[list(t.args)].sum()) if t.args else 0
+        self.par0 = self.n_in
+        self.n_scalar = sum(1 for i in t.param_nodes if not nodes[i].batch)
+        for g in plan.groups:
+            order.extend(g.members)
+        order = np.array(order, dtype=np.int64)
+        self.off = np.zeros(len(nodes), dtype=np.int64)
+        ends = np.cumsum(width[order])
+        self.off[order] = ends - width[order]
+        self.total = int(ends[-1]) if len(ends) else 0
+        for g in plan.groups:
+            g.base = int(self.off[g.members[0]])
+        self.need = np.zeros(len(nodes), dtype=bool)
+        self.need[list(t.needs_grad)] = True
+        self.lowest = np.full(len(nodes), len(nodes), dtype=np.int64)  # see `received`
+        self._layers = {}
+
+    def const(self, prefix, value):
+        name = f"{prefix}{len(self.ns)}"
+        self.ns[name] = value
+        return name
+
+    def positions(self, g):
+        """(P, m) array: the node at operand position q of member j."""
+        return np.array([self.t.nodes[mm].parents for mm in g.members], dtype=np.int64).T
+
+    # -- addressing ------------------------------------------------------------------------------
+
+    def read(self, arr, nodes, batched, group_batch):
+        """An expression for the nodes' values: (len(nodes), width) when batched, else
+        (len(nodes),), or (len(nodes), 1) beside a batch."""
+        nodes = np.asarray(nodes, dtype=np.int64)
+        m = len(nodes)
+        offs = self.off[nodes]
+        a = _aff(offs)
+        if batched:
+            w = int(self.batch[nodes[0]])
+            if a is not None and (m == 1 or a[1] == w):
+                return f"{arr}[{a[0]}:{a[0] + m * w}].reshape({m}, {w})"
+            if a is not None and a[1] == -w:  # members in reverse order (the trace's, for a layer)
+                lo = a[0] - (m - 1) * w
+                return f"{arr}[{lo}:{lo + m * w}].reshape({m}, {w})[::-1]"
+            if a is not None and a[1] == 0:
+                return f"{arr}[{a[0]}:{a[0] + w}].reshape(1, {w})"
+            return f"{arr}[{self.const('T', offs[:, None] + np.arange(w))}]"
+        if a is not None and (m == 1 or a[1] == 0):
+            e = f"{arr}[{a[0]}:{a[0] + 1}]"
+        elif a is not None and a[1] == 1:
+            e = f"{arr}[{a[0]}:{a[0] + m}]"
+        elif a is not None and a[1] > 0:
+            e = f"{arr}[{a[0]}:{a[0] + (m - 1) * a[1] + 1}:{a[1]}]"
+        elif a is not None:
+            lo = a[0] + (m - 1) * a[1]
+            e = f"{arr}[{lo}:{a[0] + 1}:{-a[1]}][::-1]"
+        else:
+            e = f"{arr}[{self.const('T', offs)}]"
+        return e + "[:, None]" if group_batch else e
+
+    def gather3(self, arr, pos, B):
+        """Operands of an n-ary group as one (positions, members, width) array."""
+        w = B or 1
+        step = (self.batch[pos] > 0)[:, :, None] * np.arange(w)[None, None, :]
+        return f"{arr}[{self.const('T', self.off[pos][:, :, None] + step)}]"
+
+    def matrix(self, arr, ws):
+        """(m, P) weights: a strided view of `arr` when they sit in rows of a matrix."""
+        m, P = ws.shape
+        offs = self.off[ws]
+        firsts = _aff(offs[:, 0])
+        if P and firsts is not None and (P == 1 or (np.diff(offs, axis=1) == 1).all()):
+            s, rs = firsts
+            if m == 1:
+                return f"{arr}[{s}:{s + P}][None, :]"
+            if rs >= P and s + m * rs <= self.total:
+                return f"{arr}[{s}:{s + m * rs}].reshape({m}, {rs})[:, :{P}]"
+            lo = s + (m - 1) * rs
+            if rs <= -P and lo - m * rs <= self.total:
+                return f"{arr}[{lo}:{lo - m * rs}].reshape({m}, {-rs})[::-1, :{P}]"
+        return f"{arr}[{self.const('T', offs)}]"
+
+    def out(self, g):
+        m, w = len(g.members), g.batch or 1
+        return f"M[{g.base}:{g.base + m * w}]" + (f".reshape({m}, {w})[:]" if g.batch else "")
+
+    # -- order of gradient terms -------------------------------------------------------------------
+
+    def received(self, consumers, targets):
+        """Note the terms one group adds (consumer node -> target node); False when a target
+        would get them out of the straight-line order (consumers last first): every earlier
+        group's consumers of a target must come after this group's in the trace."""
+        consumers, targets = np.ravel(consumers), np.ravel(targets)
+        if not len(targets):
+            return True
+        if not (consumers < self.lowest[targets]).all():
+            return False
+        np.minimum.at(self.lowest, targets, consumers)
+        return True
+
+    # -- forward -----------------------------------------------------------------------------------
+
+    def forward(self, g):
+        t = self.t
+        m, B = len(g.members), g.batch
+        op = g.op
+        K = self.const("K", g.k) if op.has_k else None
+        F = self.const("F", op.forward)
+        L = self.lines
+        L.append(f"    # {op.name}: {m} node(s), batch {B}")
+        pos = self.positions(g)
+        if op.arity == "n":
+            return self.forward_nary(g, F, pos)
+        flags = [bool(self.batch[ps[0]]) for ps in pos]
+        ins = [self.read("M", ps, f, B) for ps, f in zip(pos, flags)]
+        kk = f", {K}" if K else ""
+        if op.name in ("batch_sum", "batch_mean"):
+            if not flags[0]:
+                L.append(f"    {self.out(g)} = {ins[0]}")
+                return
+            b = int(self.batch[pos[0][0]])
+            scale = f" * {1.0 / b!r}" if op.name == "batch_mean" else ""
+            L.append(f"    {self.out(g)} = row_sums({ins[0]}){scale}")
+            return
+        args = ", ".join(f"x{q}" for q in range(len(ins)))
+        if not B:
+            if op.name in _EXACT_ON_FLOATS:
+                L.append(f"    {self.out(g)} = {F}({', '.join(ins)}{kk})")
+            else:  # a float at a time: math's functions, as eager on scalars
+                it = ", ".join(f"{e}.tolist()" for e in ins)
+                L.append(f"    {self.out(g)} = [{F}({args}{kk}) for {args}{',' if len(ins) == 1 else ''} in zip({it})]")
+        elif len(ins) == 1:  # on a flat batch, as eager calls the rule
+            L.append(f"    {self.out(g)} = {F}(np.ascontiguousarray({ins[0]}).reshape(-1){kk}).reshape({m}, {B})")
+        elif all(flags) or op.name in _SCALAR_OPERAND_OK:
+            L.append(f"    {self.out(g)} = {F}({', '.join(ins)}{kk})")
+        else:  # a scalar operand this rule might treat with math's functions: member by member
+            rows = ", ".join(f"{e}{'' if f else '[:, 0].tolist()'}" for e, f in zip(ins, flags))
+            L.append(f"    {self.out(g)} = [{F}({args}{kk}) for {args} in zip({rows})]")
+
+    def forward_nary(self, g, F, pos):
+        L = self.lines
+        m, B = len(g.members), g.batch
+        layer = self.dot_layer(g)
+        if layer is not None:
+            ws, xs = layer
+            L.append(f"    {self.out(g)} = dot_layer({self.matrix('M', ws)}, {self.read('M', xs, True, B)})")
+            return
+        P = len(pos)
+        X3 = self.gather3("M", pos, B) + ("" if B else f".reshape({P}, {m})")
+        if g.op.name == "dot":
+            L.append(f"    _x = {X3}")
+            L.append(f"    {self.out(g)} = dot_any(_x[:{P // 2}], _x[{P // 2}:])")
+        elif g.op.name == "sum":
+            L.append(f"    {self.out(g)} = seq_sum({X3}, 0.0)")
+        elif B:
+            L.append(f"    {self.out(g)} = {F}(list({X3}))")
+        else:
+            L.append(f"    {self.out(g)} = [{F}(xs) for xs in {X3}.T.tolist()]")
+
+    def dot_layer(self, g):
+        """(weights (m, P), inputs (P,)) node arrays when g is a layer's dots: scalar weights,
+        each used once, batched inputs shared by every member, each once; else None."""
+        if id(g) in self._layers:
+            return self._layers[id(g)]
+        self._layers[id(g)] = None
+        if g.op.name != "dot" or not g.batch:
+            return None
+        pos = self.positions(g)
+        P = len(pos) // 2
+        ws, xs = pos[:P].T, pos[P:].T
+        if not P or not (xs == xs[0]).all() or len(np.unique(xs[0])) != P:
+            return None
+        if len(np.unique(ws)) != ws.size or np.isin(ws, xs[0]).any():
+            return None
+        if self.batch[ws].any() or (self.batch[xs[0]] != g.batch).any():
+            return None
+        needed = self.need[g.members]
+        if needed.any() and not needed.all():
+            return None
+        self._layers[id(g)] = (ws, xs[0])
+        return self._layers[id(g)]
+
+    # -- backward ----------------------------------------------------------------------------------
+
+    def backward(self, g):
+        L = self.lines
+        members = np.array(g.members, dtype=np.int64)
+        if not self.need[members].any():
+            return True
+        m, B = len(g.members), g.batch
+        op = g.op
+        pos = self.positions(g)
+        P = len(pos)
+        flags = [bool(self.batch[ps[0]]) for ps in pos]
+        L.append(f"    # {op.name}: {m} node(s), batch {B}")
+        gexpr = self.read("GM", members, bool(B), 0)
+        oexpr = self.read("M", members, bool(B), 0)
+        if op.arity == "n" and self.dot_layer(g) is not None:
+            return self.backward_layer(g)
+        Bk = self.const("B", op.backward)
+        K = f", {self.const('K', g.k)}" if op.has_k else ""
+        if op.arity == "n":
+            X3 = self.gather3("M", pos, B) + ("" if B else f".reshape({P}, {m})")
+            L.append(f"    _g = {gexpr}")
+            if op.name == "dot":
+                h = P // 2
+                L.append(f"    _x = {X3}")
+                L.append(f"    _c = np.concatenate([_g * _x[{h}:], _g * _x[:{h}]])")
+            elif op.name == "sum":
+                L.append(f"    _c = np.broadcast_to(_g, ({P},) + _g.shape)")
+            elif B:
+                L.append(f"    _c = np.array(np.broadcast_arrays(*{Bk}(_g, {oexpr}, list({X3}){K})))")
+            else:
+                L.append(f"    _c = np.array([{Bk}(gj, oj, xs{K}) for gj, oj, xs in zip(_g.tolist(), {oexpr}.tolist(), "
+                         f"{X3}.T.tolist())]).T")
+            return self.scatter(g, pos, flags, "_c", stacked=True)
+        ins = [self.read("M", ps, f, B) for ps, f in zip(pos, flags)]
+        args = ", ".join(f"x{q}" for q in range(len(ins)))
+        if op.name in ("batch_sum", "batch_mean"):
+            if flags[0]:
+                b = int(self.batch[pos[0][0]])
+                scale = f" * {1.0 / b!r}" if op.name == "batch_mean" else ""
+                L.append(f"    _c = [np.broadcast_to({gexpr}[:, None] * 1.0, ({m}, {b})){scale}]")
+            else:
+                L.append(f"    _c = [{gexpr} * 1.0]")
+        elif not B and op.name not in _EXACT_ON_FLOATS:
+            it = ", ".join(f"{e}.tolist()" for e in ins)
+            L.append(f"    _c = list(zip(*[{Bk}(gj, oj, {args}{K}) for gj, oj, {args} in zip({gexpr}.tolist(), "
+                     f"{oexpr}.tolist(), {it})]))")
+        elif B and len(ins) == 1:
+            L.append(f"    _c = [np.reshape(c, ({m}, {B})) for c in {Bk}({gexpr}.reshape(-1), {oexpr}.reshape(-1), "
+                     f"np.ascontiguousarray({ins[0]}).reshape(-1){K})]")
+        elif not B or all(flags) or op.name in _SCALAR_OPERAND_OK:
+            L.append(f"    _c = {Bk}({gexpr}, {oexpr}, {', '.join(ins)}{K})")
+        else:
+            rows = ", ".join(f"{e}{'' if f else '[:, 0].tolist()'}" for e, f in zip(ins, flags))
+            L.append(f"    _c = [np.array(c) for c in zip(*[{Bk}(gj, oj, {args}{K}) for gj, oj, {args} in "
+                     f"zip({gexpr}, {oexpr}, {rows})])]")
+        return self.scatter(g, pos, flags, "_c")
+
+    def backward_layer(self, g):
+        L = self.lines
+        ws, xs = self.dot_layer(g)
+        members = np.array(g.members, dtype=np.int64)
+        W = self.matrix("M", ws)
+        Gx = self.read("GM", members, True, 0)
+        X = self.read("M", xs, True, g.batch)
+        cons, tgts = [], []
+        xn = xs[self.need[xs]]
+        if len(xn):  # every neuron adds to every input, last first (the kernel's order too)
+            GX = self.read("GM", xs, True, g.batch)
+            L.append(f"    {_target(GX)} = dot_layer_grad_x({W}, {Gx}, np.array({GX}))")
+            cons.append(np.repeat(members, len(xn)))
+            tgts.append(np.tile(xn, len(members)))
+        wn = self.need[ws]
+        if wn.any():
+            L.append(f"    {_target(self.matrix('GM', ws))} += dot_layer_grad_w({Gx}, {X})")
+            cons.append(np.broadcast_to(members[:, None], ws.shape)[wn])
+            tgts.append(ws[wn])
+        if not cons:
+            return True
+        return self.received(np.concatenate(cons), np.concatenate(tgts))
+
+    def scatter(self, g, pos, flags, c, stacked=False):
+        """Add the group's gradient terms (`c`: one block per operand position) to GM, for the
+        members and operands that need them, in the straight-line order."""
+        L = self.lines
+        m, B = len(g.members), g.batch
+        members = np.array(g.members, dtype=np.int64)
+        ok = self.need[members][None, :] & self.need[pos]  # (P, m): terms that count
+        if not ok.any():
+            return True
+        if not self.received(np.broadcast_to(members[None, :], pos.shape)[ok], pos[ok]):
+            return False
+        targets = pos[ok]
+        unique = len(np.unique(targets)) == len(targets)
+
+        def block(v, q):
+            v = f"np.broadcast_to({v}, ({m}, {B}))" if B else f"np.broadcast_to({v}, ({m},))"
+            return f"row_sums({v})" if B and not flags[q] else v
+        if unique and not stacked:  # each target once: slices where the layout allows
+            for q, ps in enumerate(pos):
+                rows = np.flatnonzero(ok[q])
+                if not len(rows):
+                    continue
+                v = block(f"{c}[{q}]", q)
+                if len(rows) < m:
+                    v = f"{v}[{self.const('R', rows)}]"
+                tgt = self.read("GM", ps[rows], flags[q] and bool(B), 0)
+                L.append(f"    {_target(tgt)} += {v}")
+            return True
+        # all terms as one flat array, put in the straight-line order (members last first, then
+        # positions); np.add.at adds repeated targets one after another, in index order
+        P, w = len(pos), B or 1
+        wq = np.array([w if (B and f) else 1 for f in flags])
+        starts = np.concatenate([[0], np.cumsum(m * wq)[:-1]])
+        qs, js = np.nonzero(ok)
+        we = wq[qs]
+        rep = np.repeat(np.arange(len(qs)), we)
+        i = np.arange(len(rep)) - np.repeat(np.cumsum(we) - we, we)
+        qs, js = qs[rep], js[rep]
+        cat = starts[qs] + js * wq[qs] + i
+        idx = self.off[pos[qs, js]] + i
+        order = np.lexsort((i, qs, -members[js]))
+        perm = self.const("P", cat[order])
+        tix = self.const("T", idx[order])
+        if stacked and len(set(flags)) == 1:
+            v = f"np.broadcast_to({c}, ({P}, {m}, {B}))" if B else f"np.broadcast_to({c}, ({P}, {m}))"
+            flat = f"np.ravel(row_sums({v}))" if B and not flags[0] else f"np.ravel({v})"
+        else:
+            flat = "np.concatenate([" + ", ".join(f"np.ravel({block(f'{c}[{q}]', q)})" for q in range(P)) + "])"
+        if unique:
+            L.append(f"    GM[{tix}] += {flat}[{perm}]")
+        else:
+            L.append(f"    np.add.at(GM, {tix}, {flat}[{perm}])")
+        return True
+
+
+def _target(expr):
+    """An expression one can assign to: a reshaped slice gets [...]."""
+    return expr + "[...]" if expr.endswith(")") else expr
+
+
+def generate(t, plan=None):
+    """(source, namespace) of `run(args, params, want_grad)` as numpy_backend's, or None when
+    the plan has no layer or its gradient order differs from the straight-line code's."""
+    plan = plan or Plan(t)
+    if not plan.layered:
+        return None
+    reorder_params(t, plan.param_order())  # as the C code does: a layer's weights as a matrix
+    G = _Gen(t, plan)
+    L = G.lines
+    L.append("def run(args, params, want_grad):")
+    L.append(f"    M = np.empty({max(G.total, 1)})")
+    if G.n_in:
+        L.append(f"    M[:{G.n_in}] = np.concatenate([np.ravel(a) for a in args])")
+    ns_ = G.n_scalar
+    if ns_:
+        L.append(f"    M[{G.par0}:{G.par0 + ns_}] = np.fromiter(params[:{ns_}], np.float64, {ns_})")
+    o = G.par0 + ns_
+    for k, i in enumerate(t.param_nodes[ns_:]):
+        b = t.nodes[i].batch
+        L.append(f"    M[{o}:{o + b}] = params[{ns_ + k}]")
+        o += b
+    for g in plan.groups:
+        G.forward(g)
+
+    def value(i):
+        b = t.nodes[i].batch
+        return f"M[{G.off[i]}:{G.off[i] + b}].copy()" if b else f"float(M[{G.off[i]}])"
+    L.append(f"    out = {value(t.root)}")
+    L.append(f"    seen = ({''.join(value(i) + ', ' for i in t.watched)})")
+    L.append("    if not want_grad:\n        return out, seen, None")
+    L.append(f"    GM = np.full({max(G.total, 1)}, -0.0)")
+    if G.need[t.root]:
+        L.append(f"    GM[{G.off[t.root]}] = 1.0")
+    for g in reversed(plan.groups):
+        if not G.backward(g):
+            return None
+    grads = []
+    if ns_:
+        L.append(f"    grads = GM[{G.par0}:{G.par0 + ns_}].copy()")
+        idle = [k for k, i in enumerate(t.param_nodes[:ns_]) if not G.need[i]]
+        if idle:
+            L.append(f"    grads[{G.const('I', np.array(idle, dtype=np.intp))}] = 0.0")
+        L.append("    grads = grads.tolist()")
+    else:
+        L.append("    grads = []")
+    o = G.par0 + ns_
+    for i in t.param_nodes[ns_:]:
+        b = t.nodes[i].batch
+        L.append(f"    grads.append(GM[{o}:{o + b}].copy())" if G.need[i] else "    grads.append(0.0)")
+        o += b
+    L.append("    return out, seen, tuple(grads)")
+    return "\n".join(L) + "\n", G.ns
