@@ -42,6 +42,8 @@ def bits(x):
 def mismatches(prog, f, params, *args):
     want_out, want = eager(f, params, *args)
     got_out, got = compiled(prog, params, *args)
+    if layered(prog):  # every number came from the layers, none from the straight-line rerun
+        assert all(p.run.fallbacks == 0 for p in prog.programs.values())
     bad = [f"output {got_out!r} vs {want_out!r}"] if bits(got_out) != bits(want_out) else []
     bad += [f"grad {j}: {a!r} vs {b!r}" for j, (a, b) in enumerate(zip(got, want)) if bits(a) != bits(b)]
     return bad
@@ -177,3 +179,19 @@ def test_micrograd_demo_layered_and_exact():
             p.data -= (1.0 - 0.9 * k / 100) * p.grad
             p.grad = 0.0
         assert type(L) is float
+
+
+def test_members_sharing_an_operand():
+    """Three tanh nodes of one batch (a group reading one row three times, its gradient added
+    three times in order) and a product with a shared scalar weight."""
+    model = nn.MLP(3, [6, 2], seed=4)
+    ws = [Value(0.5), Value(-1.5), Value(0.25)]
+
+    def f(X):
+        z = model(X)
+        h = [z[0].tanh() * w for w in ws]
+        return autograd.sum(h).mean() + (z[1] * ws[0]).sum()
+    X = np.random.default_rng(5).normal(size=(7, 3))
+    prog = autograd.compile(f, X, backend="numpy")
+    assert layered(prog)
+    assert not mismatches(prog, f, model.parameters() + ws, X)

@@ -273,14 +273,15 @@ class _Gen:
             if op.name in _EXACT_ON_FLOATS:
                 L.append(f"    {self.out(g)} = {F}({', '.join(ins)}{kk})")
             else:  # a float at a time: math's functions, as eager on scalars
-                it = ", ".join(f"{e}.tolist()" for e in ins)
+                it = ", ".join(f"np.broadcast_to({e}, ({m},)).tolist()" for e in ins)
                 L.append(f"    {self.out(g)} = [{F}({args}{kk}) for {args}{',' if len(ins) == 1 else ''} in zip({it})]")
         elif len(ins) == 1:  # on a flat batch, as eager calls the rule
-            L.append(f"    {self.out(g)} = {F}(np.ascontiguousarray({ins[0]}).reshape(-1){kk}).reshape({m}, {B})")
+            L.append(f"    {self.out(g)} = {F}(np.ascontiguousarray(np.broadcast_to({ins[0]}, ({m}, {B}))).reshape(-1){kk}).reshape({m}, {B})")
         elif all(flags) or op.name in _SCALAR_OPERAND_OK:
             L.append(f"    {self.out(g)} = {F}({', '.join(ins)}{kk})")
         else:  # a scalar operand this rule might treat with math's functions: member by member
-            rows = ", ".join(f"{e}{'' if f else '[:, 0].tolist()'}" for e, f in zip(ins, flags))
+            rows = ", ".join(f"np.broadcast_to({e}, ({m}, {B}))" if f else f"np.broadcast_to({e}, ({m}, 1))[:, 0].tolist()"
+                             for e, f in zip(ins, flags))
             L.append(f"    {self.out(g)} = [{F}({args}{kk}) for {args} in zip({rows})]")
 
     def forward_nary(self, g, F, pos):
@@ -363,26 +364,43 @@ class _Gen:
         ins = [self.read("M", ps, f, B) for ps, f in zip(pos, flags)]
         args = ", ".join(f"x{q}" for q in range(len(ins)))
         if op.name in ("batch_sum", "batch_mean"):
-            if flags[0]:
-                b = int(self.batch[pos[0][0]])
-                scale = f" * {1.0 / b!r}" if op.name == "batch_mean" else ""
-                L.append(f"    _c = [np.broadcast_to({gexpr}[:, None] * 1.0, ({m}, {b})){scale}]")
-            else:
-                L.append(f"    _c = [{gexpr} * 1.0]")
+            if flags[0]:  # a scalar's gradient spread over its batch: targets wider than the group
+                return self.spread(g, pos[0], op.name == "batch_mean")
+            L.append(f"    _c = [{gexpr} * 1.0]")
         elif not B and op.name not in _EXACT_ON_FLOATS:
-            it = ", ".join(f"{e}.tolist()" for e in ins)
+            it = ", ".join(f"np.broadcast_to({e}, ({m},)).tolist()" for e in ins)
             L.append(f"    _c = list(zip(*[{Bk}(gj, oj, {args}{K}) for gj, oj, {args} in zip({gexpr}.tolist(), "
                      f"{oexpr}.tolist(), {it})]))")
         elif B and len(ins) == 1:
             L.append(f"    _c = [np.reshape(c, ({m}, {B})) for c in {Bk}({gexpr}.reshape(-1), {oexpr}.reshape(-1), "
-                     f"np.ascontiguousarray({ins[0]}).reshape(-1){K})]")
+                     f"np.ascontiguousarray(np.broadcast_to({ins[0]}, ({m}, {B}))).reshape(-1){K})]")
         elif not B or all(flags) or op.name in _SCALAR_OPERAND_OK:
             L.append(f"    _c = {Bk}({gexpr}, {oexpr}, {', '.join(ins)}{K})")
         else:
-            rows = ", ".join(f"{e}{'' if f else '[:, 0].tolist()'}" for e, f in zip(ins, flags))
+            rows = ", ".join(f"np.broadcast_to({e}, ({m}, {B}))" if f else f"np.broadcast_to({e}, ({m}, 1))[:, 0].tolist()"
+                             for e, f in zip(ins, flags))
             L.append(f"    _c = [np.array(c) for c in zip(*[{Bk}(gj, oj, {args}{K}) for gj, oj, {args} in "
                      f"zip({gexpr}, {oexpr}, {rows})])]")
         return self.scatter(g, pos, flags, "_c")
+
+    def spread(self, g, targets, mean):
+        """batch_sum / batch_mean of batches: each member's gradient (times 1/b) to every
+        example of its operand, as the rule's g * ones_like(a) * (1 / b)."""
+        members = np.array(g.members, dtype=np.int64)
+        ok = self.need[members] & self.need[targets]
+        if not ok.any():
+            return True
+        if len(np.unique(targets[ok])) != ok.sum():
+            return False  # one batch reduced twice at one depth: left to the straight-line code
+        if not self.received(members[ok], targets[ok]):
+            return False
+        b = int(self.batch[targets[0]])
+        scale = f" * {1.0 / b!r}" if mean else ""
+        rows = np.flatnonzero(ok)
+        gexpr = self.read("GM", members[rows], False, 0)
+        tgt = self.read("GM", targets[rows], True, 0)
+        self.lines.append(f"    {_target(tgt)} += np.broadcast_to({gexpr}[:, None] * 1.0, ({len(rows)}, {b})){scale}")
+        return True
 
     def backward_layer(self, g):
         L = self.lines
