@@ -195,3 +195,25 @@ def test_members_sharing_an_operand():
     prog = autograd.compile(f, X, backend="numpy")
     assert layered(prog)
     assert not mismatches(prog, f, model.parameters() + ws, X)
+
+
+def test_flat_step_runs_the_layers():
+    """prog.flat(params): parameters in one array, through the layered code (no Value touched),
+    the same numbers as eager."""
+    model, f, X, y = mlp_problem(16, 7)
+    params = model.parameters()
+    prog = autograd.compile(f, X, y, backend="numpy")
+    step = prog.flat(params)
+    theta = np.array([p.data for p in params])
+    want_loss, want = eager(f, params, X, y)
+    before = [(p.data, p.grad) for p in params]
+    loss, grad = step(theta, X, y)
+    assert bits(loss) == bits(want_loss) and grad.tobytes() == np.array(want).tobytes()
+    assert [(p.data, p.grad) for p in params] == before
+    plan = next(iter(step._plans.values()))[1]
+    assert plan.ok and plan.numpy
+    theta2 = theta + 0.01
+    step.load(theta2)
+    want_loss, want = eager(f, params, X, y)
+    loss, grad = step(theta2, X, y)
+    assert bits(loss) == bits(want_loss) and grad.tobytes() == np.array(want).tobytes()

@@ -85,9 +85,12 @@ def build(t):
         try:
             return fast(args, params, want_grad)
         except Exception:  # the straight-line code raises eager's own error, naming the example
+            if type(params) is tuple:  # FlatStep's call: it goes through the Values instead
+                raise
             run.fallbacks += 1
             if not plain:
                 plain.append(_load(*generate(t), "<autograd.compile numpy>"))
             return plain[0](args, params, want_grad)
     run.fallbacks = 0  # calls the straight-line code served (tests check that layers ran)
+    run.layers = True  # takes FlatStep's (scalars, batched) parameters (flat.py)
     return run, source

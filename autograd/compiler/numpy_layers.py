@@ -29,7 +29,7 @@ The numbers are the straight-line code's (so the eager engine's), bit for bit:
     ...     t = trace(lambda X: (model(X) ** 2).mean(), [np.ones((5, 3))])
     ...     return generate(t)[0].splitlines()
     >>> len(lines(16)), len(lines(64))
-    (65, 65)
+    (68, 68)
     >>> [line.strip() for line in lines(16) if "dot_layer(" in line][1]   # the second layer's dots
     'M[608:688].reshape(16, 5)[:] = dot_layer(M[79:351].reshape(16, 17)[::-1, :16], M[528:608].reshape(16, 5)[::-1])'
 """
@@ -39,7 +39,7 @@ import numpy as np
 
 from .structured import Plan, _affine, _blocks, reorder_params
 
-LIMIT = 1 << 15  # elements of a product block in _fold: 256 KB, stays in L2
+LIMIT = 1 << 15  # elements of a block of products in _fold: 256 kB, stays in L2
 
 # Rules whose float and numpy forms agree to the bit (plain IEEE arithmetic): scalar groups of
 # these run vectorised; any other scalar group applies its rule float by float.
@@ -52,39 +52,31 @@ _SCALAR_OPERAND_OK = {"add", "sub", "mul", "div", "maximum", "minimum"}
 
 def _fold(A, Y, acc):
     """acc += A[0][:, None] * Y[0], then A[1] ..., each step rounded (in place, returns acc):
-    the running sum a loop over k would make, for every (r, c) at once. Blocks of products
-    are summed by numpy's add.reduce over their first axis, which adds row after row."""
+    the running sum a loop over k would make, for every (r, c) at once. A block of rows at a
+    time (so that it stays in cache), the products of several k in one buffer behind the running
+    sum, summed by numpy's add.reduce over the first axis, which adds row after row."""
     K, R = A.shape
     C = Y.shape[1]
     if K == 0 or R == 0 or C == 0:
         return acc
-    if R * C == 1:  # one number: numpy would sum a single column pairwise; cumsum is sequential
-        v = np.empty(K + 1)
-        v[0] = acc[0, 0]
-        np.multiply(A[:, 0], Y[:, 0], out=v[1:])
-        acc[0, 0] = np.cumsum(v)[-1]
-        return acc
-    w = C if R * C <= LIMIT else max(1, LIMIT // R)
-    for c0 in range(0, C, w):
-        c1 = min(C, c0 + w)
-        a = acc[:, c0:c1]
-        kc = LIMIT // (R * (c1 - c0))
-        if kc <= 1 or R * (c1 - c0) == 1:
-            tmp = np.empty((R, c1 - c0))
-            for k in range(K):
-                np.multiply(A[k][:, None], Y[k, c0:c1], out=tmp)
-                np.add(a, tmp, out=a)
+    r = max(1, min(R, (LIMIT // 8) // C))
+    for r0 in range(0, R, r):
+        r1 = min(R, r0 + r)
+        if (r1 - r0) * C == 1:  # one number: numpy would sum a single column pairwise
+            v = np.empty(K + 1)
+            v[0] = acc[r0, 0]
+            np.multiply(A[:, r0], Y[:, 0], out=v[1:])
+            acc[r0, 0] = np.cumsum(v)[-1]
             continue
-        kc = min(kc, K)
-        buf = np.empty((kc + 1, R, c1 - c0))
-        res = np.empty((R, c1 - c0))
-        res[...] = a
+        a = np.array(acc[r0:r1])
+        kc = min(K, max(1, LIMIT // ((r1 - r0) * C)))
+        buf = np.empty((kc + 1, r1 - r0, C))
         for k0 in range(0, K, kc):
             k1 = min(K, k0 + kc)
-            buf[0] = res
-            np.multiply(A[k0:k1, :, None], Y[k0:k1, None, c0:c1], out=buf[1:k1 - k0 + 1])
-            np.add.reduce(buf[:k1 - k0 + 1], axis=0, out=res)
-        a[...] = res
+            buf[0] = a
+            np.multiply(A[k0:k1, r0:r1, None], Y[k0:k1, None, :], out=buf[1:k1 - k0 + 1])
+            np.add.reduce(buf[:k1 - k0 + 1], axis=0, out=a)
+        acc[r0:r1] = a
     return acc
 
 
@@ -499,12 +491,16 @@ def generate(t, plan=None):
     if G.n_in:
         L.append(f"    M[:{G.n_in}] = np.concatenate([np.ravel(a) for a in args])")
     ns_ = G.n_scalar
+    # params: the parameters' data in slot order, or (FlatStep) a tuple (scalars as one array,
+    # the batched ones): then the scalars' gradient comes back as one array
+    L.append("    flat = type(params) is tuple")
+    L.append(f"    scalars, batched = params if flat else (params[:{ns_}], params[{ns_}:])")
     if ns_:
-        L.append(f"    M[{G.par0}:{G.par0 + ns_}] = np.fromiter(params[:{ns_}], np.float64, {ns_})")
+        L.append(f"    M[{G.par0}:{G.par0 + ns_}] = scalars if flat else np.fromiter(scalars, np.float64, {ns_})")
     o = G.par0 + ns_
     for k, i in enumerate(t.param_nodes[ns_:]):
         b = t.nodes[i].batch
-        L.append(f"    M[{o}:{o + b}] = params[{ns_ + k}]")
+        L.append(f"    M[{o}:{o + b}] = batched[{k}]")
         o += b
     for g in plan.groups:
         G.forward(g)
@@ -527,8 +523,10 @@ def generate(t, plan=None):
         idle = [k for k, i in enumerate(t.param_nodes[:ns_]) if not G.need[i]]
         if idle:
             L.append(f"    grads[{G.const('I', np.array(idle, dtype=np.intp))}] = 0.0")
+        L.append("    if flat:\n        return out, seen, grads")
         L.append("    grads = grads.tolist()")
     else:
+        L.append("    if flat:\n        return out, seen, np.zeros(0)")
         L.append("    grads = []")
     o = G.par0 + ns_
     for i in t.param_nodes[ns_:]:
