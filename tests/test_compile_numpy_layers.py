@@ -8,6 +8,8 @@ import pytest
 import autograd
 import nn
 from autograd import Value
+from autograd.compiler import numpy_backend
+from autograd.compiler.trace import flatten_args
 
 
 def fn_args(args):
@@ -141,22 +143,27 @@ def test_gradient_order_the_groups_cannot_keep_falls_back():
 
 
 def test_domain_error_names_the_example_as_eager_does():
-    model = nn.MLP(2, [8, 1], seed=0)
+    """log of a negative number in the layered code: the call reruns through the straight-line
+    code, which raises eager's own message (the example's index in the batch, not in a block)."""
+    model = nn.MLP(2, [8, 3], seed=0)
     X = np.array([[0.1, 0.2], [0.3, -0.1], [5.0, 5.0], [0.0, 0.0]])
 
-    def f(X):
-        return (model(X) - 1.0).log().sum()
-    bad = None
-    try:
-        f(*fn_args([X])).backward()
-    except ValueError as e:
-        bad = str(e)
-    if bad is None:
-        pytest.skip("this model's outputs stay positive")
-    prog = autograd.compile(f, X[:1] * 0 + 100.0, backend="numpy")
+    def f(X, shift):
+        return autograd.sum([(z + shift).log() for z in model(X)]).sum()
+    prog = autograd.compile(f, X, np.full(4, 100.0), backend="numpy")
+    assert layered(prog)
+    z = np.array([v.data for v in model(fn_args([X])[0])])  # (3 outputs, 4 examples)
+    shift = -np.sort(z.ravel())[z.size // 2] * np.ones(4)  # some outputs go below 0
+    program = next(iter(prog.programs.values()))
+    source, ns = numpy_backend.generate(program.trace)  # the straight-line code, on its own
+    exec(source, ns)
+    params = [p.data for p in program.trace.params]
+    with pytest.raises(ValueError) as want:
+        ns["run"](flatten_args([X, shift]), params, True)
     with pytest.raises(ValueError) as got:
-        prog(X)
-    assert str(got.value) == bad
+        prog(X, shift)
+    assert str(got.value) == str(want.value) and "at batch index" in str(got.value)
+    assert program.run.fallbacks == 1
 
 
 def test_micrograd_demo_layered_and_exact():
