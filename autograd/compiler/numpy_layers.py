@@ -141,6 +141,12 @@ def _aff(offs):
     return (int(offs[0]), int(d[0])) if (d == d[0]).all() else None
 
 
+def _distinct(a):
+    """Whether no number repeats in the 1-D int array a."""
+    s = np.sort(a, kind="stable")
+    return not (s[1:] == s[:-1]).any()
+
+
 class _Gen:
     def __init__(self, t, plan):
         self.t, self.plan = t, plan
@@ -154,7 +160,7 @@ class _Gen:
         order = list(t.args) + list(t.param_nodes)
         self.n_in = int(width[list(t.args)].sum()) if t.args else 0
         self.par0 = self.n_in
-        self.n_scalar = sum(1 for i in t.param_nodes if not nodes[i].batch)
+        self.n_scalar = int((self.batch[list(t.param_nodes)] == 0).sum()) if t.param_nodes else 0
         for g in plan.groups:
             order.extend(g.members)
         order = np.array(order, dtype=np.int64)
@@ -176,7 +182,15 @@ class _Gen:
 
     def positions(self, g):
         """(P, m) array: the node at operand position q of member j."""
-        return np.array([self.t.nodes[mm].parents for mm in g.members], dtype=np.int64).T
+        key = ("pos", id(g))
+        if key not in self._layers:
+            nodes = self.t.nodes
+            if len(g.members) == 1:
+                ps = nodes[g.members[0]].parents
+                self._layers[key] = np.fromiter(ps, np.int64, len(ps))[:, None]
+            else:
+                self._layers[key] = np.array([nodes[mm].parents for mm in g.members], dtype=np.int64).T
+        return self._layers[key]
 
     # -- addressing ------------------------------------------------------------------------------
 
@@ -263,7 +277,7 @@ class _Gen:
         pos = self.positions(g)
         if op.arity == "n":
             return self.forward_nary(g, F, pos)
-        flags = [bool(self.batch[ps[0]]) for ps in pos]
+        flags = (self.batch[pos[:, 0]] > 0).tolist()
         ins = [self.read("M", ps, f, B) for ps, f in zip(pos, flags)]
         kk = f", {K}" if K else ""
         if op.name in ("batch_sum", "batch_mean"):
@@ -321,9 +335,9 @@ class _Gen:
         pos = self.positions(g)
         P = len(pos) // 2
         ws, xs = pos[:P].T, pos[P:].T
-        if not P or not (xs == xs[0]).all() or len(np.unique(xs[0])) != P:
+        if not P or not (xs == xs[0]).all() or not _distinct(xs[0]):
             return None
-        if len(np.unique(ws)) != ws.size or np.isin(ws, xs[0]).any():
+        if not _distinct(np.concatenate([ws.ravel(), xs[0]])):
             return None
         if self.batch[ws].any() or (self.batch[xs[0]] != g.batch).any():
             return None
@@ -344,7 +358,7 @@ class _Gen:
         op = g.op
         pos = self.positions(g)
         P = len(pos)
-        flags = [bool(self.batch[ps[0]]) for ps in pos]
+        flags = (self.batch[pos[:, 0]] > 0).tolist()
         L.append(f"    # {op.name}: {m} node(s), batch {B}")
         gexpr = self.read("GM", members, bool(B), 0)
         oexpr = self.read("M", members, bool(B), 0)
@@ -396,7 +410,7 @@ class _Gen:
         ok = self.need[members] & self.need[targets]
         if not ok.any():
             return True
-        if len(np.unique(targets[ok])) != ok.sum():
+        if not _distinct(targets[ok]):
             return False  # one batch reduced twice at one depth: left to the straight-line code
         if not self.received(members[ok], targets[ok]):
             return False
@@ -443,7 +457,7 @@ class _Gen:
         if not self.received(np.broadcast_to(members[None, :], pos.shape)[ok], pos[ok]):
             return False
         targets = pos[ok]
-        unique = len(np.unique(targets)) == len(targets)
+        unique = _distinct(targets)
 
         def block(v, q):
             v = f"np.broadcast_to({v}, ({m}, {B}))" if B else f"np.broadcast_to({v}, ({m},))"
