@@ -224,3 +224,24 @@ def test_flat_step_runs_the_layers():
     want_loss, want = eager(f, params, X, y)
     loss, grad = step(theta2, X, y)
     assert bits(loss) == bits(want_loss) and grad.tobytes() == np.array(want).tobytes()
+
+
+def test_unused_argument_branches_and_no_grad():
+    """An argument fn never reads still takes its place among the packed arguments; a branch
+    on a Value is a guard (a call going the other way traces again); grad=False leaves .grad."""
+    model = nn.MLP(2, [8, 1], seed=3)
+
+    def f(X, unused, y):
+        loss = nn.losses.mse(model(X), y)
+        return loss * 2.0 if loss > 1.0 else loss.tanh()
+    rng = np.random.default_rng(7)
+    X, y = rng.normal(size=(5, 2)), rng.normal(size=5)
+    prog = autograd.compile(f, X, np.ones(3), y, backend="numpy")
+    assert layered(prog)
+    params = model.parameters()
+    for target in (y, y + 10.0, y):  # small loss, then large (the other branch), then small
+        assert not mismatches(prog, f, params, X, np.ones(3), target)
+    assert prog.traces == 3  # each change of branch traces again
+    want = f(*fn_args([X, np.ones(3), y])).data
+    got = prog(X, np.ones(3), y, grad=False)
+    assert bits(got) == bits(want) and all(p.grad == 0.0 for p in params)

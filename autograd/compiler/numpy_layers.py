@@ -20,7 +20,7 @@ The numbers are the straight-line code's (so the eager engine's), bit for bit:
 - the plan is checked before use: should a node get its gradient terms in another order than
   the straight-line code gives them (consumers spread over groups out of order), the trace
   keeps the straight-line code. Any exception reruns the call through the straight-line code,
-  so a domain error names the very example eager names.
+  so that a domain error is its message, naming the example's index in its batch.
 
     >>> import numpy as np, nn
     >>> from autograd.compiler.trace import trace
@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .structured import Plan, _affine, _blocks, reorder_params
+from .structured import Plan, reorder_params
 
 LIMIT = 1 << 15  # elements of a block of products in _fold: 256 kB, stays in L2
 
@@ -75,7 +75,7 @@ def _fold(A, Y, acc):
             k1 = min(K, k0 + kc)
             buf[0] = a
             np.multiply(A[k0:k1, r0:r1, None], Y[k0:k1, None, :], out=buf[1:k1 - k0 + 1])
-            np.add.reduce(buf[:k1 - k0 + 1], axis=0, out=a)
+            np.add.reduce(buf[:k1 - k0 + 1], axis=0, out=a, initial=-0.0)  # no 0.0 first: it drops a sign
         acc[r0:r1] = a
     return acc
 
@@ -144,17 +144,21 @@ class _Gen:
         nodes = t.nodes
         self.batch = np.array([n.batch for n in nodes], dtype=np.int64)
         width = np.maximum(self.batch, 1)
-        order = list(t.args) + list(t.param_nodes)
-        self.n_in = int(width[list(t.args)].sum()) if t.args else 0
-        self.par0 = self.n_in
+        self.off = np.zeros(len(nodes), dtype=np.int64)
+        o = 0
+        for i, shape in zip(t.args, t.arg_shapes):  # every argument is packed, used or not
+            if i is not None:
+                self.off[i] = o
+            o += int(np.prod(shape)) if shape else 1
+        self.n_in = self.par0 = o
+        order = list(t.param_nodes)
         self.n_scalar = int((self.batch[list(t.param_nodes)] == 0).sum()) if t.param_nodes else 0
         for g in plan.groups:
             order.extend(g.members)
         order = np.array(order, dtype=np.int64)
-        self.off = np.zeros(len(nodes), dtype=np.int64)
-        ends = np.cumsum(width[order])
+        ends = o + np.cumsum(width[order])
         self.off[order] = ends - width[order]
-        self.total = int(ends[-1]) if len(ends) else 0
+        self.total = int(ends[-1]) if len(ends) else o
         for g in plan.groups:
             g.base = int(self.off[g.members[0]])
         self.need = np.zeros(len(nodes), dtype=bool)
