@@ -4,6 +4,10 @@ Each line calls the operation's own forward or backward rule from the table, in 
 the eager engine would, so the numbers are the eager engine's, bit for bit; what goes is the
 per-node overhead (no Value objects, no topological sort, no dispatch), and gradients flow
 only where a parameter needs them.
+
+A trace with layers (structured.Plan finds groups of n-ary nodes) is built by numpy_layers.py
+instead: a few lines per group, the same numbers bit for bit (its sums keep these orders; where
+they cannot, the trace stays here).
 """
 from __future__ import annotations
 
