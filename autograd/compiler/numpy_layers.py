@@ -453,7 +453,14 @@ class _Gen:
         def block(v, q):
             v = f"np.broadcast_to({v}, ({m}, {B}))" if B else f"np.broadcast_to({v}, ({m},))"
             return f"row_sums({v})" if B and not flags[q] else v
-        if unique and not stacked:  # each target once: slices where the layout allows
+        if not unique and not stacked:  # x * x: a target's terms all from one member, one per
+            # position, are in order when the positions are added one after another
+            j = np.broadcast_to(np.arange(m)[None, :], pos.shape)[ok]
+            o = np.lexsort((j, targets))
+            same = targets[o][1:] == targets[o][:-1]
+            unique = (j[o][1:][same] == j[o][:-1][same]).all() and all(
+                _distinct(ps[ok[q]]) for q, ps in enumerate(pos))
+        if unique and not stacked:  # each target once a position: slices where the layout allows
             for q, ps in enumerate(pos):
                 rows = np.flatnonzero(ok[q])
                 if not len(rows):
