@@ -97,8 +97,8 @@ def test_many_operations_on_layers():
     """Every kind of group: unary rules on flat batches (erf through gelu, one float at a time
     inside), binary rules with a scalar operand (c ** z through the rule member by member),
     logsumexp and a dot whose weights are batches (softmax cross-entropy with one-hot targets),
-    scalar groups through math's functions (a tanh regulariser) and batched constants. (c in a
-    second group would need its terms from two groups interleaved: see the fallback test.)"""
+    scalar groups through math's functions (a tanh regulariser), batched constants, and a leaf
+    (c) whose terms come from two groups, interleaved."""
     rng = np.random.default_rng(3)
     model = nn.MLP(4, [12, 5], activation="tanh", seed=1)
     c = Value(1.3)
@@ -108,7 +108,7 @@ def test_many_operations_on_layers():
     def f(X, Y):
         z = model(X)
         extra = [(zi.gelu() + zi.softplus() + (zi * zi + 1.0).log() + abs(zi) + zi.clamp(-0.5, 0.5)
-                  + zi.leaky_relu(0.1) + zi.sigmoid() + zi.elu(0.7) + zi.silu() + c ** zi + zi / 1.7).mean()
+                  + zi.leaky_relu(0.1) + zi.sigmoid() + zi.elu(0.7) + zi.silu() + c ** zi + zi / c).mean()
                  for zi in z]
         reg = autograd.sum([p.tanh() * p.exp() for p in model.parameters()[:20]])
         return nn.losses.cross_entropy(z, Y) + autograd.sum(extra) * 0.1 + reg * 1e-3
@@ -127,19 +127,28 @@ def test_graph_without_layers_keeps_straight_line_code():
     assert not mismatches(prog, f, [w, b], x)
 
 
-def test_gradient_order_the_groups_cannot_keep_falls_back():
+def test_terms_out_of_group_order():
     """c gets one term from each neuron's `z * c` and one from its `z / c`: the straight-line
     code adds them neuron by neuron (mul, div, mul, div, ...), the groups would add all the
-    muls, then all the divs (rounded differently): this trace keeps the straight-line code."""
+    muls, then all the divs (rounded differently). A leaf's terms wait and are added in the
+    straight-line order at the end; an inner node's (c2) cannot wait, so that trace keeps the
+    straight-line code."""
     model = nn.MLP(3, [4, 3], seed=2)
     c = Value(1.3)
+    X = np.random.default_rng(0).normal(size=(6, 3))
 
     def f(X):
         return autograd.sum([(zi * c + zi / c).mean() for zi in model(X)])
-    X = np.random.default_rng(0).normal(size=(6, 3))
     prog = autograd.compile(f, X, backend="numpy")
-    assert not layered(prog) and "M = np.empty" not in prog.source
+    assert layered(prog) and "TB[" in prog.source
     assert not mismatches(prog, f, model.parameters() + [c], X)
+
+    def f2(X):
+        c2 = c * 1.0
+        return autograd.sum([(zi * c2 + zi / c2).mean() for zi in model(X)])
+    prog = autograd.compile(f2, X, backend="numpy")
+    assert not layered(prog) and "M = np.empty" not in prog.source
+    assert not mismatches(prog, f2, model.parameters() + [c], X)
 
 
 def test_domain_error_names_the_example_as_eager_does():

@@ -164,6 +164,10 @@ class _Gen:
         self.need = np.zeros(len(nodes), dtype=bool)
         self.need[list(t.needs_grad)] = True
         self.lowest = np.full(len(nodes), len(nodes), dtype=np.int64)  # see `received`
+        self.conflicts = set()  # targets whose terms the groups would add out of order
+        self.deferred = np.zeros(len(nodes), dtype=bool)  # leaves whose terms wait till the end
+        self.terms = []  # (TB start, count, sort keys, GM offsets) of the deferred terms
+        self.n_terms = 0
         self._layers = {}
 
     def const(self, prefix, value):
@@ -248,9 +252,13 @@ class _Gen:
         would get them out of the straight-line order (consumers last first): every earlier
         group's consumers of a target must come after this group's in the trace."""
         consumers, targets = np.ravel(consumers), np.ravel(targets)
+        keep = ~self.deferred[targets]
+        consumers, targets = consumers[keep], targets[keep]
         if not len(targets):
             return True
-        if not (consumers < self.lowest[targets]).all():
+        late = consumers >= self.lowest[targets]
+        if late.any():
+            self.conflicts.update(targets[late].tolist())
             return False
         np.minimum.at(self.lowest, targets, consumers)
         return True
@@ -401,7 +409,7 @@ class _Gen:
         ok = self.need[members] & self.need[targets]
         if not ok.any():
             return True
-        if not _distinct(targets[ok]):
+        if not _distinct(targets[ok]) or self.deferred[targets[ok]].any():
             return False  # one batch reduced twice at one depth: left to the straight-line code
         if not self.received(members[ok], targets[ok]):
             return False
@@ -434,6 +442,8 @@ class _Gen:
             tgts.append(ws[wn])
         if not cons:
             return True
+        if self.deferred[np.concatenate(tgts)].any():
+            return False  # the layer's kernels add straight into GM
         return self.received(np.concatenate(cons), np.concatenate(tgts))
 
     def scatter(self, g, pos, flags, c, stacked=False):
@@ -449,18 +459,20 @@ class _Gen:
             return False
         targets = pos[ok]
         unique = _distinct(targets)
+        later = self.deferred[pos] & ok  # terms that wait (deferred leaves): the flat path below
+        defer = bool(later.any())
 
         def block(v, q):
             v = f"np.broadcast_to({v}, ({m}, {B}))" if B else f"np.broadcast_to({v}, ({m},))"
             return f"row_sums({v})" if B and not flags[q] else v
-        if not unique and not stacked:  # x * x: a target's terms all from one member, one per
+        if not unique and not stacked and not defer:  # x * x: a target's terms all from one member, one per
             # position, are in order when the positions are added one after another
             j = np.broadcast_to(np.arange(m)[None, :], pos.shape)[ok]
             o = np.lexsort((j, targets))
             same = targets[o][1:] == targets[o][:-1]
             unique = (j[o][1:][same] == j[o][:-1][same]).all() and all(
                 _distinct(ps[ok[q]]) for q, ps in enumerate(pos))
-        if unique and not stacked:  # each target once a position: slices where the layout allows
+        if unique and not stacked and not defer:  # each target once a position: slices where the layout allows
             for q, ps in enumerate(pos):
                 rows = np.flatnonzero(ok[q])
                 if not len(rows):
@@ -477,25 +489,49 @@ class _Gen:
         wq = np.array([w if (B and f) else 1 for f in flags])
         starts = np.concatenate([[0], np.cumsum(m * wq)[:-1]])
         qs, js = np.nonzero(ok)
+        d = later[qs, js]  # which terms wait (deferred leaves)
         we = wq[qs]
         rep = np.repeat(np.arange(len(qs)), we)
         i = np.arange(len(rep)) - np.repeat(np.cumsum(we) - we, we)
         qs, js = qs[rep], js[rep]
         cat = starts[qs] + js * wq[qs] + i
         idx = self.off[pos[qs, js]] + i
-        order = np.lexsort((i, qs, -members[js]))
-        perm = self.const("P", cat[order])
-        tix = self.const("T", idx[order])
+        d = d[rep]
+        keys = (i, qs, -members[js])
         if stacked and len(set(flags)) == 1:
             v = f"np.broadcast_to({c}, ({P}, {m}, {B}))" if B else f"np.broadcast_to({c}, ({P}, {m}))"
             flat = f"np.ravel(row_sums({v}))" if B and not flags[0] else f"np.ravel({v})"
         else:
             flat = "np.concatenate([" + ", ".join(f"np.ravel({block(f'{c}[{q}]', q)})" for q in range(P)) + "])"
+        if d.any():  # kept in TB, added in the straight-line order at the end (`deferred_sum`)
+            n = int(d.sum())
+            self.terms.append((self.n_terms, [k[d] for k in keys], idx[d]))
+            L.append(f"    _f = {flat}")
+            L.append(f"    TB[{self.n_terms}:{self.n_terms + n}] = _f[{self.const('P', cat[d])}]")
+            self.n_terms += n
+            cat, idx, keys = cat[~d], idx[~d], [k[~d] for k in keys]
+            flat = "_f"
+            if not len(cat):
+                return True
+        order = np.lexsort(keys)
+        perm = self.const("P", cat[order])
+        tix = self.const("T", idx[order])
         if unique:
             L.append(f"    GM[{tix}] += {flat}[{perm}]")
         else:
             L.append(f"    np.add.at(GM, {tix}, {flat}[{perm}])")
         return True
+
+    def deferred_sum(self):
+        """The deferred leaves' terms, added in the straight-line order: consumers last first
+        (np.add.at adds one after another, in index order)."""
+        if not self.terms:
+            return
+        starts = np.concatenate([np.arange(a, a + len(ix)) for a, _, ix in self.terms])
+        keys = [np.concatenate([k[n] for _, k, _ in self.terms]) for n in range(3)]
+        idx = np.concatenate([ix for _, _, ix in self.terms])
+        order = np.lexsort(keys)
+        self.lines.append(f"    np.add.at(GM, {self.const('T', idx[order])}, TB[{self.const('P', starts[order])}])")
 
 
 def _target(expr):
@@ -510,7 +546,19 @@ def generate(t, plan=None):
     if not plan.layered:
         return None
     reorder_params(t, plan.param_order())  # as the C code does: a layer's weights as a matrix
+    leaves = {n.index for n in t.nodes if n.kind != "op"}
+    deferred = set()
+    for _ in range(8):  # again with the leaves whose terms came out of order deferred
+        result, conflicts = _generate(t, plan, deferred)
+        if result is not None or not conflicts <= leaves or conflicts <= deferred:
+            return result
+        deferred |= conflicts
+    return None
+
+
+def _generate(t, plan, deferred):
     G = _Gen(t, plan)
+    G.deferred[list(deferred)] = True
     L = G.lines
     L.append("def run(args, params, want_grad):")
     L.append(f"    M = np.empty({max(G.total, 1)})")
@@ -540,9 +588,13 @@ def generate(t, plan=None):
     L.append(f"    GM = np.full({max(G.total, 1)}, -0.0)")
     if G.need[t.root]:
         L.append(f"    GM[{G.off[t.root]}] = 1.0")
+    if deferred:
+        L.append("    TB = np.empty(N_TERMS)")
     for g in reversed(plan.groups):
         if not G.backward(g):
-            return None
+            return None, G.conflicts
+    G.deferred_sum()
+    G.ns["N_TERMS"] = G.n_terms
     grads = []
     if ns_:
         L.append(f"    grads = GM[{G.par0}:{G.par0 + ns_}].copy()")
@@ -560,4 +612,4 @@ def generate(t, plan=None):
         L.append(f"    grads.append(GM[{o}:{o + b}].copy())" if G.need[i] else "    grads.append(0.0)")
         o += b
     L.append("    return out, seen, tuple(grads)")
-    return "\n".join(L) + "\n", G.ns
+    return ("\n".join(L) + "\n", G.ns), set()
