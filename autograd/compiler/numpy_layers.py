@@ -135,6 +135,8 @@ def _distinct(a):
 
 
 class _Gen:
+    """One trace's layout (offsets of every node in M and GM) and generated lines."""
+
     def __init__(self, t, plan):
         self.t, self.plan = t, plan
         self.ns = {"np": np, "dot_layer": dot_layer, "dot_layer_grad_x": dot_layer_grad_x,
