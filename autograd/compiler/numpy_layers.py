@@ -113,6 +113,11 @@ def seq_sum(X3, init):
     return np.add.reduce(X3, axis=0, initial=init)
 
 
+def fit(c, shape):
+    """c as an array of this shape (a read-only view when it must be broadcast)."""
+    return c if getattr(c, "shape", None) == shape else np.broadcast_to(c, shape)
+
+
 def row_sums(c):
     """Each row summed left to right (a scalar's gradient over a batch, as eager's cumsum)."""
     return np.cumsum(c, axis=-1)[..., -1]
@@ -141,7 +146,7 @@ class _Gen:
         self.t, self.plan = t, plan
         self.ns = {"np": np, "dot_layer": dot_layer, "dot_layer_grad_x": dot_layer_grad_x,
                    "dot_layer_grad_w": dot_layer_grad_w, "dot_any": dot_any, "seq_sum": seq_sum,
-                   "row_sums": row_sums}
+                   "row_sums": row_sums, "fit": fit}
         self.lines = []
         nodes = t.nodes
         self.batch = np.array([n.batch for n in nodes], dtype=np.int64)
@@ -294,14 +299,14 @@ class _Gen:
             if op.name in _EXACT_ON_FLOATS:
                 L.append(f"    {self.out(g)} = {F}({', '.join(ins)}{kk})")
             else:  # a float at a time: math's functions, as eager on scalars
-                it = ", ".join(f"np.broadcast_to({e}, ({m},)).tolist()" for e in ins)
+                it = ", ".join(f"fit({e}, ({m},)).tolist()" for e in ins)
                 L.append(f"    {self.out(g)} = [{F}({args}{kk}) for {args}{',' if len(ins) == 1 else ''} in zip({it})]")
         elif len(ins) == 1:  # on a flat batch, as eager calls the rule
-            L.append(f"    {self.out(g)} = {F}(np.ascontiguousarray(np.broadcast_to({ins[0]}, ({m}, {B}))).reshape(-1){kk}).reshape({m}, {B})")
+            L.append(f"    {self.out(g)} = {F}(np.ascontiguousarray(fit({ins[0]}, ({m}, {B}))).reshape(-1){kk}).reshape({m}, {B})")
         elif all(flags) or op.name in _SCALAR_OPERAND_OK:
             L.append(f"    {self.out(g)} = {F}({', '.join(ins)}{kk})")
         else:  # a scalar operand this rule might treat with math's functions: member by member
-            rows = ", ".join(f"np.broadcast_to({e}, ({m}, {B}))" if f else f"np.broadcast_to({e}, ({m}, 1))[:, 0].tolist()"
+            rows = ", ".join(f"fit({e}, ({m}, {B}))" if f else f"fit({e}, ({m}, 1))[:, 0].tolist()"
                              for e, f in zip(ins, flags))
             L.append(f"    {self.out(g)} = [{F}({args}{kk}) for {args} in zip({rows})]")
 
@@ -389,16 +394,16 @@ class _Gen:
                 return self.spread(g, pos[0], op.name == "batch_mean")
             L.append(f"    _c = [{gexpr} * 1.0]")
         elif not B and op.name not in _EXACT_ON_FLOATS:
-            it = ", ".join(f"np.broadcast_to({e}, ({m},)).tolist()" for e in ins)
+            it = ", ".join(f"fit({e}, ({m},)).tolist()" for e in ins)
             L.append(f"    _c = list(zip(*[{Bk}(gj, oj, {args}{K}) for gj, oj, {args} in zip({gexpr}.tolist(), "
                      f"{oexpr}.tolist(), {it})]))")
         elif B and len(ins) == 1:
             L.append(f"    _c = [np.reshape(c, ({m}, {B})) for c in {Bk}({gexpr}.reshape(-1), {oexpr}.reshape(-1), "
-                     f"np.ascontiguousarray(np.broadcast_to({ins[0]}, ({m}, {B}))).reshape(-1){K})]")
+                     f"np.ascontiguousarray(fit({ins[0]}, ({m}, {B}))).reshape(-1){K})]")
         elif not B or all(flags) or op.name in _SCALAR_OPERAND_OK:
             L.append(f"    _c = {Bk}({gexpr}, {oexpr}, {', '.join(ins)}{K})")
         else:
-            rows = ", ".join(f"np.broadcast_to({e}, ({m}, {B}))" if f else f"np.broadcast_to({e}, ({m}, 1))[:, 0].tolist()"
+            rows = ", ".join(f"fit({e}, ({m}, {B}))" if f else f"fit({e}, ({m}, 1))[:, 0].tolist()"
                              for e, f in zip(ins, flags))
             L.append(f"    _c = [np.array(c) for c in zip(*[{Bk}(gj, oj, {args}{K}) for gj, oj, {args} in "
                      f"zip({gexpr}, {oexpr}, {rows})])]")
@@ -420,7 +425,7 @@ class _Gen:
         rows = np.flatnonzero(ok)
         gexpr = self.read("GM", members[rows], False, 0)
         tgt = self.read("GM", targets[rows], True, 0)
-        self.lines.append(f"    {_target(tgt)} += np.broadcast_to({gexpr}[:, None] * 1.0, ({len(rows)}, {b})){scale}")
+        self.lines.append(f"    {_target(tgt)} += fit({gexpr}[:, None] * 1.0, ({len(rows)}, {b})){scale}")
         return True
 
     def backward_layer(self, g):
@@ -465,7 +470,7 @@ class _Gen:
         defer = bool(later.any())
 
         def block(v, q):
-            v = f"np.broadcast_to({v}, ({m}, {B}))" if B else f"np.broadcast_to({v}, ({m},))"
+            v = f"fit({v}, ({m}, {B}))" if B else f"fit({v}, ({m},))"
             return f"row_sums({v})" if B and not flags[q] else v
         if not unique and not stacked and not defer:  # x * x: a target's terms all from one member, one per
             # position, are in order when the positions are added one after another
@@ -501,7 +506,7 @@ class _Gen:
         d = d[rep]
         keys = (i, qs, -members[js])
         if stacked and len(set(flags)) == 1:
-            v = f"np.broadcast_to({c}, ({P}, {m}, {B}))" if B else f"np.broadcast_to({c}, ({P}, {m}))"
+            v = f"fit({c}, ({P}, {m}, {B}))" if B else f"fit({c}, ({P}, {m}))"
             flat = f"np.ravel(row_sums({v}))" if B and not flags[0] else f"np.ravel({v})"
         else:
             flat = "np.concatenate([" + ", ".join(f"np.ravel({block(f'{c}[{q}]', q)})" for q in range(P)) + "])"
