@@ -35,6 +35,8 @@ The numbers are the straight-line code's (so the eager engine's), bit for bit:
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .structured import Plan, reorder_params
@@ -568,7 +570,10 @@ def _generate(t, plan, deferred):
     G.deferred[list(deferred)] = True
     L = G.lines
     L.append("def run(args, params, want_grad):")
-    L.append(f"    M = np.empty({max(G.total, 1)})")
+    # M and GM are kept between calls (one pair per thread): fresh megabytes every call cost
+    # more in page faults than small layers cost in arithmetic
+    G.ns["_local"] = threading.local()
+    L.append("    M, GM = getattr(_local, 'buffers', None) or _buffers(_local)")
     if G.n_in:
         L.append(f"    M[:{G.n_in}] = np.concatenate([np.ravel(a) for a in args])")
     ns_ = G.n_scalar
@@ -592,7 +597,7 @@ def _generate(t, plan, deferred):
     L.append(f"    out = {value(t.root)}")
     L.append(f"    seen = ({''.join(value(i) + ', ' for i in t.watched)})")
     L.append("    if not want_grad:\n        return out, seen, None")
-    L.append(f"    GM = np.full({max(G.total, 1)}, -0.0)")
+    L.append("    GM.fill(-0.0)")
     if G.need[t.root]:
         L.append(f"    GM[{G.off[t.root]}] = 1.0")
     if deferred:
@@ -602,6 +607,8 @@ def _generate(t, plan, deferred):
             return None, G.conflicts
     G.deferred_sum()
     G.ns["N_TERMS"] = G.n_terms
+    total = max(G.total, 1)
+    G.ns["_buffers"] = lambda local: setattr(local, "buffers", (np.empty(total), np.empty(total))) or local.buffers
     grads = []
     if ns_:
         L.append(f"    grads = GM[{G.par0}:{G.par0 + ns_}].copy()")
