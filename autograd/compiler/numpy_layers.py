@@ -574,7 +574,9 @@ def _generate(t, plan, deferred):
     # more in page faults than small layers cost in arithmetic
     G.ns["_local"] = threading.local()
     L.append("    M, GM = getattr(_local, 'buffers', None) or _buffers(_local)")
-    if G.n_in:
+    if G.n_in and all(len(shape) == 1 for shape in t.arg_shapes):  # batches only: no ravel
+        L.append(f"    M[:{G.n_in}] = np.concatenate(args)")
+    elif G.n_in:
         L.append(f"    M[:{G.n_in}] = np.concatenate([np.ravel(a) for a in args])")
     ns_ = G.n_scalar
     # params: the parameters' data in slot order, or (FlatStep) a tuple (scalars as one array,
