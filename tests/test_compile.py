@@ -597,8 +597,10 @@ def test_generated_code_grows_linearly():
         f = lambda X, y: nn.losses.hinge(model(X), y)  # noqa: E731
         sizes["numpy"].append(len(autograd.compile(f, X, y, backend="numpy").source))
         sizes["c"].append(len(c_backend.generate(trace(f, [X, y]))[0]))  # what build() compiles
-    for backend, (s4, s8, s16) in sizes.items():
-        assert 1.5 <= s8 / s4 <= 2.5 and 1.5 <= s16 / s8 <= 2.5, (backend, s4, s8, s16)
+    s4, s8, s16 = sizes["c"]
+    assert 1.5 <= s8 / s4 <= 2.5 and 1.5 <= s16 / s8 <= 2.5, ("c", s4, s8, s16)
+    s4, s8, s16 = sizes["numpy"]  # numpy: a layer is a few lines whatever its width (numpy_layers.py)
+    assert s4 <= s8 <= s16 <= 1.05 * s4, ("numpy", s4, s8, s16)  # only the numbers in it get longer
 
 
 # -- other bugs ----------------------------------------------------------------------------------

@@ -62,9 +62,12 @@ class _Plan:
     def __init__(self, prog, params):
         self.prog = prog
         t = prog.trace
-        self.ok = prog.backend == "c" and not t.guards
+        self.numpy = prog.backend == "numpy" and getattr(prog.run, "layers", False)  # numpy_layers
+        self.ok = (prog.backend == "c" or self.numpy) and not t.guards
         slot = {id(v): j for j, v in enumerate(t.params)}
         r = prog.run if self.ok else None
+        if self.numpy:
+            r.n_scalar = sum(1 for i in t.param_nodes if not t.nodes[i].batch)
         if self.ok and any(slot.get(id(p), -1) >= r.n_scalar for p in params):
             self.ok = False  # a batched parameter: rare, served by the general path
         if not self.ok:
@@ -100,6 +103,8 @@ class _Plan:
             par[span:span + len(self.pos)] = theta
         else:
             par[self.pos] = np.asarray(theta)[self.reached]
+        if self.numpy:
+            return self._run_numpy(theta, args)
         # columns of 2-D arguments one after the other, as flatten_args lays them out
         inp = np.concatenate([np.asarray(a, dtype=np.float64).T.ravel() for a in args])
         with r.lock:
@@ -113,5 +118,24 @@ class _Plan:
                 grad[self.reached] = r.pgrad[self.pos]
             loss = float(r.out[0])
         if not np.isfinite(grad).all():
+            return None
+        return loss, grad
+
+    def _run_numpy(self, theta, args):
+        """The layered numpy code (numpy_layers.py) on the same buffer; batched leaves read now."""
+        from .trace import flatten_args
+        r = self.prog.run
+        ns = r.n_scalar
+        batched = [v.data for v in self.prog.trace.params[ns:]]
+        try:
+            loss, _, g = r(flatten_args(args), (self.buffer[:ns], batched), True)
+        except Exception:  # through the Values: the eager engine's errors
+            return None
+        if self.span is not None:
+            grad = g[self.span:self.span + len(self.pos)].copy()
+        else:
+            grad = np.zeros(len(self.reached))
+            grad[self.reached] = g[self.pos]
+        if not np.isfinite(grad).all() or not np.isfinite(loss):
             return None
         return loss, grad

@@ -4,6 +4,10 @@ Each line calls the operation's own forward or backward rule from the table, in 
 the eager engine would, so the numbers are the eager engine's, bit for bit; what goes is the
 per-node overhead (no Value objects, no topological sort, no dispatch), and gradients flow
 only where a parameter needs them.
+
+A trace with layers (structured.Plan finds groups of n-ary nodes) is built by numpy_layers.py
+instead: a few lines per group, the same numbers bit for bit (its sums keep these orders; where
+they cannot, the trace stays here).
 """
 from __future__ import annotations
 
@@ -63,8 +67,34 @@ def generate(t):
     return "\n".join(lines) + "\n", ns
 
 
-def build(t):
-    source, ns = generate(t)
-    code = compile(source, "<autograd.compile numpy>", "exec")
+def _load(source, ns, name):
+    code = compile(source, name, "exec")
     exec(code, ns)  # our own generated source: operation names and node numbers only
-    return ns["run"], source
+    return ns["run"]
+
+
+def build(t):
+    """`(run, source)`: layers as numpy blocks when the trace has them (numpy_layers.py),
+    else straight-line code."""
+    from . import numpy_layers
+    layered = numpy_layers.generate(t)
+    if layered is None:
+        source, ns = generate(t)
+        return _load(source, ns, "<autograd.compile numpy>"), source
+    source, ns = layered
+    fast = _load(source, ns, "<autograd.compile numpy layers>")
+    plain = []
+
+    def run(args, params, want_grad):
+        try:
+            return fast(args, params, want_grad)
+        except Exception:  # the straight-line code raises eager's own error, naming the example
+            if type(params) is tuple:  # FlatStep's call: it goes through the Values instead
+                raise
+            run.fallbacks += 1
+            if not plain:
+                plain.append(_load(*generate(t), "<autograd.compile numpy>"))
+            return plain[0](args, params, want_grad)
+    run.fallbacks = 0  # calls the straight-line code served (tests check that layers ran)
+    run.layers = True  # takes FlatStep's (scalars, batched) parameters (flat.py)
+    return run, source
