@@ -460,6 +460,24 @@ def _dot_backward_kernel(G, g, addr, P, needs):
 # The dot kernels, as macros instantiated per group with its address functions (so the
 # compiler sees constant strides). Written once; a group's call is one line.
 KERNELS = r"""
+/* glibc's fmax on x86-64 (maxsd, then NaN handling): the larger; of two equal values (+0, -0)
+   the second; a NaN loses to a number. Inline, so that loops using it vectorise. */
+static inline double vg_fmax(double a, double b) { return a > b ? a : (b != b ? a : b); }
+#define fmax(a, b) vg_fmax(a, b)
+
+/* 1 when x[0..n) are all finite: x * 0.0 is +-0 for a finite x and NaN otherwise, and a NaN
+   survives every later sum, so eight running sums side by side (vectorised) answer exactly. */
+static int vg_all_finite(const double *x, int n) {
+  double a[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+  int i = 0;
+  for (; i + 8 <= n; i += 8) for (int t = 0; t < 8; t++) a[t] = a[t] + x[i + t] * 0.0;
+  double s = 0.0;
+  for (; i < n; i++) s = s + x[i] * 0.0;
+  for (int t = 0; t < 8; t++) s = s + a[t];
+  return s == s;
+}
+int vg_grad_checked = 1;  /* vg_run's result covers the gradient's finiteness too */
+
 #ifdef __AVX2__
 /* With AVX2: four doubles as one value (elementwise IEEE multiply and add; no FMA), 4 x 8 tiles. */
 typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
@@ -671,7 +689,7 @@ def generate(t, prelude, plan=None):
         body.append(f"for (int i = 0; i < {b}; i++) guards[{o} + i] = M[{G.off[i]} + i];" if b
                     else f"guards[{o}] = M[{G.off[i]}];")
         o += b or 1
-    body.append(f"int ok = 1; for (int j = {G.val0}; j < {G.total}; j++) ok &= isfinite(M[j]) != 0;")
+    body.append(f"int ok = vg_all_finite(M + {G.val0}, {G.total - G.val0});")
     body.append("if (!want_grad) return ok;")
     body.append(f"memset(GM + {G.par0}, 0, sizeof(double) * {G.total - G.par0});")
     if t.root in t.needs_grad:
@@ -679,6 +697,7 @@ def generate(t, prelude, plan=None):
     for g in reversed(plan.groups):
         body.extend(_backward(G, g))
     body.append(f"memcpy(pgrad, GM + {G.par0}, sizeof(double) * {G.n_par});")
+    body.append(f"ok &= vg_all_finite(pgrad, {G.n_par});  /* flat.py reads vg_grad_checked */")
     body.append("return ok;")
     decl = [f"#define TILE {TILE}", KERNELS, f"static double M[{max(G.total, 1)}];",
             f"static double GM[{max(G.total, 1)}];"]
