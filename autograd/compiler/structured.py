@@ -30,6 +30,7 @@ from .symbolic import Sym, c_number, to_c
 from .c_backend import fold
 
 TILE = 8  # examples per register tile of the dot kernels (a multiple of any SIMD width)
+VG_IB = 256  # examples per chunk of the weight-gradient kernel (as in KERNELS)
 
 
 class Group:
@@ -452,8 +453,10 @@ def _dot_backward_kernel(G, g, addr, P, needs):
         wt = G.scratch_array("WT", m * P)
         lines.append(f"vg_dot_bwd_x(M, GM, {wt}, {m}, {B}, {P}, {g.base}, {w}, {x});")
     if needs[0]:  # weights: sum over the examples, in order, of G[j][i] * X[q][i]
-        xt = G.scratch_array("XT", B * P)
-        lines.append(f"vg_dot_bwd_w(M, GM, {xt}, {m}, {B}, {P}, {g.base}, {w}, {x});")
+        panels = -(-P // TILE) * TILE  # inputs padded to whole panels
+        xt = G.scratch_array("XT", min(B, VG_IB) * panels)
+        ws = G.scratch_array("WS", m * panels)
+        lines.append(f"vg_dot_bwd_w(M, GM, {xt}, {ws}, {m}, {B}, {P}, {g.base}, {w}, {x});")
     return lines
 
 
@@ -477,15 +480,20 @@ static int vg_all_finite(const double *x, int n) {
   return s == s;
 }
 int vg_grad_checked = 1;  /* vg_run's result covers the gradient's finiteness too */
+#define VG_IB 256  /* examples per chunk of the weight gradient: its running sums wait in WS between chunks */
 
 #ifdef __AVX2__
 /* With AVX2: four doubles as one value (elementwise IEEE multiply and add; no FMA), 4 x 8 tiles. */
+/* With many examples, a tile fetches its successor's rows ahead: one stream per input and per
+   output row is more than the hardware prefetcher follows. */
 typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
 #define VG_LD(p) (*(const vg_v4 *)(p))
 #define VG_ST(p, v) (*(vg_v4 *)(p) = (v))
 #define vg_dot_fwd(M, m, B, P, base, wa, xa) do { \
   int i = 0; \
   for (; i + 8 <= (B); i += 8) { \
+    if ((B) >= 2048) { for (int q = 0; q < (P); q++) __builtin_prefetch(M + xa(q) + i + 32, 0, 3); \
+      for (int j = 0; j < (m); j++) __builtin_prefetch(M + (base) + j * (B) + i + 32, 1, 3); } \
     int j = 0; \
     for (; j + 4 <= (m); j += 4) { \
       vg_v4 a0 = {0.0, 0.0, 0.0, 0.0}, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0; \
@@ -514,6 +522,8 @@ typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
   for (int j = 0; j < (m); j++) for (int q = 0; q < (P); q++) WT[q * (m) + j] = M[wa(j, q)]; \
   int i = 0; \
   for (; i + 8 <= (B); i += 8) { \
+    if ((B) >= 2048) { for (int q = 0; q < (P); q++) __builtin_prefetch(GM + xa(q) + i + 32, 1, 3); \
+      for (int j = 0; j < (m); j++) __builtin_prefetch(GM + (base) + j * (B) + i + 32, 0, 3); } \
     int q = 0; \
     for (; q + 4 <= (P); q += 4) { \
       double *g0 = GM + xa(q) + i, *g1 = GM + xa(q + 1) + i, *g2 = GM + xa(q + 2) + i, *g3 = GM + xa(q + 3) + i; \
@@ -540,34 +550,42 @@ typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
     GM[xa(q) + i] = a; } \
 } while (0)
 
-#define vg_dot_bwd_w(M, GM, XT, m, B, P, base, wa, xa) do { \
-  int nq = (P) / 8 * 8; \
-  for (int q = 0; q < nq; q++) { const double *x = M + xa(q); double *pan = XT + (q / 8) * (B) * 8 + q % 8; \
-    for (int i = 0; i < (B); i++) pan[i * 8] = x[i]; } \
-  for (int q = 0; q < nq; q += 8) { \
-    const double *pan = XT + (q / 8) * (B) * 8; \
-    int j = 0; \
-    for (; j + 4 <= (m); j += 4) { \
-      const double *h0 = GM + (base) + j * (B), *h1 = h0 + (B), *h2 = h1 + (B), *h3 = h2 + (B); \
-      vg_v4 a0 = {0.0, 0.0, 0.0, 0.0}, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0; \
-      for (int i = 0; i < (B); i++) { const double *xt = pan + i * 8; vg_v4 x = VG_LD(xt), y = VG_LD(xt + 4); \
-        double u0 = h0[i], u1 = h1[i], u2 = h2[i], u3 = h3[i]; \
-        a0 = a0 + u0 * x; b0 = b0 + u0 * y; a1 = a1 + u1 * x; b1 = b1 + u1 * y; \
-        a2 = a2 + u2 * x; b2 = b2 + u2 * y; a3 = a3 + u3 * x; b3 = b3 + u3 * y; } \
-      for (int t = 0; t < 4; t++) { \
-        GM[wa(j, q + t)] += a0[t]; GM[wa(j, q + 4 + t)] += b0[t]; GM[wa(j + 1, q + t)] += a1[t]; GM[wa(j + 1, q + 4 + t)] += b1[t]; \
-        GM[wa(j + 2, q + t)] += a2[t]; GM[wa(j + 2, q + 4 + t)] += b2[t]; GM[wa(j + 3, q + t)] += a3[t]; GM[wa(j + 3, q + 4 + t)] += b3[t]; } \
-    } \
-    for (; j < (m); j++) { \
-      const double *h = GM + (base) + j * (B); vg_v4 a = {0.0, 0.0, 0.0, 0.0}, b = a; \
-      for (int i = 0; i < (B); i++) { const double *xt = pan + i * 8; a = a + h[i] * VG_LD(xt); b = b + h[i] * VG_LD(xt + 4); } \
-      for (int t = 0; t < 4; t++) { GM[wa(j, q + t)] += a[t]; GM[wa(j, q + 4 + t)] += b[t]; } \
+#define vg_dot_bwd_w(M, GM, XT, WS, m, B, P, base, wa, xa) do { \
+  const int nq = ((P) + 8 - 1) / 8 * 8;  /* the last panel padded with zeros */ \
+  for (int i0 = 0; i0 < (B); i0 += VG_IB) { \
+    const int ib = (B) - i0 < VG_IB ? (B) - i0 : VG_IB, last = i0 + ib >= (B); \
+    for (int q = 0; q < nq; q++) { double *pan = XT + (q / 8) * ib * 8 + q % 8; \
+      if (q < (P)) { const double *x = M + xa(q) + i0; for (int i = 0; i < ib; i++) pan[i * 8] = x[i]; } \
+      else for (int i = 0; i < ib; i++) pan[i * 8] = 0.0; } \
+    for (int q = 0; q < nq; q += 8) { \
+      const double *pan = XT + (q / 8) * ib * 8; double *ws = WS + q * (m); \
+      int j = 0; \
+      for (; j + 4 <= (m); j += 4) { \
+        const double *h0 = GM + (base) + j * (B) + i0, *h1 = h0 + (B), *h2 = h1 + (B), *h3 = h2 + (B); \
+        double *s = ws + j * 8; \
+        vg_v4 a0 = {0.0, 0.0, 0.0, 0.0}, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0; \
+        if (i0) { a0 = VG_LD(s); b0 = VG_LD(s + 4); a1 = VG_LD(s + 8); b1 = VG_LD(s + 12); \
+          a2 = VG_LD(s + 16); b2 = VG_LD(s + 20); a3 = VG_LD(s + 24); b3 = VG_LD(s + 28); } \
+        for (int i = 0; i < ib; i++) { const double *xt = pan + i * 8; vg_v4 x = VG_LD(xt), y = VG_LD(xt + 4); \
+          double u0 = h0[i], u1 = h1[i], u2 = h2[i], u3 = h3[i]; \
+          a0 = a0 + u0 * x; b0 = b0 + u0 * y; a1 = a1 + u1 * x; b1 = b1 + u1 * y; \
+          a2 = a2 + u2 * x; b2 = b2 + u2 * y; a3 = a3 + u3 * x; b3 = b3 + u3 * y; } \
+        if (!last) { VG_ST(s, a0); VG_ST(s + 4, b0); VG_ST(s + 8, a1); VG_ST(s + 12, b1); \
+          VG_ST(s + 16, a2); VG_ST(s + 20, b2); VG_ST(s + 24, a3); VG_ST(s + 28, b3); continue; } \
+        for (int t = 0; t < 4; t++) { \
+          if (q + t < (P)) GM[wa(j, q + t)] += a0[t]; if (q + 4 + t < (P)) GM[wa(j, q + 4 + t)] += b0[t]; if (q + t < (P)) GM[wa(j + 1, q + t)] += a1[t]; if (q + 4 + t < (P)) GM[wa(j + 1, q + 4 + t)] += b1[t]; \
+          if (q + t < (P)) GM[wa(j + 2, q + t)] += a2[t]; if (q + 4 + t < (P)) GM[wa(j + 2, q + 4 + t)] += b2[t]; if (q + t < (P)) GM[wa(j + 3, q + t)] += a3[t]; if (q + 4 + t < (P)) GM[wa(j + 3, q + 4 + t)] += b3[t]; } \
+      } \
+      for (; j < (m); j++) { \
+        const double *h = GM + (base) + j * (B) + i0; double *s = ws + j * 8; \
+        vg_v4 a = {0.0, 0.0, 0.0, 0.0}, b = a; \
+        if (i0) { a = VG_LD(s); b = VG_LD(s + 4); } \
+        for (int i = 0; i < ib; i++) { const double *xt = pan + i * 8; a = a + h[i] * VG_LD(xt); b = b + h[i] * VG_LD(xt + 4); } \
+        if (!last) { VG_ST(s, a); VG_ST(s + 4, b); continue; } \
+        for (int t = 0; t < 4; t++) { if (q + t < (P)) GM[wa(j, q + t)] += a[t]; if (q + 4 + t < (P)) GM[wa(j, q + 4 + t)] += b[t]; } \
+      } \
     } \
   } \
-  for (int q = nq; q < (P); q++) { const double *x = M + xa(q); \
-    for (int j = 0; j < (m); j++) { const double *h = GM + (base) + j * (B); double a = 0.0; \
-      for (int i = 0; i < (B); i++) a = a + h[i] * x[i]; \
-      GM[wa(j, q)] += a; } } \
 } while (0)
 #else
 #define VG_ROWS4(j, q, wa) double w0 = M[wa(j, q)], w1 = M[wa((j) + 1, q)], w2 = M[wa((j) + 2, q)], w3 = M[wa((j) + 3, q)]
@@ -635,36 +653,41 @@ typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
 /* grad W[j][q] += sum over the examples i in order of G[j][i] * X[q][i]. X is copied into
    panels of TILE inputs (XT: panel, example, input) read straight through; four rows share
    each load. */
-#define vg_dot_bwd_w(M, GM, XT, m, B, P, base, wa, xa) do { \
-  int nq = (P) / TILE * TILE; \
-  for (int q = 0; q < nq; q++) { const double *x = M + xa(q); double *pan = XT + (q / TILE) * (B) * TILE + q % TILE; \
-    for (int i = 0; i < (B); i++) pan[i * TILE] = x[i]; } \
-  for (int q = 0; q < nq; q += TILE) { \
-    const double *pan = XT + (q / TILE) * (B) * TILE; \
-    int j = 0; \
-    for (; j + 4 <= (m); j += 4) { \
-      const double *h0 = GM + (base) + j * (B), *h1 = h0 + (B), *h2 = h1 + (B), *h3 = h2 + (B); \
-      double a0[TILE], a1[TILE], a2[TILE], a3[TILE]; \
-      for (int t = 0; t < TILE; t++) { a0[t] = 0.0; a1[t] = 0.0; a2[t] = 0.0; a3[t] = 0.0; } \
-      for (int i = 0; i < (B); i++) { const double *xt = pan + i * TILE; \
-        double u0 = h0[i], u1 = h1[i], u2 = h2[i], u3 = h3[i]; \
-        for (int t = 0; t < TILE; t++) { double v = xt[t]; \
-          a0[t] = a0[t] + u0 * v; a1[t] = a1[t] + u1 * v; a2[t] = a2[t] + u2 * v; a3[t] = a3[t] + u3 * v; } \
+#define vg_dot_bwd_w(M, GM, XT, WS, m, B, P, base, wa, xa) do { \
+  const int nq = ((P) + TILE - 1) / TILE * TILE;  /* the last panel padded with zeros */ \
+  for (int i0 = 0; i0 < (B); i0 += VG_IB) { \
+    const int ib = (B) - i0 < VG_IB ? (B) - i0 : VG_IB, last = i0 + ib >= (B); \
+    for (int q = 0; q < nq; q++) { double *pan = XT + (q / TILE) * ib * TILE + q % TILE; \
+      if (q < (P)) { const double *x = M + xa(q) + i0; for (int i = 0; i < ib; i++) pan[i * TILE] = x[i]; } \
+      else for (int i = 0; i < ib; i++) pan[i * TILE] = 0.0; } \
+    for (int q = 0; q < nq; q += TILE) { \
+      const double *pan = XT + (q / TILE) * ib * TILE; double *ws = WS + q * (m); \
+      int j = 0; \
+      for (; j + 4 <= (m); j += 4) { \
+        const double *h0 = GM + (base) + j * (B) + i0, *h1 = h0 + (B), *h2 = h1 + (B), *h3 = h2 + (B); \
+        double *s = ws + j * TILE; \
+        double a0[TILE], a1[TILE], a2[TILE], a3[TILE]; \
+        for (int t = 0; t < TILE; t++) { a0[t] = i0 ? s[t] : 0.0; a1[t] = i0 ? s[TILE + t] : 0.0; \
+          a2[t] = i0 ? s[2 * TILE + t] : 0.0; a3[t] = i0 ? s[3 * TILE + t] : 0.0; } \
+        for (int i = 0; i < ib; i++) { const double *xt = pan + i * TILE; \
+          double u0 = h0[i], u1 = h1[i], u2 = h2[i], u3 = h3[i]; \
+          for (int t = 0; t < TILE; t++) { double v = xt[t]; \
+            a0[t] = a0[t] + u0 * v; a1[t] = a1[t] + u1 * v; a2[t] = a2[t] + u2 * v; a3[t] = a3[t] + u3 * v; } \
+        } \
+        if (!last) { for (int t = 0; t < TILE; t++) { s[t] = a0[t]; s[TILE + t] = a1[t]; s[2 * TILE + t] = a2[t]; s[3 * TILE + t] = a3[t]; } continue; } \
+        for (int t = 0; t < TILE; t++) { if (q + t < (P)) GM[wa(j, q + t)] += a0[t]; if (q + t < (P)) GM[wa(j + 1, q + t)] += a1[t]; \
+          if (q + t < (P)) GM[wa(j + 2, q + t)] += a2[t]; if (q + t < (P)) GM[wa(j + 3, q + t)] += a3[t]; } \
       } \
-      for (int t = 0; t < TILE; t++) { GM[wa(j, q + t)] += a0[t]; GM[wa(j + 1, q + t)] += a1[t]; \
-        GM[wa(j + 2, q + t)] += a2[t]; GM[wa(j + 3, q + t)] += a3[t]; } \
-    } \
-    for (; j < (m); j++) { \
-      const double *h = GM + (base) + j * (B); double a[TILE]; for (int t = 0; t < TILE; t++) a[t] = 0.0; \
-      for (int i = 0; i < (B); i++) { const double *xt = pan + i * TILE; double u = h[i]; \
-        for (int t = 0; t < TILE; t++) a[t] = a[t] + u * xt[t]; } \
-      for (int t = 0; t < TILE; t++) GM[wa(j, q + t)] += a[t]; \
+      for (; j < (m); j++) { \
+        const double *h = GM + (base) + j * (B) + i0; double *s = ws + j * TILE; \
+        double a[TILE]; for (int t = 0; t < TILE; t++) a[t] = i0 ? s[t] : 0.0; \
+        for (int i = 0; i < ib; i++) { const double *xt = pan + i * TILE; double u = h[i]; \
+          for (int t = 0; t < TILE; t++) a[t] = a[t] + u * xt[t]; } \
+        if (!last) { for (int t = 0; t < TILE; t++) s[t] = a[t]; continue; } \
+        for (int t = 0; t < TILE; t++) if (q + t < (P)) GM[wa(j, q + t)] += a[t]; \
+      } \
     } \
   } \
-  for (int q = nq; q < (P); q++) { const double *x = M + xa(q); \
-    for (int j = 0; j < (m); j++) { const double *h = GM + (base) + j * (B); double a = 0.0; \
-      for (int i = 0; i < (B); i++) a = a + h[i] * x[i]; \
-      GM[wa(j, q)] += a; } } \
 } while (0)
 #endif
 """
