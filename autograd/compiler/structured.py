@@ -482,6 +482,30 @@ static int vg_all_finite(const double *x, int n) {
 int vg_grad_checked = 1;  /* vg_run's result covers the gradient's finiteness too */
 #define VG_IB 256  /* examples per chunk of the weight gradient: its running sums wait in WS between chunks */
 
+/* The examples the tiles leave over, one at a time with four rows (inputs) side by side: four
+   independent sums rather than one long chain of additions. */
+#define VG_FWD_REST(M, m, B, P, base, wa, xa, i0) \
+  for (int e = (i0); e < (B); e++) { int j = 0; \
+    for (; j + 4 <= (m); j += 4) { double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0; \
+      for (int q = 0; q < (P); q++) { double x = M[xa(q) + e]; \
+        a0 = a0 + M[wa(j, q)] * x; a1 = a1 + M[wa(j + 1, q)] * x; a2 = a2 + M[wa(j + 2, q)] * x; a3 = a3 + M[wa(j + 3, q)] * x; } \
+      M[(base) + j * (B) + e] = a0; M[(base) + (j + 1) * (B) + e] = a1; \
+      M[(base) + (j + 2) * (B) + e] = a2; M[(base) + (j + 3) * (B) + e] = a3; } \
+    for (; j < (m); j++) { double a = 0.0; \
+      for (int q = 0; q < (P); q++) a = a + M[wa(j, q)] * M[xa(q) + e]; \
+      M[(base) + j * (B) + e] = a; } }
+#define VG_BWDX_REST(GM, WT, m, B, P, base, xa, i0) \
+  for (int e = (i0); e < (B); e++) { int q = 0; \
+    for (; q + 4 <= (P); q += 4) { \
+      double a0 = GM[xa(q) + e], a1 = GM[xa(q + 1) + e], a2 = GM[xa(q + 2) + e], a3 = GM[xa(q + 3) + e]; \
+      const double *v0 = WT + q * (m), *v1 = v0 + (m), *v2 = v1 + (m), *v3 = v2 + (m); \
+      for (int j = (m) - 1; j >= 0; j--) { double g = GM[(base) + j * (B) + e]; \
+        a0 = a0 + v0[j] * g; a1 = a1 + v1[j] * g; a2 = a2 + v2[j] * g; a3 = a3 + v3[j] * g; } \
+      GM[xa(q) + e] = a0; GM[xa(q + 1) + e] = a1; GM[xa(q + 2) + e] = a2; GM[xa(q + 3) + e] = a3; } \
+    for (; q < (P); q++) { double a = GM[xa(q) + e]; \
+      for (int j = (m) - 1; j >= 0; j--) a = a + WT[q * (m) + j] * GM[(base) + j * (B) + e]; \
+      GM[xa(q) + e] = a; } }
+
 #ifdef __AVX2__
 /* With AVX2: four doubles as one value (elementwise IEEE multiply and add; no FMA), 4 x 8 tiles. */
 /* With many examples, a tile fetches its successor's rows ahead: one stream per input and per
@@ -513,9 +537,21 @@ typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
       VG_ST(M + (base) + j * (B) + i, a); VG_ST(M + (base) + j * (B) + i + 4, b); \
     } \
   } \
-  for (; i < (B); i++) for (int j = 0; j < (m); j++) { double a = 0.0; \
-    for (int q = 0; q < (P); q++) a = a + M[wa(j, q)] * M[xa(q) + i]; \
-    M[(base) + j * (B) + i] = a; } \
+  if (i + 4 <= (B)) { /* four examples left: one vector a row */ \
+    int j = 0; \
+    for (; j + 4 <= (m); j += 4) { \
+      vg_v4 a0 = {0.0, 0.0, 0.0, 0.0}, a1 = a0, a2 = a0, a3 = a0; \
+      for (int q = 0; q < (P); q++) { vg_v4 x = VG_LD(M + xa(q) + i); \
+        a0 = a0 + M[wa(j, q)] * x; a1 = a1 + M[wa(j + 1, q)] * x; a2 = a2 + M[wa(j + 2, q)] * x; a3 = a3 + M[wa(j + 3, q)] * x; } \
+      double *o = M + (base) + j * (B) + i; \
+      VG_ST(o, a0); VG_ST(o + (B), a1); VG_ST(o + 2 * (B), a2); VG_ST(o + 3 * (B), a3); \
+    } \
+    for (; j < (m); j++) { vg_v4 a = {0.0, 0.0, 0.0, 0.0}; \
+      for (int q = 0; q < (P); q++) a = a + M[wa(j, q)] * VG_LD(M + xa(q) + i); \
+      VG_ST(M + (base) + j * (B) + i, a); } \
+    i += 4; \
+  } \
+  VG_FWD_REST(M, m, B, P, base, wa, xa, i); \
 } while (0)
 
 #define vg_dot_bwd_x(M, GM, WT, m, B, P, base, wa, xa) do { \
@@ -545,9 +581,22 @@ typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
       VG_ST(g0, a); VG_ST(g0 + 4, b); \
     } \
   } \
-  for (; i < (B); i++) for (int q = 0; q < (P); q++) { double a = GM[xa(q) + i]; \
-    for (int j = (m) - 1; j >= 0; j--) a = a + WT[q * (m) + j] * GM[(base) + j * (B) + i]; \
-    GM[xa(q) + i] = a; } \
+  if (i + 4 <= (B)) { /* four examples left: one vector an input */ \
+    int q = 0; \
+    for (; q + 4 <= (P); q += 4) { \
+      double *g0 = GM + xa(q) + i, *g1 = GM + xa(q + 1) + i, *g2 = GM + xa(q + 2) + i, *g3 = GM + xa(q + 3) + i; \
+      const double *v0 = WT + q * (m), *v1 = v0 + (m), *v2 = v1 + (m), *v3 = v2 + (m); \
+      vg_v4 a0 = VG_LD(g0), a1 = VG_LD(g1), a2 = VG_LD(g2), a3 = VG_LD(g3); \
+      for (int j = (m) - 1; j >= 0; j--) { vg_v4 x = VG_LD(GM + (base) + j * (B) + i); \
+        a0 = a0 + v0[j] * x; a1 = a1 + v1[j] * x; a2 = a2 + v2[j] * x; a3 = a3 + v3[j] * x; } \
+      VG_ST(g0, a0); VG_ST(g1, a1); VG_ST(g2, a2); VG_ST(g3, a3); \
+    } \
+    for (; q < (P); q++) { double *g0 = GM + xa(q) + i; vg_v4 a = VG_LD(g0); \
+      for (int j = (m) - 1; j >= 0; j--) a = a + WT[q * (m) + j] * VG_LD(GM + (base) + j * (B) + i); \
+      VG_ST(g0, a); } \
+    i += 4; \
+  } \
+  VG_BWDX_REST(GM, WT, m, B, P, base, xa, i); \
 } while (0)
 
 #define vg_dot_bwd_w(M, GM, XT, WS, m, B, P, base, wa, xa) do { \
@@ -613,9 +662,7 @@ typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
       for (int t = 0; t < TILE; t++) M[(base) + j * (B) + i + t] = a[t]; \
     } \
   } \
-  for (; i < (B); i++) for (int j = 0; j < (m); j++) { double a = 0.0; \
-    for (int q = 0; q < (P); q++) a = a + M[wa(j, q)] * M[xa(q) + i]; \
-    M[(base) + j * (B) + i] = a; } \
+  VG_FWD_REST(M, m, B, P, base, wa, xa, i); \
 } while (0)
 
 /* grad X[q][i] += W[j][q] * G[j][i] for the rows j last to first (the eager sweep's order),
@@ -645,9 +692,7 @@ typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
       for (int t = 0; t < TILE; t++) g0[t] = a[t]; \
     } \
   } \
-  for (; i < (B); i++) for (int q = 0; q < (P); q++) { double a = GM[xa(q) + i]; \
-    for (int j = (m) - 1; j >= 0; j--) a = a + WT[q * (m) + j] * GM[(base) + j * (B) + i]; \
-    GM[xa(q) + i] = a; } \
+  VG_BWDX_REST(GM, WT, m, B, P, base, xa, i); \
 } while (0)
 
 /* grad W[j][q] += sum over the examples i in order of G[j][i] * X[q][i]. X is copied into
