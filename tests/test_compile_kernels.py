@@ -82,3 +82,30 @@ def test_flat_step_non_finite_gradient_goes_through_the_values():
     assert loss == want_loss == 0.0
     assert not np.isfinite(grad).all()
     np.testing.assert_array_equal(grad, want)
+
+
+@pytest.mark.parametrize("batch", [5, 40])
+def test_gradients_written_first_or_added(batch):
+    """A layer's outputs feed the next layer and also h * h, h + h (a node twice in one
+    operation) and exp(h): the first gradient written into a slot stores (0.0 + the term, so
+    the slot needs no zeroing), later ones add. The eager engine's numbers (to 1e-12: a node
+    with consumers in several groups gets their terms in another order than the sweep)."""
+    rng = np.random.default_rng(batch)
+    model = nn.MLP(4, [6, 3], seed=batch)
+    l1, l2 = model.layers
+    X = rng.normal(size=(batch, 4))
+
+    def f(X):
+        h = l1(X)
+        extra = autograd.sum([a * a + (a + a).tanh() + a.exp() for a in h])
+        return (autograd.sum(l2(h)) + extra).mean()
+    params = model.parameters()
+    want_loss, want = _eager(f, params, (X,))
+    prog = autograd.compile(f, X, backend="c")
+    assert "vg_dot_bwd_x(M, GM, WT, 1," in prog.source  # the next layer writes h's gradient first
+    for p in params:
+        p.grad = 0.0
+    for _ in range(2):  # twice: nothing left over from the first call
+        got_loss, grad = prog.flat(params)(np.array([p.data for p in params]), X)
+        assert got_loss == pytest.approx(want_loss, rel=1e-12)
+        np.testing.assert_allclose(grad, want, rtol=1e-12, atol=1e-300)

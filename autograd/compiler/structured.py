@@ -245,6 +245,15 @@ class _Gen:
         self.total = o
         self.decl, self.tables, self.table_names = [], 0, {}
         self.scratch = {}
+        # the backward pass, as generated: nodes whose gradient has been written, and those whose
+        # first write stores (0.0 + the term, the bits of adding it to a zeroed slot) so that
+        # their part of GM needs no zeroing
+        self.written, self.fresh = set(), set()
+
+    def first_write(self, nodes, batch):
+        """Whether a loop writing these nodes' gradients (each once, whole) writes them first."""
+        return (len(set(nodes)) == len(nodes) and not self.written.intersection(nodes)
+                and all(self.t.nodes[p].batch == batch for p in nodes))
 
     def table(self, values):
         key = tuple(values)
@@ -398,22 +407,28 @@ def _backward(G, g):
         args.append(g.k)
     grads = g.op.backward(gs, out, *args)
     inside, sums, outside = [], [], []
+    loop_batch = max(g.batch, *pbatch) or 1
     for pos, (pg, a, pb, ps) in enumerate(zip(grads, addrs, pbatch, pnodes)):  # noqa: B007
         if not G.need(ps):
             continue
         pg = Sym.lift(pg)
         if pb:
-            inside.append(f"GM[{a} + i] += {to_c(pg, 'i')};")
+            elsewhere = {p for o, qs in enumerate(pnodes) if o != pos for p in qs}
+            if G.first_write(ps, loop_batch) and not elsewhere.intersection(ps):
+                inside.append(f"GM[{a} + i] = 0.0 + {to_c(pg, 'i')};")
+                G.fresh.update(ps)
+            else:
+                inside.append(f"GM[{a} + i] += {to_c(pg, 'i')};")
         elif pg.batched:
             sums.append((f"s{pos}", a))
             inside.append(f"s{pos} += {to_c(pg, 'i')};")
         else:
             outside.append(f"GM[{a}] += {to_c(pg, '')};")
+        G.written.update(ps)
     # members in reverse: a node fed to several members gets their gradients in the sweep's order
     lines = [f"for (int j = {m - 1}; j >= 0; j--) {{"]
     if inside:
         lines += [f"  double {s} = 0.0;" for s, _ in sums]
-        loop_batch = max(g.batch, *pbatch) or 1
         lines.append(f"  for (int i = 0; i < {loop_batch}; i++) {{ {' '.join(inside)} }}")
         lines += [f"  GM[{a}] += {s};" for s, a in sums]
     lines += ["  " + o for o in outside]
@@ -436,6 +451,7 @@ def _backward_nary(G, g):
         if not needs[b]:
             continue
         expr = to_c(Sym.lift(pg), "i")
+        G.written.update(p for r in blocks[b] for p in r)
         lines.append(f"for (int j = {m - 1}; j >= 0; j--) for (int q = 0; q < {P}; q++) {{")
         if g.batch and st != "1":  # a scalar meets the batch: its per-example terms summed first
             lines.append(f"  if (!({st})) {{ double s = 0.0; for (int i = 0; i < {B}; i++) s += {expr}; "
@@ -451,11 +467,17 @@ def _dot_backward_kernel(G, g, addr, P, needs):
     lines = []
     if needs[1]:  # inputs: sum over the neurons (last first, as the sweep) of W[j][q] * G[j][i]
         wt = G.scratch_array("WT", m * P)
-        lines.append(f"vg_dot_bwd_x(M, GM, {wt}, {m}, {B}, {P}, {g.base}, {w}, {x});")
+        xs = _blocks(G.t, g)[1][0]
+        fresh = G.first_write(xs, B)
+        if fresh:
+            G.fresh.update(xs)
+        G.written.update(xs)
+        lines.append(f"vg_dot_bwd_x(M, GM, {wt}, {int(fresh)}, {m}, {B}, {P}, {g.base}, {w}, {x});")
     if needs[0]:  # weights: sum over the examples, in order, of G[j][i] * X[q][i]
         panels = -(-P // TILE) * TILE  # inputs padded to whole panels
         xt = G.scratch_array("XT", min(B, VG_IB) * panels)
         ws = G.scratch_array("WS", m * panels)
+        G.written.update(p for r in _blocks(G.t, g)[0] for p in r)
         lines.append(f"vg_dot_bwd_w(M, GM, {xt}, {ws}, {m}, {B}, {P}, {g.base}, {w}, {x});")
     return lines
 
@@ -494,15 +516,16 @@ int vg_grad_checked = 1;  /* vg_run's result covers the gradient's finiteness to
     for (; j < (m); j++) { double a = 0.0; \
       for (int q = 0; q < (P); q++) a = a + M[wa(j, q)] * M[xa(q) + e]; \
       M[(base) + j * (B) + e] = a; } }
-#define VG_BWDX_REST(GM, WT, m, B, P, base, xa, i0) \
+#define VG_BWDX_REST(GM, WT, F, m, B, P, base, xa, i0) \
   for (int e = (i0); e < (B); e++) { int q = 0; \
     for (; q + 4 <= (P); q += 4) { \
-      double a0 = GM[xa(q) + e], a1 = GM[xa(q + 1) + e], a2 = GM[xa(q + 2) + e], a3 = GM[xa(q + 3) + e]; \
+      double a0 = (F) ? 0.0 : GM[xa(q) + e], a1 = (F) ? 0.0 : GM[xa(q + 1) + e]; \
+      double a2 = (F) ? 0.0 : GM[xa(q + 2) + e], a3 = (F) ? 0.0 : GM[xa(q + 3) + e]; \
       const double *v0 = WT + q * (m), *v1 = v0 + (m), *v2 = v1 + (m), *v3 = v2 + (m); \
       for (int j = (m) - 1; j >= 0; j--) { double g = GM[(base) + j * (B) + e]; \
         a0 = a0 + v0[j] * g; a1 = a1 + v1[j] * g; a2 = a2 + v2[j] * g; a3 = a3 + v3[j] * g; } \
       GM[xa(q) + e] = a0; GM[xa(q + 1) + e] = a1; GM[xa(q + 2) + e] = a2; GM[xa(q + 3) + e] = a3; } \
-    for (; q < (P); q++) { double a = GM[xa(q) + e]; \
+    for (; q < (P); q++) { double a = (F) ? 0.0 : GM[xa(q) + e]; \
       for (int j = (m) - 1; j >= 0; j--) a = a + WT[q * (m) + j] * GM[(base) + j * (B) + e]; \
       GM[xa(q) + e] = a; } }
 
@@ -513,6 +536,9 @@ int vg_grad_checked = 1;  /* vg_run's result covers the gradient's finiteness to
 typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
 #define VG_LD(p) (*(const vg_v4 *)(p))
 #define VG_ST(p, v) (*(vg_v4 *)(p) = (v))
+/* F: the inputs' gradient starts here (nothing added to it yet): the sums start from 0.0, as
+   from the zeroed array, which then need not be zeroed */
+#define VG_LD0(F, p) ((F) ? (vg_v4){0.0, 0.0, 0.0, 0.0} : VG_LD(p))
 #define vg_dot_fwd(M, m, B, P, base, wa, xa) do { \
   int i = 0; \
   for (; i + 8 <= (B); i += 8) { \
@@ -554,7 +580,7 @@ typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
   VG_FWD_REST(M, m, B, P, base, wa, xa, i); \
 } while (0)
 
-#define vg_dot_bwd_x(M, GM, WT, m, B, P, base, wa, xa) do { \
+#define vg_dot_bwd_x(M, GM, WT, F, m, B, P, base, wa, xa) do { \
   for (int j = 0; j < (m); j++) for (int q = 0; q < (P); q++) WT[q * (m) + j] = M[wa(j, q)]; \
   int i = 0; \
   for (; i + 8 <= (B); i += 8) { \
@@ -564,8 +590,8 @@ typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
     for (; q + 4 <= (P); q += 4) { \
       double *g0 = GM + xa(q) + i, *g1 = GM + xa(q + 1) + i, *g2 = GM + xa(q + 2) + i, *g3 = GM + xa(q + 3) + i; \
       const double *v0 = WT + q * (m), *v1 = v0 + (m), *v2 = v1 + (m), *v3 = v2 + (m); \
-      vg_v4 a0 = VG_LD(g0), b0 = VG_LD(g0 + 4), a1 = VG_LD(g1), b1 = VG_LD(g1 + 4); \
-      vg_v4 a2 = VG_LD(g2), b2 = VG_LD(g2 + 4), a3 = VG_LD(g3), b3 = VG_LD(g3 + 4); \
+      vg_v4 a0 = VG_LD0(F, g0), b0 = VG_LD0(F, g0 + 4), a1 = VG_LD0(F, g1), b1 = VG_LD0(F, g1 + 4); \
+      vg_v4 a2 = VG_LD0(F, g2), b2 = VG_LD0(F, g2 + 4), a3 = VG_LD0(F, g3), b3 = VG_LD0(F, g3 + 4); \
       for (int j = (m) - 1; j >= 0; j--) { \
         const double *gj = GM + (base) + j * (B) + i; vg_v4 x = VG_LD(gj), y = VG_LD(gj + 4); \
         double w0 = v0[j], w1 = v1[j], w2 = v2[j], w3 = v3[j]; \
@@ -575,7 +601,7 @@ typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
       VG_ST(g2, a2); VG_ST(g2 + 4, b2); VG_ST(g3, a3); VG_ST(g3 + 4, b3); \
     } \
     for (; q < (P); q++) { \
-      double *g0 = GM + xa(q) + i; vg_v4 a = VG_LD(g0), b = VG_LD(g0 + 4); \
+      double *g0 = GM + xa(q) + i; vg_v4 a = VG_LD0(F, g0), b = VG_LD0(F, g0 + 4); \
       for (int j = (m) - 1; j >= 0; j--) { const double *gj = GM + (base) + j * (B) + i; double w = WT[q * (m) + j]; \
         a = a + w * VG_LD(gj); b = b + w * VG_LD(gj + 4); } \
       VG_ST(g0, a); VG_ST(g0 + 4, b); \
@@ -586,17 +612,17 @@ typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
     for (; q + 4 <= (P); q += 4) { \
       double *g0 = GM + xa(q) + i, *g1 = GM + xa(q + 1) + i, *g2 = GM + xa(q + 2) + i, *g3 = GM + xa(q + 3) + i; \
       const double *v0 = WT + q * (m), *v1 = v0 + (m), *v2 = v1 + (m), *v3 = v2 + (m); \
-      vg_v4 a0 = VG_LD(g0), a1 = VG_LD(g1), a2 = VG_LD(g2), a3 = VG_LD(g3); \
+      vg_v4 a0 = VG_LD0(F, g0), a1 = VG_LD0(F, g1), a2 = VG_LD0(F, g2), a3 = VG_LD0(F, g3); \
       for (int j = (m) - 1; j >= 0; j--) { vg_v4 x = VG_LD(GM + (base) + j * (B) + i); \
         a0 = a0 + v0[j] * x; a1 = a1 + v1[j] * x; a2 = a2 + v2[j] * x; a3 = a3 + v3[j] * x; } \
       VG_ST(g0, a0); VG_ST(g1, a1); VG_ST(g2, a2); VG_ST(g3, a3); \
     } \
-    for (; q < (P); q++) { double *g0 = GM + xa(q) + i; vg_v4 a = VG_LD(g0); \
+    for (; q < (P); q++) { double *g0 = GM + xa(q) + i; vg_v4 a = VG_LD0(F, g0); \
       for (int j = (m) - 1; j >= 0; j--) a = a + WT[q * (m) + j] * VG_LD(GM + (base) + j * (B) + i); \
       VG_ST(g0, a); } \
     i += 4; \
   } \
-  VG_BWDX_REST(GM, WT, m, B, P, base, xa, i); \
+  VG_BWDX_REST(GM, WT, F, m, B, P, base, xa, i); \
 } while (0)
 
 #define vg_dot_bwd_w(M, GM, XT, WS, m, B, P, base, wa, xa) do { \
@@ -667,7 +693,7 @@ typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
 
 /* grad X[q][i] += W[j][q] * G[j][i] for the rows j last to first (the eager sweep's order),
    on W transposed (WT) so that four inputs' weights are read side by side, as in the forward. */
-#define vg_dot_bwd_x(M, GM, WT, m, B, P, base, wa, xa) do { \
+#define vg_dot_bwd_x(M, GM, WT, F, m, B, P, base, wa, xa) do { \
   for (int j = 0; j < (m); j++) for (int q = 0; q < (P); q++) WT[q * (m) + j] = M[wa(j, q)]; \
   int i = 0; \
   for (; i + TILE <= (B); i += TILE) { \
@@ -676,7 +702,7 @@ typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
       double *g0 = GM + xa(q) + i, *g1 = GM + xa(q + 1) + i, *g2 = GM + xa(q + 2) + i, *g3 = GM + xa(q + 3) + i; \
       const double *v0 = WT + q * (m), *v1 = v0 + (m), *v2 = v1 + (m), *v3 = v2 + (m); \
       double a0[TILE], a1[TILE], a2[TILE], a3[TILE]; \
-      for (int t = 0; t < TILE; t++) { a0[t] = g0[t]; a1[t] = g1[t]; a2[t] = g2[t]; a3[t] = g3[t]; } \
+      for (int t = 0; t < TILE; t++) { a0[t] = (F) ? 0.0 : g0[t]; a1[t] = (F) ? 0.0 : g1[t]; a2[t] = (F) ? 0.0 : g2[t]; a3[t] = (F) ? 0.0 : g3[t]; } \
       for (int j = (m) - 1; j >= 0; j--) { \
         const double *gj = GM + (base) + j * (B) + i; \
         double w0 = v0[j], w1 = v1[j], w2 = v2[j], w3 = v3[j]; \
@@ -686,13 +712,13 @@ typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
       for (int t = 0; t < TILE; t++) { g0[t] = a0[t]; g1[t] = a1[t]; g2[t] = a2[t]; g3[t] = a3[t]; } \
     } \
     for (; q < (P); q++) { \
-      double *g0 = GM + xa(q) + i; double a[TILE]; for (int t = 0; t < TILE; t++) a[t] = g0[t]; \
+      double *g0 = GM + xa(q) + i; double a[TILE]; for (int t = 0; t < TILE; t++) a[t] = (F) ? 0.0 : g0[t]; \
       for (int j = (m) - 1; j >= 0; j--) { const double *gj = GM + (base) + j * (B) + i; double w = WT[q * (m) + j]; \
         for (int t = 0; t < TILE; t++) a[t] = a[t] + w * gj[t]; } \
       for (int t = 0; t < TILE; t++) g0[t] = a[t]; \
     } \
   } \
-  VG_BWDX_REST(GM, WT, m, B, P, base, xa, i); \
+  VG_BWDX_REST(GM, WT, F, m, B, P, base, xa, i); \
 } while (0)
 
 /* grad W[j][q] += sum over the examples i in order of G[j][i] * X[q][i]. X is copied into
@@ -738,6 +764,28 @@ typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
 """
 
 
+def _zero_gradients(G):
+    """memsets for GM from the parameters on, leaving out the larger stretches that the
+    backward pass writes first (G.fresh): a pass over memory fewer per step."""
+    skip = sorted((G.off[n], G.off[n] + (G.t.nodes[n].batch or 1)) for n in G.fresh)
+    merged = []
+    for a, b in skip:
+        if merged and a == merged[-1][1]:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    lines, start = [], G.par0
+    for a, b in merged:
+        if b - a < 64 or b <= start:  # small: zeroing it costs less than another call
+            continue
+        if a > start:
+            lines.append(f"memset(GM + {start}, 0, sizeof(double) * {a - start});")
+        start = max(start, b)
+    if start < G.total:
+        lines.append(f"memset(GM + {start}, 0, sizeof(double) * {G.total - start});")
+    return lines
+
+
 def generate(t, prelude, plan=None):
     """C source with vg_run(in, par, out, pgrad, guards, want_grad), as c_backend.generate."""
     plan = plan or Plan(t)
@@ -759,11 +807,13 @@ def generate(t, prelude, plan=None):
         o += b or 1
     body.append(f"int ok = vg_all_finite(M + {G.val0}, {G.total - G.val0});")
     body.append("if (!want_grad) return ok;")
-    body.append(f"memset(GM + {G.par0}, 0, sizeof(double) * {G.total - G.par0});")
+    backward = []
     if t.root in t.needs_grad:
-        body.append(f"GM[{ro}] += 1.0;")
+        backward.append(f"GM[{ro}] += 1.0;")
+        G.written.add(t.root)
     for g in reversed(plan.groups):
-        body.extend(_backward(G, g))
+        backward.extend(_backward(G, g))
+    body += _zero_gradients(G) + backward
     body.append(f"memcpy(pgrad, GM + {G.par0}, sizeof(double) * {G.n_par});")
     body.append(f"ok &= vg_all_finite(pgrad, {G.n_par});  /* flat.py reads vg_grad_checked */")
     body.append("return ok;")
