@@ -539,6 +539,17 @@ typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
 /* F: the inputs' gradient starts here (nothing added to it yet): the sums start from 0.0, as
    from the zeroed array, which then need not be zeroed */
 #define VG_LD0(F, p) ((F) ? (vg_v4){0.0, 0.0, 0.0, 0.0} : VG_LD(p))
+#include <immintrin.h>
+/* o[8 k + t] = x_t[k] for k, t < 4: four rows of four doubles transposed (moves only) */
+static inline void vg_t4(const double *x0, const double *x1, const double *x2, const double *x3, double *o) {
+  __m256d r0 = _mm256_loadu_pd(x0), r1 = _mm256_loadu_pd(x1), r2 = _mm256_loadu_pd(x2), r3 = _mm256_loadu_pd(x3);
+  __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+  __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+  _mm256_storeu_pd(o, _mm256_permute2f128_pd(t0, t2, 0x20));
+  _mm256_storeu_pd(o + 8, _mm256_permute2f128_pd(t1, t3, 0x20));
+  _mm256_storeu_pd(o + 16, _mm256_permute2f128_pd(t0, t2, 0x31));
+  _mm256_storeu_pd(o + 24, _mm256_permute2f128_pd(t1, t3, 0x31));
+}
 #define vg_dot_fwd(M, m, B, P, base, wa, xa) do { \
   int i = 0; \
   for (; i + 8 <= (B); i += 8) { \
@@ -629,11 +640,17 @@ typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
   const int nq = ((P) + 8 - 1) / 8 * 8;  /* the last panel padded with zeros */ \
   for (int i0 = 0; i0 < (B); i0 += VG_IB) { \
     const int ib = (B) - i0 < VG_IB ? (B) - i0 : VG_IB, last = i0 + ib >= (B); \
-    for (int q = 0; q < nq; q++) { double *pan = XT + (q / 8) * ib * 8 + q % 8; \
-      if (q < (P)) { const double *x = M + xa(q) + i0; for (int i = 0; i < ib; i++) pan[i * 8] = x[i]; } \
-      else for (int i = 0; i < ib; i++) pan[i * 8] = 0.0; } \
     for (int q = 0; q < nq; q += 8) { \
-      const double *pan = XT + (q / 8) * ib * 8; double *ws = WS + q * (m); \
+      for (int h = q; h < q + 8; h += 4) { double *pan = XT + h % 8; /* this panel, while it is in L1 */ \
+        if (h + 4 <= (P)) { /* four inputs, four examples at a time: a 4 x 4 transpose in registers */ \
+          const double *x0 = M + xa(h) + i0, *x1 = M + xa(h + 1) + i0, *x2 = M + xa(h + 2) + i0, *x3 = M + xa(h + 3) + i0; \
+          int i = 0; \
+          for (; i + 4 <= ib; i += 4) vg_t4(x0 + i, x1 + i, x2 + i, x3 + i, pan + i * 8); \
+          for (; i < ib; i++) { pan[i * 8] = x0[i]; pan[i * 8 + 1] = x1[i]; pan[i * 8 + 2] = x2[i]; pan[i * 8 + 3] = x3[i]; } \
+        } else for (int t = 0; t < 4; t++) { \
+          if (h + t < (P)) { const double *x = M + xa(h + t) + i0; for (int i = 0; i < ib; i++) pan[i * 8 + t] = x[i]; } \
+          else for (int i = 0; i < ib; i++) pan[i * 8 + t] = 0.0; } } \
+      const double *pan = XT; double *ws = WS + q * (m); \
       int j = 0; \
       for (; j + 4 <= (m); j += 4) { \
         const double *h0 = GM + (base) + j * (B) + i0, *h1 = h0 + (B), *h2 = h1 + (B), *h3 = h2 + (B); \
