@@ -505,7 +505,8 @@ int vg_grad_checked = 1;  /* vg_run's result covers the gradient's finiteness to
 #define VG_IB 256  /* examples per chunk of the weight gradient: its running sums wait in WS between chunks */
 
 /* The examples the tiles leave over, one at a time with four rows (inputs) side by side: four
-   independent sums rather than one long chain of additions. */
+   independent sums rather than one long chain of additions. The kernels test B (a literal) for
+   their tails, so that a tail not needed is dropped as the code is parsed: no compile time. */
 #define VG_FWD_REST(M, m, B, P, base, wa, xa, i0) \
   for (int e = (i0); e < (B); e++) { int j = 0; \
     for (; j + 4 <= (m); j += 4) { double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0; \
@@ -578,7 +579,7 @@ static inline void vg_t4(const double *x0, const double *x1, const double *x2, c
       VG_ST(M + (base) + j * (B) + i, a); VG_ST(M + (base) + j * (B) + i + 4, b); \
     } \
   } \
-  if (i + 4 <= (B)) { /* four examples left: one vector a row */ \
+  if ((B) % 8 >= 4) { /* four examples left: one vector a row */ \
     int j = 0; \
     for (; j + 4 <= (m); j += 4) { \
       vg_v4 a0 = {0.0, 0.0, 0.0, 0.0}, a1 = a0, a2 = a0, a3 = a0; \
@@ -592,7 +593,7 @@ static inline void vg_t4(const double *x0, const double *x1, const double *x2, c
       VG_ST(M + (base) + j * (B) + i, a); } \
     i += 4; \
   } \
-  VG_FWD_REST(M, m, B, P, base, wa, xa, i); \
+  if ((B) % 4) VG_FWD_REST(M, m, B, P, base, wa, xa, (B) - (B) % 4); \
 } while (0)
 
 #define vg_dot_bwd_x(M, GM, WT, F, m, B, P, base, wa, xa) do { \
@@ -622,7 +623,7 @@ static inline void vg_t4(const double *x0, const double *x1, const double *x2, c
       VG_ST(g0, a); VG_ST(g0 + 4, b); \
     } \
   } \
-  if (i + 4 <= (B)) { /* four examples left: one vector an input */ \
+  if ((B) % 8 >= 4) { /* four examples left: one vector an input */ \
     int q = 0; \
     for (; q + 4 <= (P); q += 4) { \
       double *g0 = GM + xa(q) + i, *g1 = GM + xa(q + 1) + i, *g2 = GM + xa(q + 2) + i, *g3 = GM + xa(q + 3) + i; \
@@ -637,7 +638,7 @@ static inline void vg_t4(const double *x0, const double *x1, const double *x2, c
       VG_ST(g0, a); } \
     i += 4; \
   } \
-  VG_BWDX_REST(GM, WT, F, m, B, P, base, xa, i); \
+  if ((B) % 4) VG_BWDX_REST(GM, WT, F, m, B, P, base, xa, (B) - (B) % 4); \
 } while (0)
 
 #define vg_dot_bwd_w(M, GM, XT, WS, m, B, P, base, wa, xa) do { \
@@ -660,13 +661,13 @@ static inline void vg_t4(const double *x0, const double *x1, const double *x2, c
         const double *h0 = GM + (base) + j * (B) + i0, *h1 = h0 + (B), *h2 = h1 + (B), *h3 = h2 + (B); \
         double *s = ws + j * 8; \
         vg_v4 a0 = {0.0, 0.0, 0.0, 0.0}, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0; \
-        if (i0) { a0 = VG_LD(s); b0 = VG_LD(s + 4); a1 = VG_LD(s + 8); b1 = VG_LD(s + 12); \
+        if ((B) > VG_IB && i0) { a0 = VG_LD(s); b0 = VG_LD(s + 4); a1 = VG_LD(s + 8); b1 = VG_LD(s + 12); \
           a2 = VG_LD(s + 16); b2 = VG_LD(s + 20); a3 = VG_LD(s + 24); b3 = VG_LD(s + 28); } \
         for (int i = 0; i < ib; i++) { const double *xt = pan + i * 8; vg_v4 x = VG_LD(xt), y = VG_LD(xt + 4); \
           double u0 = h0[i], u1 = h1[i], u2 = h2[i], u3 = h3[i]; \
           a0 = a0 + u0 * x; b0 = b0 + u0 * y; a1 = a1 + u1 * x; b1 = b1 + u1 * y; \
           a2 = a2 + u2 * x; b2 = b2 + u2 * y; a3 = a3 + u3 * x; b3 = b3 + u3 * y; } \
-        if (!last) { VG_ST(s, a0); VG_ST(s + 4, b0); VG_ST(s + 8, a1); VG_ST(s + 12, b1); \
+        if ((B) > VG_IB && !last) { VG_ST(s, a0); VG_ST(s + 4, b0); VG_ST(s + 8, a1); VG_ST(s + 12, b1); \
           VG_ST(s + 16, a2); VG_ST(s + 20, b2); VG_ST(s + 24, a3); VG_ST(s + 28, b3); continue; } \
         for (int t = 0; t < 4; t++) { \
           if (q + t < (P)) GM[wa(j, q + t)] += a0[t]; if (q + 4 + t < (P)) GM[wa(j, q + 4 + t)] += b0[t]; if (q + t < (P)) GM[wa(j + 1, q + t)] += a1[t]; if (q + 4 + t < (P)) GM[wa(j + 1, q + 4 + t)] += b1[t]; \
@@ -675,9 +676,9 @@ static inline void vg_t4(const double *x0, const double *x1, const double *x2, c
       for (; j < (m); j++) { \
         const double *h = GM + (base) + j * (B) + i0; double *s = ws + j * 8; \
         vg_v4 a = {0.0, 0.0, 0.0, 0.0}, b = a; \
-        if (i0) { a = VG_LD(s); b = VG_LD(s + 4); } \
+        if ((B) > VG_IB && i0) { a = VG_LD(s); b = VG_LD(s + 4); } \
         for (int i = 0; i < ib; i++) { const double *xt = pan + i * 8; a = a + h[i] * VG_LD(xt); b = b + h[i] * VG_LD(xt + 4); } \
-        if (!last) { VG_ST(s, a); VG_ST(s + 4, b); continue; } \
+        if ((B) > VG_IB && !last) { VG_ST(s, a); VG_ST(s + 4, b); continue; } \
         for (int t = 0; t < 4; t++) { if (q + t < (P)) GM[wa(j, q + t)] += a[t]; if (q + 4 + t < (P)) GM[wa(j, q + 4 + t)] += b[t]; } \
       } \
     } \
@@ -709,7 +710,7 @@ static inline void vg_t4(const double *x0, const double *x1, const double *x2, c
       for (int t = 0; t < TILE; t++) M[(base) + j * (B) + i + t] = a[t]; \
     } \
   } \
-  VG_FWD_REST(M, m, B, P, base, wa, xa, i); \
+  if ((B) % TILE) VG_FWD_REST(M, m, B, P, base, wa, xa, (B) / TILE * TILE); \
 } while (0)
 
 /* grad X[q][i] += W[j][q] * G[j][i] for the rows j last to first (the eager sweep's order),
@@ -739,7 +740,7 @@ static inline void vg_t4(const double *x0, const double *x1, const double *x2, c
       for (int t = 0; t < TILE; t++) g0[t] = a[t]; \
     } \
   } \
-  VG_BWDX_REST(GM, WT, F, m, B, P, base, xa, i); \
+  if ((B) % TILE) VG_BWDX_REST(GM, WT, F, m, B, P, base, xa, (B) / TILE * TILE); \
 } while (0)
 
 /* grad W[j][q] += sum over the examples i in order of G[j][i] * X[q][i]. X is copied into
@@ -759,23 +760,23 @@ static inline void vg_t4(const double *x0, const double *x1, const double *x2, c
         const double *h0 = GM + (base) + j * (B) + i0, *h1 = h0 + (B), *h2 = h1 + (B), *h3 = h2 + (B); \
         double *s = ws + j * TILE; \
         double a0[TILE], a1[TILE], a2[TILE], a3[TILE]; \
-        for (int t = 0; t < TILE; t++) { a0[t] = i0 ? s[t] : 0.0; a1[t] = i0 ? s[TILE + t] : 0.0; \
-          a2[t] = i0 ? s[2 * TILE + t] : 0.0; a3[t] = i0 ? s[3 * TILE + t] : 0.0; } \
+        for (int t = 0; t < TILE; t++) { a0[t] = (B) > VG_IB && i0 ? s[t] : 0.0; a1[t] = (B) > VG_IB && i0 ? s[TILE + t] : 0.0; \
+          a2[t] = (B) > VG_IB && i0 ? s[2 * TILE + t] : 0.0; a3[t] = (B) > VG_IB && i0 ? s[3 * TILE + t] : 0.0; } \
         for (int i = 0; i < ib; i++) { const double *xt = pan + i * TILE; \
           double u0 = h0[i], u1 = h1[i], u2 = h2[i], u3 = h3[i]; \
           for (int t = 0; t < TILE; t++) { double v = xt[t]; \
             a0[t] = a0[t] + u0 * v; a1[t] = a1[t] + u1 * v; a2[t] = a2[t] + u2 * v; a3[t] = a3[t] + u3 * v; } \
         } \
-        if (!last) { for (int t = 0; t < TILE; t++) { s[t] = a0[t]; s[TILE + t] = a1[t]; s[2 * TILE + t] = a2[t]; s[3 * TILE + t] = a3[t]; } continue; } \
+        if ((B) > VG_IB && !last) { for (int t = 0; t < TILE; t++) { s[t] = a0[t]; s[TILE + t] = a1[t]; s[2 * TILE + t] = a2[t]; s[3 * TILE + t] = a3[t]; } continue; } \
         for (int t = 0; t < TILE; t++) { if (q + t < (P)) GM[wa(j, q + t)] += a0[t]; if (q + t < (P)) GM[wa(j + 1, q + t)] += a1[t]; \
           if (q + t < (P)) GM[wa(j + 2, q + t)] += a2[t]; if (q + t < (P)) GM[wa(j + 3, q + t)] += a3[t]; } \
       } \
       for (; j < (m); j++) { \
         const double *h = GM + (base) + j * (B) + i0; double *s = ws + j * TILE; \
-        double a[TILE]; for (int t = 0; t < TILE; t++) a[t] = i0 ? s[t] : 0.0; \
+        double a[TILE]; for (int t = 0; t < TILE; t++) a[t] = (B) > VG_IB && i0 ? s[t] : 0.0; \
         for (int i = 0; i < ib; i++) { const double *xt = pan + i * TILE; double u = h[i]; \
           for (int t = 0; t < TILE; t++) a[t] = a[t] + u * xt[t]; } \
-        if (!last) { for (int t = 0; t < TILE; t++) s[t] = a[t]; continue; } \
+        if ((B) > VG_IB && !last) { for (int t = 0; t < TILE; t++) s[t] = a[t]; continue; } \
         for (int t = 0; t < TILE; t++) if (q + t < (P)) GM[wa(j, q + t)] += a[t]; \
       } \
     } \
