@@ -17,7 +17,13 @@ Values are left alone: write the array back (`load`) when you need them.
 """
 from __future__ import annotations
 
+import ctypes
+import threading
+
 import numpy as np
+
+from ..value import Value
+from .trace import shape_of
 
 
 class FlatStep:
@@ -32,11 +38,14 @@ class FlatStep:
 
     def __call__(self, theta, *args):
         """(loss, gradient array) for the parameters at `theta`, on these arguments."""
-        prog = self.compiled.program(args)
-        plan = self._plans.get(id(prog))
-        if plan is None or plan[0] is not prog:
-            plan = self._plans[id(prog)] = (prog, _Plan(prog, self.params))
-        result = plan[1].run(theta, args)
+        # a step is tens of microseconds of C: the program is found by its arguments' shapes
+        # without going through compiled.program's general lookup when they are plain arrays
+        key = tuple(a.shape if type(a) is np.ndarray else shape_of(a) for a in args)
+        found = self._plans.get(key)  # (program, plan) by shapes
+        if found is None or self.compiled.programs.get(key) is not found[0]:
+            prog = self.compiled.program(args)
+            found = self._plans[key] = (prog, _Plan(prog, self.params))
+        result = found[1].run(theta, args)
         if result is None:  # a guard, a non-finite value or a numpy program: through the Values
             return self._through_values(theta, args)
         return result
@@ -57,7 +66,9 @@ class FlatStep:
 
 
 class _Plan:
-    """Where each parameter sits in one C program's parameter buffer."""
+    """Where each parameter sits in one C program's parameter buffer, and the buffers and their
+    addresses made once: a call copies theta, the arguments and the few other leaves in, and
+    the gradient out, with no other allocation."""
 
     def __init__(self, prog, params):
         self.prog = prog
@@ -76,39 +87,71 @@ class _Plan:
         self.reached = np.array([j >= 0 for j in where])
         self.pos = np.array([j for j in where if j >= 0], dtype=np.intp)
         mine = set(self.pos.tolist())
-        self.others = [(j, v) for j, v in enumerate(t.params) if j not in mine]  # constants & co.
+        ns = r.n_scalar
+        # other leaves (constants & co.): read at every call, as a compiled call does
+        self.scalar_others = [(j, v) for j, v in enumerate(t.params) if j not in mine and j < ns]
+        self.batched_others = [v for j, v in enumerate(t.params) if j >= ns]
         self.n_par = sum(np.size(v.data) for v in t.params)
         self.buffer = np.zeros(max(self.n_par, 1))
+        self.tail = self.buffer[ns:self.n_par]
         # the layered C code lays nn's parameters out in the model's own order: then theta is
         # one slice of the buffer, copied as a block (no gather, no scatter)
         a = int(self.pos[0]) if len(self.pos) else 0
         self.span = a if (self.reached.all() and np.array_equal(self.pos, np.arange(a, a + len(self.pos)))) else None
+        self.inp = None  # made at the first call, from the arguments' shapes
+        if self.numpy:  # its arrays are the runner's, per thread: only the buffer needs a lock
+            self.lock, self.grad_checked = threading.Lock(), False
+            return
+        self.lock = r.lock  # the C code's arrays are the library's
+        # the structured C code checks the gradient's finiteness itself (its return value)
+        try:
+            self.grad_checked = bool(ctypes.c_int.in_dll(r.lib, "vg_grad_checked").value)
+        except (ValueError, AttributeError):
+            self.grad_checked = False
+        self.args = (self.buffer.ctypes.data,) + tuple(r._buffers)
+
+    def _views(self, args):
+        """One input buffer, and per argument the view of it its data is copied into: columns
+        of a 2-D argument one after the other, as flatten_args lays them out."""
+        sizes = [int(np.size(a.data if isinstance(a, Value) else a)) for a in args]
+        self.inp = np.zeros(max(sum(sizes), 1))
+        views, o = [], 0
+        for a, n in zip(args, sizes):
+            shape = shape_of(a)
+            v = self.inp[o:o + n]
+            views.append(v.reshape(shape[::-1]).T if len(shape) == 2 else v if shape else None)
+            o += n
+        self.views = views
+        self.scalar_at = [o for o, v in zip(np.cumsum([0] + sizes), views) if v is None]
+        self.inp_addr = self.inp.ctypes.data
 
     def run(self, theta, args):
         if not self.ok:
             return None
+        if self.inp is None:
+            self._views(args)
         r = self.prog.run
-        par = self.buffer
-        ns = r.n_scalar
-        o = ns
-        for j, v in self.others:  # the few other leaves: read now, as a compiled call does
-            if j < ns:
+        par, span = self.buffer, self.span
+        with self.lock:  # the buffers are this plan's, the C code's arrays the library's
+            for j, v in self.scalar_others:
                 par[j] = v.data
+            if self.batched_others:
+                np.concatenate([v.data for v in self.batched_others], out=self.tail)
+            if span is not None:
+                par[span:span + len(self.pos)] = theta
             else:
-                n = np.size(v.data)
-                par[o:o + n] = v.data
-                o += n
-        span = self.span
-        if span is not None:
-            par[span:span + len(self.pos)] = theta
-        else:
-            par[self.pos] = np.asarray(theta)[self.reached]
-        if self.numpy:
-            return self._run_numpy(theta, args)
-        # columns of 2-D arguments one after the other, as flatten_args lays them out
-        inp = np.concatenate([np.asarray(a, dtype=np.float64).T.ravel() for a in args])
-        with r.lock:
-            ok = r.fn(inp.ctypes.data, par.ctypes.data, *r._buffers, 1)
+                par[self.pos] = np.asarray(theta)[self.reached]
+            if self.numpy:
+                return self._run_numpy(args)
+            k = 0
+            for view, a in zip(self.views, args):
+                d = a.data if isinstance(a, Value) else a
+                if view is None:
+                    self.inp[self.scalar_at[k]] = float(d)
+                    k += 1
+                else:
+                    view[...] = d
+            ok = r.fn(self.inp_addr, *self.args, 1)
             if not ok:
                 return None
             if span is not None:
@@ -117,11 +160,11 @@ class _Plan:
                 grad = np.zeros(len(self.reached))
                 grad[self.reached] = r.pgrad[self.pos]
             loss = float(r.out[0])
-        if not np.isfinite(grad).all():
+        if not self.grad_checked and not np.isfinite(grad).all():
             return None
         return loss, grad
 
-    def _run_numpy(self, theta, args):
+    def _run_numpy(self, args):
         """The layered numpy code (numpy_layers.py) on the same buffer; batched leaves read now."""
         from .trace import flatten_args
         r = self.prog.run
