@@ -248,8 +248,12 @@ def _sweep(topo, create_graph):
             g = node.grad
             if type(g) is _Gathered:
                 g = g.resolve()
-            if op is _DOT and not create_graph and type(g) is ndarray and _dot_backward(node, g, active):
-                continue
+            if op is _DOT and not create_graph:
+                if type(g) is ndarray:
+                    if _dot_backward(node, g, active):
+                        continue
+                elif type(g) is float and len(node._a) > 16 and _dot_scalars_backward(node, g):
+                    continue
             out = node if create_graph else node.data
             arity = op.arity
             if arity == 1:
@@ -287,6 +291,37 @@ def _accumulate(p, pg):
             pg = pg.sum()
     cur = p.grad
     p.grad = pg if cur is None else cur + pg  # cur may be a _Gathered: it adds its terms first
+
+
+# -- a dot over many scalars (losses.l2: the parameters with themselves) -----------------------
+
+def _dot_scalars_backward(node, g):
+    """ops.DOT's rule on float data as two array products, added to the weights' gradients,
+    then to the inputs' (the order of the rule's list): False leaves it to the rule (a batch
+    among the data, a Value twice on one side, gradients that are not floats yet)."""
+    ps = node._a
+    datas = [p.data for p in ps]
+    if set(map(type, datas)) != {float}:
+        return False
+    n = len(ps) // 2
+    a = np.array(datas)
+    ws, xs = ps[:n], ps[n:]
+    if len(set(ws)) != n or len(set(xs)) != n:
+        return False
+    for part, pg in ((ws, g * a[n:]), (xs, g * a[:n])):
+        curs = [p.grad for p in part]
+        kinds = set(map(type, curs))
+        if kinds == {type(None)}:
+            new = pg.tolist()
+        elif kinds <= {float, type(None)}:
+            have = [c is not None for c in curs]
+            base = np.array([c if c is not None else 0.0 for c in curs])
+            new = np.where(have, base + pg, pg).tolist()  # None + t is t, even for t = -0.0
+        else:
+            new = [pg_i if c is None else c + pg_i for c, pg_i in zip(curs, pg.tolist())]
+        for p, v in zip(part, new):
+            p.grad = v
+    return True
 
 
 # -- dot nodes over a batch: a few array operations per node, not a few per weight ------------
