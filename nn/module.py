@@ -52,7 +52,14 @@ class Module:
         return out
 
     def parameters(self):
-        return [p for _, p in self.named_parameters()]
+        """The Values of named_parameters(), in its order (built without their names: a step
+        that calls it for a regulariser pays no string per weight)."""
+        if type(self).named_parameters is not Module.named_parameters:  # a subclass's own order
+            return [p for _, p in self.named_parameters()]
+        out = []
+        for attr in vars(self).values():
+            _collect_values(attr, out)
+        return out
 
     def zero_grad(self):
         for p in self.parameters():
@@ -124,6 +131,23 @@ def _collect(attr, name, out):
                 out.append((f"{name}.{i}", item))
             else:
                 _collect(item, f"{name}.{i}", out)
+
+
+def _collect_values(attr, out):
+    """_collect without the names."""
+    if isinstance(attr, Value):
+        out.append(attr)
+    elif isinstance(attr, Module):
+        out.extend(attr.parameters())
+    elif isinstance(attr, (list, tuple)):
+        if set(map(type, attr)) == {Value}:  # a neuron's weights
+            out.extend(attr)
+            return
+        for item in attr:
+            if type(item) is Value:
+                out.append(item)
+            else:
+                _collect_values(item, out)
 
 
 def _number(val, key):
@@ -311,6 +335,11 @@ class Sequential(Module):
         for i, m in enumerate(self._modules):
             out.extend(m.named_parameters(f"{prefix}{i}."))
         return out
+
+    def parameters(self):
+        if type(self).named_parameters is not Sequential.named_parameters:
+            return [p for _, p in self.named_parameters()]
+        return [p for m in self._modules for p in m.parameters()]
 
     def forward(self, x):
         for m in self._modules:
