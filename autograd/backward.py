@@ -155,7 +155,7 @@ def backward(root, grad=None, *, create_graph=False):
     """
     seed = _seed(root, grad, create_graph)
     with gc_paused():
-        inner, leaves = _sweep_order(root)
+        inner, leaves, touch, defer = _sweep_plan(root)
         everything = inner + leaves
         # Each node's gradient from *this* call is gathered in .grad (None = nothing yet);
         # the earlier gradient is added back at the end.
@@ -165,7 +165,7 @@ def backward(root, grad=None, *, create_graph=False):
         prev_mode = _set_grad_enabled(create_graph)
         try:
             root.grad = seed
-            _sweep(inner, create_graph)
+            _sweep(inner, create_graph, touch, defer and not create_graph)
         except BaseException:
             for n, old in zip(everything, olds):
                 n.grad = old
@@ -194,12 +194,21 @@ _op_of = operator.attrgetter("_op")
 def _sweep_order(root):
     """(the op nodes in topological_order's order, the leaves in any order): the sweep needs
     only the first; leaves are gathered in bulk, so a layer's weights cost no Python loop."""
+    return _sweep_plan(root)[:2]
+
+
+def _sweep_plan(root):
+    """_sweep_order's two lists, then what the sweep needs to defer the weight gradients of
+    `autograd.dots` layers: whether it may (no weight in two places of the layers), and the
+    nodes that must see those gradients written first (another use of a layer's weight, as
+    losses.l2's dot)."""
     order, leaves, groups = [], set(), set()
+    weights, slots, leafy = set(), 0, []  # the layers' weights; their places; nodes with leaf parents
     expanded = set()
     stack = [(root, False)]
     push, pop, append, add = stack.append, stack.pop, order.append, expanded.add
     if root._op is None:
-        return [], [root]
+        return [], [root], (), False
     while stack:
         node, done = pop()
         if done:
@@ -219,7 +228,8 @@ def _sweep_order(root):
         if op.arity == "n":  # a dot's weights, say: leaves in bulk
             rows = node._b
             if type(rows) is _DotRows and rows.leaf_ws:  # a node of autograd.dots
-                leaves.update(islice(parents, rows.n))
+                weights.update(islice(parents, rows.n))
+                slots += rows.n
                 if rows in groups:  # the shared inputs were pushed by an earlier node of the
                     continue        # group, and (no cycles) expanded before this one
                 groups.add(rows)
@@ -227,30 +237,51 @@ def _sweep_order(root):
             kinds = list(map(_op_of, parents))
             if None in kinds:
                 leaves.update(compress(parents, map(operator.not_, kinds)))
+                leafy.append((node, parents))
                 parents = list(compress(parents, kinds))
             for p in parents:
                 if p not in expanded:
                     push((p, False))
             continue
+        seen_leaf = False
         for p in parents:
             if p._op is None:
                 leaves.add(p)
+                seen_leaf = True
             elif p not in expanded:
                 push((p, False))
-    return order, list(leaves)
+        if seen_leaf:
+            leafy.append((node, parents))
+    defer = bool(weights) and slots == len(weights)
+    touch = set()
+    shared = weights & leaves if defer else ()
+    if shared:
+        for node, parents in leafy:
+            if not shared.isdisjoint(parents):
+                if type(node._b) is _DotRows and node._b.leaf_ws:  # a layer's weight is its input
+                    defer = False
+                    break
+                touch.add(node)
+    leaves |= weights
+    return order, list(leaves), touch, defer
 
 
-def _sweep(topo, create_graph):
+def _sweep(topo, create_graph, touch=(), defer=False):
     active = []  # the _DotRows met in this sweep: their stacked inputs and gathered gradients
+    ok = False
     try:
         for node in reversed(topo):
             op = node._op
+            if touch and node in touch:  # it adds to a layer's weight: the layers' terms go first
+                for rows in active:
+                    if rows.pend:
+                        _flush(rows)
             g = node.grad
             if type(g) is _Gathered:
                 g = g.resolve()
             if op is _DOT and not create_graph:
                 if type(g) is ndarray:
-                    if _dot_backward(node, g, active):
+                    if _dot_backward(node, g, active, defer):
                         continue
                 elif type(g) is float and len(node._a) > 16 and _dot_scalars_backward(node, g):
                     continue
@@ -275,11 +306,15 @@ def _sweep(topo, create_graph):
                 grads = op.backward(g, out, xs, node._b) if op.has_k else op.backward(g, out, xs)
                 for p, pg in zip(ps, grads):
                     _accumulate(p, pg)
+        for rows in active:
+            if rows.pend:
+                _flush(rows)
+        ok = True
     finally:
         for rows in active:
-            if rows.gx is not None:
+            if rows.gx is not None and ok:
                 _write_back(rows)
-            rows.xt = rows.bx = rows.bi = rows.si = None
+            rows.xt = rows.bx = rows.bi = rows.si = rows.gx = rows.pend = rows.cur = None
 
 
 def _accumulate(p, pg):
@@ -344,13 +379,60 @@ class _Gathered:
         self.rows, self.i = rows, i
 
     def resolve(self):
-        return _write_back(self.rows)[self.i]
+        rows = self.rows
+        return (_flush(rows) if rows.pend else _write_back(rows))[self.i]
 
     def __add__(self, other):
         return self.resolve() + other
 
     def __radd__(self, other):
         return other + self.resolve()
+
+
+_BLOCK = 1 << 16  # numbers in one product array: big enough to pay numpy's call, small for the cache
+
+
+def _flush(rows):
+    """The waiting nodes of a layer at once, the numbers of one node at a time: each weight
+    gets g_j * x summed over the batch in order (one term: no weight is in two places), each
+    input the terms w_ji * g_j added to its earlier gradient in the sweep's order. Returns
+    the inputs' gradients (rows of one array), written to their `.grad`."""
+    pend, rows.pend = rows.pend, None
+    xt = rows.xt                                   # (batch, n): every input is a batch here
+    batch, n = xt.shape
+    m = len(pend)
+    G = np.array([g for _, _, g in pend])          # (m, batch), the nodes' gradients
+    W = np.array([wd for _, wd, _ in pend])        # (m, n), their weights
+    # weights: rows of products (example, node, input), summed over the examples in order
+    T = np.empty((m, n))
+    GT = np.ascontiguousarray(G.T)
+    step = max(1, _BLOCK // (batch * n))
+    for j in range(0, m, step):
+        T[j:j + step] = ops._sum_rows(GT[:, j:j + step, None] * xt[:, None, :])
+    ws = [w for part, _, _ in pend for w in part]
+    new = T.ravel().tolist()
+    curs = [w.grad for w in ws]
+    if curs.count(None) != len(curs):  # a term came first (from another node): add after it
+        new = [t if c is None else c + t for c, t in zip(curs, new)]
+    for w, t in zip(ws, new):
+        w.grad = t
+    # inputs: (node, input, example) products, added node after node onto the earlier gradient
+    cur, rows.cur = rows.cur, None
+    step = max(1, _BLOCK // (batch * n))
+    acc = None
+    for j in range(0, m, step):
+        p = W[j:j + step, :, None] * G[j:j + step, None, :]
+        first = p[0]
+        if acc is None:
+            for i, c in enumerate(cur):
+                if c is not None:
+                    first[i] = c + first[i]
+        else:
+            first += acc  # acc + p: the same sum, one term on
+        acc = ops._sum_rows(p) if len(p) > 1 else first
+    for x, g in zip(rows.bx, acc):
+        x.grad = g
+    return acc
 
 
 def _write_back(rows):
@@ -360,18 +442,21 @@ def _write_back(rows):
     return gx
 
 
-def _dot_backward(node, g, active):
+def _dot_backward(node, g, active, defer=False):
     """Backward of one dot node whose gradient g is a batch; False leaves it to the rule
-    (weights holding batches, an input used twice, or too few inputs to gain)."""
+    (weights holding batches, an input used twice, or too few inputs to gain). A node of a
+    layer (autograd.dots) whose weights are leaves only waits, with `defer`: `_flush` does
+    all its waiting nodes at once when something needs their terms."""
     ps, rows = node._a, node._b
     if type(rows) is not _DotRows:  # made by dot(): a group of its own
         n = len(ps) // 2
         if n < 3 or len(set(map(id, ps[n:]))) != n:
             return False
         rows = _DotRows(n)
+        defer = False
     n = rows.n
     ws = ps[:n]
-    wd = list(map(_data, ws))
+    wd = [w.data for w in ws]
     if set(map(type, wd)) != {float}:
         return False
     if rows.xt is None:  # the first of its nodes in this sweep: stack the inputs once
@@ -385,6 +470,18 @@ def _dot_backward(node, g, active):
         rows.si = [i for i, d in enumerate(datas) if type(d) is not ndarray]
         rows.bx = [xs[i] for i in rows.bi]
         active.append(rows)
+    if defer and rows.leaf_ws and not rows.si:
+        if rows.pend is None:  # gather the inputs' gradients from here on
+            bx = rows.bx
+            for x in bx:  # another layer still gathering for these inputs writes back first
+                if type(x.grad) is _Gathered:
+                    x.grad.resolve()
+            rows.cur = [x.grad for x in bx]
+            for i, x in enumerate(bx):
+                x.grad = _Gathered(rows, i)
+            rows.pend = []
+        rows.pend.append((ws, wd, g))
+        return True
     w = np.array(wd)
     # weights: g * x_i summed over the batch, one number each
     for v, t in zip(ws, ops._sum_rows(g[:, None] * rows.xt).tolist()):

@@ -495,7 +495,7 @@ def dots(weights, inputs):
         return [dot(ws, xs) for ws in rows]
     out = _weighted_sums(W, X)
     shared = _DotRows(n)
-    shared.leaf_ws = None not in map(_op_of, chain.from_iterable(rows))
+    shared.leaf_ws = set(map(_op_of, chain.from_iterable(rows))) == {None}
     return [_node(o, ops.DOT, tuple(ws) + xs, shared) for ws, o in zip(rows, out)]
 
 
@@ -518,12 +518,13 @@ class _DotRows:
     backward() stacks the shared inputs once per sweep (`xt`) and gathers the inputs'
     gradients in one array (`gx`) until something else reads or adds to them."""
 
-    __slots__ = ("n", "leaf_ws", "xt", "gx", "bx", "bi", "si")
+    __slots__ = ("n", "leaf_ws", "xt", "gx", "bx", "bi", "si", "pend", "cur")
 
     def __init__(self, n):
         self.n = n
         self.leaf_ws = False  # every weight a leaf: backward's ordering takes them in bulk
         self.xt = self.gx = self.bx = self.bi = self.si = None
+        self.pend = self.cur = None  # nodes waiting for backward's _flush; the inputs' earlier grads
 
 
 _data = operator.attrgetter("data")

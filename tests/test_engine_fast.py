@@ -296,6 +296,44 @@ def test_nn_layer_one_example_equals_the_batch():
         assert [o.data for o in one] == [float(b.data[i]) for b in batch]
 
 
+@pytest.mark.parametrize("l2_first", [False, True])
+def test_layer_weights_used_elsewhere_before_and_after_the_layer(l2_first):
+    # backward defers a layer's weight gradients; another use of a weight (losses.l2's dot, a
+    # scalar product) must still add its term before or after the layer's, as the sweep meets it.
+    rng = np.random.default_rng(18)
+    w1, xs = layer_graph(rng, 6, 5, 7, special=0.1)
+    w2 = [[Value(float(w)) for w in row] for row in rng_values(rng, (3, 6))]
+    with np.errstate(all="ignore"):
+        h = [v.relu() for v in autograd.dots(w1, xs)]
+        fit = loss_of(autograd.dots(w2, h), rng, 7)
+        params = [w for row in w1 + w2 for w in row]
+        extra = losses.l2(params, 1e-3) + w1[2][3] * 5.0 + (w2[1][0] * w1[0][0]).tanh()
+        loss = extra + fit if l2_first else fit + extra
+    check_backward(loss)
+
+
+def test_mlp_with_l2_is_the_reference_and_sum_of_squares():
+    rng = np.random.default_rng(19)
+    X, y = rng.standard_normal((20, 2)), rng.choice([-1.0, 1.0], 20)
+    grads = []
+    for reg in (lambda ps: losses.l2(ps, 1e-4), lambda ps: 1e-4 * autograd.sum([p * p for p in ps])):
+        model = MLP(2, [16, 16, 1], seed=3)
+        loss = losses.hinge(model(X), y) + reg(model.parameters())
+        check_backward(loss)
+        grads.append([loss.data] + [p.grad for p in model.parameters()])
+    assert grads[0] == grads[1]  # l2 as one dot: sum(p * p)'s very numbers
+
+
+def test_a_layers_weight_as_the_input_of_another_layer():
+    rng = np.random.default_rng(20)
+    w1, xs = layer_graph(rng, 3, 4, 5)
+    h = autograd.dots(w1, xs)
+    for last in (w1[1][2], Value(0.25)):  # with and without a weight in both layers
+        w2 = [[Value(0.5), Value(-1.5), Value(2.0), last]]
+        out = autograd.dots(w2, h[:3] + [w1[0][0]])  # a weight of layer 1 is a (scalar) input here
+        check_backward(loss_of(h + out, rng, 5))
+
+
 def test_create_graph_through_dots():
     rng = np.random.default_rng(14)
     weights, xs = layer_graph(rng, 3, 4, 5)
