@@ -155,11 +155,11 @@ def backward(root, grad=None, *, create_graph=False):
     """
     seed = _seed(root, grad, create_graph)
     with gc_paused():
-        inner, leaves, touch, defer = _sweep_plan(root)
+        inner, leaves, touch, defer, n_weights = _sweep_plan(root)
         everything = inner + leaves
         # Each node's gradient from *this* call is gathered in .grad (None = nothing yet);
         # the earlier gradient is added back at the end.
-        olds = list(map(_grad, everything))
+        olds = [n.grad for n in everything]
         for n in everything:
             n.grad = None
         prev_mode = _set_grad_enabled(create_graph)
@@ -174,11 +174,14 @@ def backward(root, grad=None, *, create_graph=False):
             _set_grad_enabled(prev_mode)
         # Earlier gradients back: old + new, or new alone where old is the float 0.0 and new
         # not a batch (0.0 + -0.0 would lose the sign). After zero_grad() that holds for every
-        # parameter: checked in bulk, so the usual step has no Python loop over them.
-        k = len(inner)
-        if set(map(type, olds[k:])) == {float} and set(olds[k:]) == {0.0} and \
-                set(map(type, map(_grad, leaves))) == {float}:
-            everything, olds = inner, olds[:k]
+        # parameter: checked in bulk (the leaves, else the layers' weights, last in `leaves`),
+        # so the usual step has no Python loop over them.
+        for k in (len(inner), len(everything) - n_weights):
+            tail = olds[k:]
+            if tail and set(map(type, tail)) == {float} and set(tail) == {0.0} and \
+                    set(map(type, [n.grad for n in everything[k:]])) == {float}:
+                everything, olds = everything[:k], olds[:k]
+                break
         for n, old in zip(everything, olds):
             new = n.grad
             if new is None:
@@ -208,7 +211,7 @@ def _sweep_plan(root):
     stack = [(root, False)]
     push, pop, append, add = stack.append, stack.pop, order.append, expanded.add
     if root._op is None:
-        return [], [root], (), False
+        return [], [root], (), False, 0
     while stack:
         node, done = pop()
         if done:
@@ -234,7 +237,7 @@ def _sweep_plan(root):
                     continue        # group, and (no cycles) expanded before this one
                 groups.add(rows)
                 parents = parents[rows.n:]
-            kinds = list(map(_op_of, parents))
+            kinds = [p._op for p in parents]
             if None in kinds:
                 leaves.update(compress(parents, map(operator.not_, kinds)))
                 leafy.append((node, parents))
@@ -262,8 +265,8 @@ def _sweep_plan(root):
                     defer = False
                     break
                 touch.add(node)
-    leaves |= weights
-    return order, list(leaves), touch, defer
+    leaves -= weights
+    return order, list(leaves) + list(weights), touch, defer, len(weights)
 
 
 def _sweep(topo, create_graph, touch=(), defer=False):
