@@ -336,7 +336,7 @@ def _accumulate(p, pg):
 def _dot_scalars_backward(node, g):
     """ops.DOT's rule on float data as two array products, added to the weights' gradients,
     then to the inputs' (the order of the rule's list): False leaves it to the rule (a batch
-    among the data, a Value twice on one side, gradients that are not floats yet)."""
+    among the data, a Value twice on one side, a gradient that is not a float)."""
     ps = node._a
     datas = [p.data for p in ps]
     if set(map(type, datas)) != {float}:
@@ -344,20 +344,23 @@ def _dot_scalars_backward(node, g):
     n = len(ps) // 2
     a = np.array(datas)
     ws, xs = ps[:n], ps[n:]
-    if len(set(ws)) != n or len(set(xs)) != n:
+    same = ws == xs  # the parameters with themselves (losses.l2): each gets its two terms at once
+    if len(set(ws)) != n or not same and len(set(xs)) != n or \
+            not {type(p.grad) for p in ps} <= {float, type(None)}:
         return False
-    for part, pg in ((ws, g * a[n:]), (xs, g * a[:n])):
+    parts = ((ws, g * a[n:], g * a[:n]),) if same else ((ws, g * a[n:], None), (xs, g * a[:n], None))
+    for part, pg, pg2 in parts:
         curs = [p.grad for p in part]
-        kinds = set(map(type, curs))
-        if kinds == {type(None)}:
-            new = pg.tolist()
-        elif kinds <= {float, type(None)}:
+        nones = curs.count(None)
+        if nones == n:
+            new = pg
+        else:
             have = [c is not None for c in curs]
             base = np.array([c if c is not None else 0.0 for c in curs])
-            new = np.where(have, base + pg, pg).tolist()  # None + t is t, even for t = -0.0
-        else:
-            new = [pg_i if c is None else c + pg_i for c, pg_i in zip(curs, pg.tolist())]
-        for p, v in zip(part, new):
+            new = np.where(have, base + pg, pg)  # None + t is t, even for t = -0.0
+        if pg2 is not None:
+            new = new + pg2
+        for p, v in zip(part, new.tolist()):
             p.grad = v
     return True
 

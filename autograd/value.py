@@ -460,8 +460,10 @@ def dot(ws, xs):
     both = ws + xs
     both = tuple(both) if set(map(type, both)) == {Value} else \
         tuple(_checked(v, "dot", i) for i, v in enumerate(both))
-    _lengths_differ(ops.DOT.name, [x.data for x in both])
-    return _node(ops.DOT.forward([x.data for x in both]), ops.DOT, both, None)
+    datas = [x.data for x in both]
+    if ndarray in set(map(type, datas)):
+        _lengths_differ(ops.DOT.name, datas)
+    return _node(ops.DOT.forward(datas), ops.DOT, both, None)
 
 
 def dots(weights, inputs):

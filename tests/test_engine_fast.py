@@ -440,3 +440,19 @@ def test_gathered_marker_adds_in_either_order():
     rows.gx = np.array([[2.0, 3.0]])
     x.grad = _Gathered(rows, 0)
     assert same(x.grad + np.array([1.0, -1.0]), np.array([3.0, 2.0]))
+
+
+def test_dot_over_many_scalars_adds_to_gradients_of_any_kind():
+    # backward of a dot over floats runs as arrays; gradients already there (a float from an
+    # earlier term; an int a user wrote, added back at the end) keep the rule's order.
+    rng = np.random.default_rng(21)
+    ps = [Value(float(x)) for x in rng_values(rng, (40,), special=0.1)]
+    qs = [Value(float(x)) for x in rng_values(rng, (40,))]
+    with np.errstate(all="ignore"):
+        for ws, xs in ((ps, ps), (ps, qs)):
+            root = autograd.dot(ws, xs) * 3.0 + ps[3] * qs[5] + autograd.dot(ps, ps) * 0.5
+            check_backward(root)
+            for p in ps:
+                p.grad = 0
+            ps[0].grad = 2.5
+            check_backward(root)
