@@ -19,7 +19,7 @@ import numpy as np
 
 from . import ops
 from .ops import ndarray
-from .value import Value, _data, _DotRows, _set_grad_enabled, _thread
+from .value import Value, _DotRows, _set_grad_enabled, _thread
 
 
 class no_grad(ContextDecorator):
@@ -190,8 +190,6 @@ def backward(root, grad=None, *, create_graph=False):
                 n.grad = old + new
 
 
-_grad = operator.attrgetter("grad")
-_op_of = operator.attrgetter("_op")
 
 
 def _sweep_order(root):
@@ -467,7 +465,7 @@ def _dot_backward(node, g, active, defer=False):
         return False
     if rows.xt is None:  # the first of its nodes in this sweep: stack the inputs once
         xs = ps[n:]
-        datas = list(map(_data, xs))
+        datas = [x.data for x in xs]
         x = ops._stack(datas, len(g))
         if x is None or x.shape != (n, len(g)):
             return False

@@ -12,9 +12,7 @@ Operators only look the operation up in `ops` and record it; the rules live ther
 from __future__ import annotations
 
 import numbers
-import operator
 import threading
-from itertools import chain
 
 import numpy as np
 
@@ -116,6 +114,21 @@ def _node(data, op, a, b):
         v._op = v._a = v._b = None
     v.label = ""
     return v
+
+
+def _columns(X, prefix="x"):
+    """One leaf per column of a 2-D numeric array X (n, k), labelled x0, x1, ...: what
+    `Value(X[:, j], f"x{j}")` makes for every j, built from one copy of X (each leaf's data a
+    row of it, shared with no one else)."""
+    rows = np.array(X.T, dtype=np.float64, order="C")
+    out = []
+    for j, row in enumerate(rows):
+        v = _new(Value)
+        v.data, v.grad = row, _zeros(row.shape)
+        v._op = v._a = v._b = None
+        v.label = f"{prefix}{j}"
+        out.append(v)
+    return out
 
 
 def _wrap(x):
@@ -476,13 +489,16 @@ def dots(weights, inputs):
         [-1.5, -2.5]
     """
     rows = [list(ws) for ws in weights]
-    xs = tuple(_checked(v, "dot", i) for i, v in enumerate(inputs))
+    xs = tuple(inputs)
+    if set(map(type, xs)) != {Value}:
+        xs = tuple(_checked(v, "dot", i) for i, v in enumerate(xs))
     for ws in rows:
         if len(ws) != len(xs):
             raise ValueError(f"dot: {len(ws)} weights but {len(xs)} inputs")
     n = len(xs)
     datas = [x.data for x in xs]
-    _lengths_differ(ops.DOT.name, datas)
+    if ndarray in set(map(type, datas)):
+        _lengths_differ(ops.DOT.name, datas)
     batch = ops._batch_of(datas)
     X = ops._stack(datas, batch) if batch and n and len(set(map(id, xs))) == n else None
     if X is None:  # scalars, or an input used twice: one dot at a time
@@ -490,15 +506,15 @@ def dots(weights, inputs):
     rows = [ws if set(map(type, ws)) == {Value} else [_checked(w, "dot", i) for i, w in enumerate(ws)]
             for ws in rows]
     try:
-        W = np.array([list(map(_data, ws)) for ws in rows], dtype=np.float64)
+        W = np.array([[w.data for w in ws] for ws in rows], dtype=np.float64)
         if W.shape != (len(rows), n):
             raise ValueError
     except (TypeError, ValueError):  # a weight holds a batch (or mismatched lengths): the general path
         return [dot(ws, xs) for ws in rows]
     out = _weighted_sums(W, X)
     shared = _DotRows(n)
-    shared.leaf_ws = set(map(_op_of, chain.from_iterable(rows))) == {None}
-    return [_node(o, ops.DOT, tuple(ws) + xs, shared) for ws, o in zip(rows, out)]
+    shared.leaf_ws = {w._op for ws in rows for w in ws} == {None}
+    return [_node(o, ops.DOT, (*ws, *xs), shared) for ws, o in zip(rows, out)]
 
 
 def _weighted_sums(W, X):
@@ -529,8 +545,6 @@ class _DotRows:
         self.pend = self.cur = None  # nodes waiting for backward's _flush; the inputs' earlier grads
 
 
-_data = operator.attrgetter("data")
-_op_of = operator.attrgetter("_op")
 
 
 def logsumexp(values):

@@ -24,6 +24,7 @@ import numpy as np
 
 import autograd
 from autograd import Value
+from autograd.value import _columns
 
 ACTIVATIONS = {
     "relu": lambda v: v.relu(),
@@ -189,6 +190,8 @@ def _as_inputs(x, nin):
     if isinstance(x, np.ndarray) and x.ndim == 2:
         if x.shape[1] != nin:
             raise ValueError(f"expected a batch of shape (n, {nin}), got {x.shape}")
+        if x.dtype.kind in "biuf" and x.shape[0]:  # Value(col)'s checks, once for the array
+            return _columns(x)
         return [Value(col, f"x{j}") for j, col in enumerate(x.T)]
     x = list(x)
     if len(x) != nin:
