@@ -159,13 +159,15 @@ def backward(root, grad=None, *, create_graph=False):
         everything = inner + leaves
         # Each node's gradient from *this* call is gathered in .grad (None = nothing yet);
         # the earlier gradient is added back at the end.
-        olds = [n.grad for n in everything]
+        olds = []
+        keep = olds.append
         for n in everything:
+            keep(n.grad)
             n.grad = None
         prev_mode = _set_grad_enabled(create_graph)
         try:
             root.grad = seed
-            _sweep(inner, create_graph, touch, defer and not create_graph)
+            _sweep(inner, create_graph, touch, 0 if create_graph or not defer else 2 if touch else 1)
         except BaseException:
             for n, old in zip(everything, olds):
                 n.grad = old
@@ -267,7 +269,9 @@ def _sweep_plan(root):
     return order, list(leaves) + list(weights), touch, defer, len(weights)
 
 
-def _sweep(topo, create_graph, touch=(), defer=False):
+def _sweep(topo, create_graph, touch=(), defer=0):
+    """The chain rule node by node; `defer` (1, or 2 when `touch` names other users of the
+    layers' weights) lets the nodes of autograd.dots layers wait for _flush."""
     active = []  # the _DotRows met in this sweep: their stacked inputs and gathered gradients
     ok = False
     try:
@@ -315,7 +319,7 @@ def _sweep(topo, create_graph, touch=(), defer=False):
         for rows in active:
             if rows.gx is not None and ok:
                 _write_back(rows)
-            rows.xt = rows.bx = rows.bi = rows.si = rows.gx = rows.pend = rows.cur = None
+            rows.xt = rows.bx = rows.bi = rows.si = rows.gx = rows.pend = rows.cur = rows.shared = None
 
 
 def _accumulate(p, pg):
@@ -405,19 +409,22 @@ def _flush(rows):
     xt = rows.xt                                   # (batch, n): every input is a batch here
     batch, n = xt.shape
     m = len(pend)
-    G = np.array([g for _, _, g in pend])          # (m, batch), the nodes' gradients
-    W = np.array([wd for _, wd, _ in pend])        # (m, n), their weights
+    wss = [node._a[:n] for node, _ in pend]
+    wd = [[w.data for w in ws] for ws in wss]
+    if {type(d) for row in wd for d in row} != {float}:  # a weight made a batch since forward
+        return _flush_by_the_rule(rows, pend)
+    G = np.array([g for _, g in pend])             # (m, batch), the nodes' gradients
+    W = np.array(wd)                               # (m, n), their weights
     # weights: rows of products (example, node, input), summed over the examples in order
     T = np.empty((m, n))
     GT = np.ascontiguousarray(G.T)
     step = max(1, _BLOCK // (batch * n))
     for j in range(0, m, step):
         T[j:j + step] = ops._sum_rows(GT[:, j:j + step, None] * xt[:, None, :])
-    ws = [w for part, _, _ in pend for w in part]
+    ws = [w for part in wss for w in part]
     new = T.ravel().tolist()
-    curs = [w.grad for w in ws]
-    if curs.count(None) != len(curs):  # a term came first (from another node): add after it
-        new = [t if c is None else c + t for c, t in zip(curs, new)]
+    if rows.shared:  # another node may have added a term first: add after it
+        new = [t if c is None else c + t for c, t in zip([w.grad for w in ws], new)]
     for w, t in zip(ws, new):
         w.grad = t
     # inputs: (node, input, example) products, added node after node onto the earlier gradient
@@ -437,6 +444,19 @@ def _flush(rows):
     for x, g in zip(rows.bx, acc):
         x.grad = g
     return acc
+
+
+def _flush_by_the_rule(rows, pend):
+    """The waiting nodes one by one through ops.DOT's rule, in order (the inputs get back
+    their earlier gradients first): what the sweep would have done had they not waited."""
+    for x, c in zip(rows.bx, rows.cur):
+        x.grad = c
+    rows.cur = None
+    for node, g in pend:
+        ps = node._a
+        for p, pg in zip(ps, _DOT.backward(g, node.data, [p.data for p in ps])):
+            _accumulate(p, pg)
+    return [x.grad for x in rows.bx]
 
 
 def _write_back(rows):
@@ -459,10 +479,6 @@ def _dot_backward(node, g, active, defer=False):
         rows = _DotRows(n)
         defer = False
     n = rows.n
-    ws = ps[:n]
-    wd = [w.data for w in ws]
-    if set(map(type, wd)) != {float}:
-        return False
     if rows.xt is None:  # the first of its nodes in this sweep: stack the inputs once
         xs = ps[n:]
         datas = [x.data for x in xs]
@@ -474,7 +490,7 @@ def _dot_backward(node, g, active, defer=False):
         rows.si = [i for i, d in enumerate(datas) if type(d) is not ndarray]
         rows.bx = [xs[i] for i in rows.bi]
         active.append(rows)
-    if defer and rows.leaf_ws and not rows.si:
+    if defer and rows.leaf_ws and not rows.si:  # its weights are read when it runs (_flush)
         if rows.pend is None:  # gather the inputs' gradients from here on
             bx = rows.bx
             for x in bx:  # another layer still gathering for these inputs writes back first
@@ -484,8 +500,13 @@ def _dot_backward(node, g, active, defer=False):
             for i, x in enumerate(bx):
                 x.grad = _Gathered(rows, i)
             rows.pend = []
-        rows.pend.append((ws, wd, g))
+            rows.shared = defer == 2
+        rows.pend.append((node, g))
         return True
+    ws = ps[:n]
+    wd = [w.data for w in ws]
+    if set(map(type, wd)) != {float}:
+        return False
     w = np.array(wd)
     # weights: g * x_i summed over the batch, one number each
     for v, t in zip(ws, ops._sum_rows(g[:, None] * rows.xt).tolist()):

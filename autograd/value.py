@@ -536,13 +536,14 @@ class _DotRows:
     backward() stacks the shared inputs once per sweep (`xt`) and gathers the inputs'
     gradients in one array (`gx`) until something else reads or adds to them."""
 
-    __slots__ = ("n", "leaf_ws", "xt", "gx", "bx", "bi", "si", "pend", "cur")
+    __slots__ = ("n", "leaf_ws", "xt", "gx", "bx", "bi", "si", "pend", "cur", "shared")
 
     def __init__(self, n):
         self.n = n
         self.leaf_ws = False  # every weight a leaf: backward's ordering takes them in bulk
         self.xt = self.gx = self.bx = self.bi = self.si = None
         self.pend = self.cur = None  # nodes waiting for backward's _flush; the inputs' earlier grads
+        self.shared = None  # whether other nodes add to the weights too (in this sweep)
 
 
 

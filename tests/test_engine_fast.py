@@ -456,3 +456,15 @@ def test_dot_over_many_scalars_adds_to_gradients_of_any_kind():
                 p.grad = 0
             ps[0].grad = 2.5
             check_backward(root)
+
+
+def test_a_weight_that_became_a_batch_after_forward_takes_the_rule():
+    # A layer's nodes wait in backward and read their weights when they run; a weight whose
+    # data was replaced by a batch since forward sends the waiting nodes through the rule.
+    rng = np.random.default_rng(22)
+    weights, xs = layer_graph(rng, 4, 5, 3)
+    with np.errstate(all="ignore"):
+        h = [v.tanh() for v in autograd.dots(weights, xs)]
+        loss = loss_of(h + [xs[0] * 2.0], rng, 3)
+    weights[2][1].data = rng_values(rng, (3,))
+    check_backward(loss)
