@@ -159,10 +159,8 @@ def backward(root, grad=None, *, create_graph=False):
         everything = inner + leaves
         # Each node's gradient from *this* call is gathered in .grad (None = nothing yet);
         # the earlier gradient is added back at the end.
-        olds = []
-        keep = olds.append
+        olds = [n.grad for n in everything]
         for n in everything:
-            keep(n.grad)
             n.grad = None
         prev_mode = _set_grad_enabled(create_graph)
         try:
@@ -340,17 +338,20 @@ def _dot_scalars_backward(node, g):
     then to the inputs' (the order of the rule's list): False leaves it to the rule (a batch
     among the data, a Value twice on one side, a gradient that is not a float)."""
     ps = node._a
-    datas = [p.data for p in ps]
-    if set(map(type, datas)) != {float}:
-        return False
     n = len(ps) // 2
-    a = np.array(datas)
     ws, xs = ps[:n], ps[n:]
     same = ws == xs  # the parameters with themselves (losses.l2): each gets its two terms at once
-    if len(set(ws)) != n or not same and len(set(xs)) != n or \
-            not {type(p.grad) for p in ps} <= {float, type(None)}:
+    half = ws if same else ps
+    datas = [p.data for p in half]
+    if set(map(type, datas)) != {float} or len(set(ws)) != n or not same and len(set(xs)) != n or \
+            not {type(p.grad) for p in half} <= {float, type(None)}:
         return False
-    parts = ((ws, g * a[n:], g * a[:n]),) if same else ((ws, g * a[n:], None), (xs, g * a[:n], None))
+    a = np.array(datas)
+    if same:
+        pg = g * a
+        parts = ((ws, pg, pg),)
+    else:
+        parts = ((ws, g * a[n:], None), (xs, g * a[:n], None))
     for part, pg, pg2 in parts:
         curs = [p.grad for p in part]
         nones = curs.count(None)

@@ -465,15 +465,22 @@ def dot(ws, xs):
         >>> autograd.dot([Value(2.0), Value(3.0)], [1.0, -1.0]).data
         -1.0
     """
-    ws, xs = list(ws), list(xs)
+    same = ws is xs  # dot(params, params), losses.l2: each half checked and read once
+    ws = list(ws)
+    xs = ws if same else list(xs)
     if len(ws) != len(xs):
         raise ValueError(f"dot: {len(ws)} weights but {len(xs)} inputs")
     if not ws:
         return Value(0.0)
-    both = ws + xs
-    both = tuple(both) if set(map(type, both)) == {Value} else \
-        tuple(_checked(v, "dot", i) for i, v in enumerate(both))
-    datas = [x.data for x in both]
+    if same and set(map(type, ws)) == {Value}:
+        both = (*ws, *ws)
+        datas = [x.data for x in ws]
+        datas += datas
+    else:
+        both = ws + xs
+        both = tuple(both) if set(map(type, both)) == {Value} else \
+            tuple(_checked(v, "dot", i) for i, v in enumerate(both))
+        datas = [x.data for x in both]
     if ndarray in set(map(type, datas)):
         _lengths_differ(ops.DOT.name, datas)
     return _node(ops.DOT.forward(datas), ops.DOT, both, None)
