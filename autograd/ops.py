@@ -94,6 +94,8 @@ def _symbolic(*args):
 
 def data(x):
     """The raw number(s) of a Value, or x itself (a symbol stands for its own data)."""
+    if type(x) is ndarray or type(x) is float:  # the sweep's usual case, without hasattr's miss
+        return x
     return x.data if _is_value(x) else x
 
 

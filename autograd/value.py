@@ -21,6 +21,7 @@ from .ops import ndarray
 
 _new = object.__new__
 _zeros = np.zeros
+_f64 = np.dtype(np.float64)
 
 
 class _PerThread(threading.local):
@@ -135,6 +136,13 @@ def _wrap(x):
     """Numbers and arrays met by an operator become constant leaves; anything else is refused."""
     if type(x) is Value:
         return x
+    if type(x) is ndarray and x.dtype == _f64 and x.ndim == 1 and x.size:  # Value(x)'s checks
+        v = _new(Value)
+        v.data = x.copy()  # never the caller's array
+        v.grad = _zeros(x.shape)
+        v._op = v._a = v._b = None
+        v.label = ""
+        return v
     if isinstance(x, (numbers.Real, ndarray)):
         return Value(x)
     return None
