@@ -398,6 +398,7 @@ class _Gathered:
         return other + self.resolve()
 
 
+_F64 = np.dtype(np.float64)
 _BLOCK = 1 << 16  # numbers in one product array: big enough to pay numpy's call, small for the cache
 
 
@@ -410,19 +411,23 @@ def _flush(rows):
     xt = rows.xt                                   # (batch, n): every input is a batch here
     batch, n = xt.shape
     m = len(pend)
-    wss = [node._a[:n] for node, _ in pend]
-    wd = [[w.data for w in ws] for ws in wss]
-    if {type(d) for row in wd for d in row} != {float}:  # a weight made a batch since forward
+    ws = []
+    for node, _ in pend:
+        ws += node._a[:n]
+    try:
+        W = np.array([w.data for w in ws])
+    except ValueError:  # floats and batches mixed: numpy's "inhomogeneous shape"
+        W = None
+    if W is None or W.dtype != _F64 or W.ndim != 1:  # a weight made a batch since forward
         return _flush_by_the_rule(rows, pend)
+    W = W.reshape(m, n)                            # (m, n), the weights
     G = np.array([g for _, g in pend])             # (m, batch), the nodes' gradients
-    W = np.array(wd)                               # (m, n), their weights
     # weights: rows of products (example, node, input), summed over the examples in order
     T = np.empty((m, n))
     GT = np.ascontiguousarray(G.T)
     step = max(1, _BLOCK // (batch * n))
     for j in range(0, m, step):
         T[j:j + step] = ops._sum_rows(GT[:, j:j + step, None] * xt[:, None, :])
-    ws = [w for part in wss for w in part]
     new = T.ravel().tolist()
     if rows.shared:  # another node may have added a term first: add after it
         new = [t if c is None else c + t for c, t in zip([w.grad for w in ws], new)]
