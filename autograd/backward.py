@@ -424,10 +424,16 @@ def _flush(rows):
     G = np.array([g for _, g in pend])             # (m, batch), the nodes' gradients
     # weights: rows of products (example, node, input), summed over the examples in order
     T = np.empty((m, n))
-    GT = np.ascontiguousarray(G.T)
     step = max(1, _BLOCK // (batch * n))
-    for j in range(0, m, step):
-        T[j:j + step] = ops._sum_rows(GT[:, j:j + step, None] * xt[:, None, :])
+    if step == 1 and n > 1:  # big layers: node by node in one reused buffer
+        p = np.empty((batch, n))
+        for j in range(m):
+            np.multiply(G[j][:, None], xt, out=p)
+            np.add.reduce(p, axis=0, initial=-0.0, out=T[j])  # = ops._sum_rows(p)
+    else:
+        GT = np.ascontiguousarray(G.T)
+        for j in range(0, m, step):
+            T[j:j + step] = ops._sum_rows(GT[:, j:j + step, None] * xt[:, None, :])
     new = T.ravel().tolist()
     if rows.shared:  # another node may have added a term first: add after it
         new = [t if c is None else c + t for c, t in zip([w.grad for w in ws], new)]

@@ -538,6 +538,13 @@ def _weighted_sums(W, X):
     k, n = W.shape
     out = np.empty((k, X.shape[1]))
     step = max(1, (1 << 16) // max(1, n * X.shape[1]))
+    if step == 1 and X.shape[1] > 1:  # big rows: one reused buffer, no new array per row
+        p = np.empty(X.shape)
+        for j in range(k):
+            np.multiply(W[j][:, None], X, out=p)
+            p[0] += 0.0
+            np.add.reduce(p, axis=0, initial=-0.0, out=out[j])
+        return out
     WT = np.ascontiguousarray(W.T)
     for j in range(0, k, step):
         p = WT[:, j:j + step, None] * X[:, None, :]  # (n, rows, batch): products, input by input
