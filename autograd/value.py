@@ -532,6 +532,24 @@ def dots(weights, inputs):
     return [_node(o, ops.DOT, (*ws, *xs), shared) for ws, o in zip(rows, out)]
 
 
+def _biased(sums, biases, op=None):
+    """[op(s + b) for s, b in zip(sums, biases)] (op None: s + b) for a layer's dot nodes, each
+    an `add` node and an `op` node as `+` and the method make them, with the data computed for
+    all rows at once; None when it does not apply (a scalar sum, a batched bias)."""
+    datas = [s.data for s in sums]
+    if not datas or {type(d) for d in datas} != {ndarray} or not all(type(b) is Value for b in biases):
+        return None
+    bs = [b.data for b in biases]
+    if {type(d) for d in bs} != {float} or len({len(d) for d in datas}) != 1:
+        return None
+    A = np.array(datas)
+    A += np.array(bs)[:, None]  # each row s + b, as ADD's forward
+    out = [_node(a, ops.ADD, s, b) for a, s, b in zip(A, sums, biases)]
+    if op is not None:
+        out = [_node(r, op, a, None) for r, a in zip(op.forward(A), out)]
+    return out
+
+
 def _weighted_sums(W, X):
     """0.0 + W[j, 0] * X[0] + W[j, 1] * X[1] + ... for every row j, in that order (blocks of
     rows keep the products' array small)."""
