@@ -117,6 +117,23 @@ def _node(data, op, a, b):
     return v
 
 
+def _nodes(datas, op, parents):
+    """[_node(d, op, a, b) for d, (a, b) in zip(datas, parents)] for the rows of a 2-D batch:
+    their zero gradients are rows of one array (each row its node's alone)."""
+    grads = _zeros(datas.shape)
+    record = not _grad_off[0] or _thread.grad
+    out = []
+    for d, g, (a, b) in zip(datas, grads, parents):
+        v = _new(Value)
+        v.data, v.grad, v.label = d, g, ""
+        if record:
+            v._op, v._a, v._b = op, a, b
+        else:
+            v._op = v._a = v._b = None
+        out.append(v)
+    return out
+
+
 def _columns(X, prefix="x"):
     """One leaf per column of a 2-D numeric array X (n, k), labelled x0, x1, ...: what
     `Value(X[:, j], f"x{j}")` makes for every j, built from one copy of X (each leaf's data a
@@ -529,7 +546,7 @@ def dots(weights, inputs):
     out = _weighted_sums(W, X)
     shared = _DotRows(n)
     shared.leaf_ws = {w._op for ws in rows for w in ws} == {None}
-    return [_node(o, ops.DOT, (*ws, *xs), shared) for ws, o in zip(rows, out)]
+    return _nodes(out, ops.DOT, [((*ws, *xs), shared) for ws in rows])
 
 
 def _biased(sums, biases, op=None):
@@ -544,9 +561,9 @@ def _biased(sums, biases, op=None):
         return None
     A = np.array(datas)
     A += np.array(bs)[:, None]  # each row s + b, as ADD's forward
-    out = [_node(a, ops.ADD, s, b) for a, s, b in zip(A, sums, biases)]
+    out = _nodes(A, ops.ADD, zip(sums, biases))
     if op is not None:
-        out = [_node(r, op, a, None) for r, a in zip(op.forward(A), out)]
+        out = _nodes(op.forward(A), op, [(a, None) for a in out])
     return out
 
 
