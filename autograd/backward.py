@@ -190,8 +190,6 @@ def backward(root, grad=None, *, create_graph=False):
                 n.grad = old + new
 
 
-
-
 def _sweep_order(root):
     """(the op nodes in topological_order's order, the leaves in any order): the sweep needs
     only the first; leaves are gathered in bulk, so a layer's weights cost no Python loop."""
