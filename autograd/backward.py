@@ -19,7 +19,7 @@ import numpy as np
 
 from . import ops
 from .ops import ndarray
-from .value import Value, _data, _DotRows, _set_grad_enabled, _thread
+from .value import Value, _DotRows, _set_grad_enabled, _thread
 
 
 class no_grad(ContextDecorator):
@@ -155,17 +155,17 @@ def backward(root, grad=None, *, create_graph=False):
     """
     seed = _seed(root, grad, create_graph)
     with gc_paused():
-        inner, leaves = _sweep_order(root)
+        inner, leaves, touch, defer, n_weights = _sweep_plan(root)
         everything = inner + leaves
         # Each node's gradient from *this* call is gathered in .grad (None = nothing yet);
         # the earlier gradient is added back at the end.
-        olds = list(map(_grad, everything))
+        olds = [n.grad for n in everything]
         for n in everything:
             n.grad = None
         prev_mode = _set_grad_enabled(create_graph)
         try:
             root.grad = seed
-            _sweep(inner, create_graph)
+            _sweep(inner, create_graph, touch, 0 if create_graph or not defer else 2 if touch else 1)
         except BaseException:
             for n, old in zip(everything, olds):
                 n.grad = old
@@ -174,11 +174,14 @@ def backward(root, grad=None, *, create_graph=False):
             _set_grad_enabled(prev_mode)
         # Earlier gradients back: old + new, or new alone where old is the float 0.0 and new
         # not a batch (0.0 + -0.0 would lose the sign). After zero_grad() that holds for every
-        # parameter: checked in bulk, so the usual step has no Python loop over them.
-        k = len(inner)
-        if set(map(type, olds[k:])) == {float} and set(olds[k:]) == {0.0} and \
-                set(map(type, map(_grad, leaves))) == {float}:
-            everything, olds = inner, olds[:k]
+        # parameter: checked in bulk (the leaves, else the layers' weights, last in `leaves`),
+        # so the usual step has no Python loop over them.
+        for k in (len(inner), len(everything) - n_weights):
+            tail = olds[k:]
+            if tail and set(map(type, tail)) == {float} and set(tail) == {0.0} and \
+                    set(map(type, [n.grad for n in everything[k:]])) == {float}:
+                everything, olds = everything[:k], olds[:k]
+                break
         for n, old in zip(everything, olds):
             new = n.grad
             if new is None:
@@ -187,19 +190,24 @@ def backward(root, grad=None, *, create_graph=False):
                 n.grad = old + new
 
 
-_grad = operator.attrgetter("grad")
-_op_of = operator.attrgetter("_op")
-
-
 def _sweep_order(root):
     """(the op nodes in topological_order's order, the leaves in any order): the sweep needs
     only the first; leaves are gathered in bulk, so a layer's weights cost no Python loop."""
+    return _sweep_plan(root)[:2]
+
+
+def _sweep_plan(root):
+    """_sweep_order's two lists, then what the sweep needs to defer the weight gradients of
+    `autograd.dots` layers: whether it may (no weight in two places of the layers), and the
+    nodes that must see those gradients written first (another use of a layer's weight, as
+    losses.l2's dot)."""
     order, leaves, groups = [], set(), set()
+    weights, slots, leafy = set(), 0, []  # the layers' weights; their places; nodes with leaf parents
     expanded = set()
     stack = [(root, False)]
     push, pop, append, add = stack.append, stack.pop, order.append, expanded.add
     if root._op is None:
-        return [], [root]
+        return [], [root], (), False, 0
     while stack:
         node, done = pop()
         if done:
@@ -219,37 +227,65 @@ def _sweep_order(root):
         if op.arity == "n":  # a dot's weights, say: leaves in bulk
             rows = node._b
             if type(rows) is _DotRows and rows.leaf_ws:  # a node of autograd.dots
-                leaves.update(islice(parents, rows.n))
+                weights.update(islice(parents, rows.n))
+                slots += rows.n
                 if rows in groups:  # the shared inputs were pushed by an earlier node of the
                     continue        # group, and (no cycles) expanded before this one
                 groups.add(rows)
                 parents = parents[rows.n:]
-            kinds = list(map(_op_of, parents))
+            kinds = [p._op for p in parents]
             if None in kinds:
                 leaves.update(compress(parents, map(operator.not_, kinds)))
+                leafy.append((node, parents))
                 parents = list(compress(parents, kinds))
             for p in parents:
                 if p not in expanded:
                     push((p, False))
             continue
+        seen_leaf = False
         for p in parents:
             if p._op is None:
                 leaves.add(p)
+                seen_leaf = True
             elif p not in expanded:
                 push((p, False))
-    return order, list(leaves)
+        if seen_leaf:
+            leafy.append((node, parents))
+    defer = bool(weights) and slots == len(weights)
+    touch = set()
+    shared = weights & leaves if defer else ()
+    if shared:
+        for node, parents in leafy:
+            if not shared.isdisjoint(parents):
+                if type(node._b) is _DotRows and node._b.leaf_ws:  # a layer's weight is its input
+                    defer = False
+                    break
+                touch.add(node)
+    leaves -= weights
+    return order, list(leaves) + list(weights), touch, defer, len(weights)
 
 
-def _sweep(topo, create_graph):
+def _sweep(topo, create_graph, touch=(), defer=0):
+    """The chain rule node by node; `defer` (1, or 2 when `touch` names other users of the
+    layers' weights) lets the nodes of autograd.dots layers wait for _flush."""
     active = []  # the _DotRows met in this sweep: their stacked inputs and gathered gradients
+    ok = False
     try:
         for node in reversed(topo):
             op = node._op
+            if touch and node in touch:  # it adds to a layer's weight: the layers' terms go first
+                for rows in active:
+                    if rows.pend:
+                        _flush(rows)
             g = node.grad
             if type(g) is _Gathered:
                 g = g.resolve()
-            if op is _DOT and not create_graph and type(g) is ndarray and _dot_backward(node, g, active):
-                continue
+            if op is _DOT and not create_graph:
+                if type(g) is ndarray:
+                    if _dot_backward(node, g, active, defer):
+                        continue
+                elif type(g) is float and len(node._a) > 16 and _dot_scalars_backward(node, g):
+                    continue
             out = node if create_graph else node.data
             arity = op.arity
             if arity == 1:
@@ -271,11 +307,15 @@ def _sweep(topo, create_graph):
                 grads = op.backward(g, out, xs, node._b) if op.has_k else op.backward(g, out, xs)
                 for p, pg in zip(ps, grads):
                     _accumulate(p, pg)
+        for rows in active:
+            if rows.pend:
+                _flush(rows)
+        ok = True
     finally:
         for rows in active:
-            if rows.gx is not None:
+            if rows.gx is not None and ok:
                 _write_back(rows)
-            rows.xt = rows.bx = rows.bi = rows.si = None
+            rows.xt = rows.bx = rows.bi = rows.si = rows.gx = rows.pend = rows.cur = rows.shared = None
 
 
 def _accumulate(p, pg):
@@ -287,6 +327,43 @@ def _accumulate(p, pg):
             pg = pg.sum()
     cur = p.grad
     p.grad = pg if cur is None else cur + pg  # cur may be a _Gathered: it adds its terms first
+
+
+# -- a dot over many scalars (losses.l2: the parameters with themselves) -----------------------
+
+def _dot_scalars_backward(node, g):
+    """ops.DOT's rule on float data as two array products, added to the weights' gradients,
+    then to the inputs' (the order of the rule's list): False leaves it to the rule (a batch
+    among the data, a Value twice on one side, a gradient that is not a float)."""
+    ps = node._a
+    n = len(ps) // 2
+    ws, xs = ps[:n], ps[n:]
+    same = ws == xs  # the parameters with themselves (losses.l2): each gets its two terms at once
+    half = ws if same else ps
+    datas = [p.data for p in half]
+    if set(map(type, datas)) != {float} or len(set(ws)) != n or not same and len(set(xs)) != n or \
+            not {type(p.grad) for p in half} <= {float, type(None)}:
+        return False
+    a = np.array(datas)
+    if same:
+        pg = g * a
+        parts = ((ws, pg, pg),)
+    else:
+        parts = ((ws, g * a[n:], None), (xs, g * a[:n], None))
+    for part, pg, pg2 in parts:
+        curs = [p.grad for p in part]
+        nones = curs.count(None)
+        if nones == n:
+            new = pg
+        else:
+            have = [c is not None for c in curs]
+            base = np.array([c if c is not None else 0.0 for c in curs])
+            new = np.where(have, base + pg, pg)  # None + t is t, even for t = -0.0
+        if pg2 is not None:
+            new = new + pg2
+        for p, v in zip(part, new.tolist()):
+            p.grad = v
+    return True
 
 
 # -- dot nodes over a batch: a few array operations per node, not a few per weight ------------
@@ -309,13 +386,87 @@ class _Gathered:
         self.rows, self.i = rows, i
 
     def resolve(self):
-        return _write_back(self.rows)[self.i]
+        rows = self.rows
+        return (_flush(rows) if rows.pend else _write_back(rows))[self.i]
 
     def __add__(self, other):
         return self.resolve() + other
 
     def __radd__(self, other):
         return other + self.resolve()
+
+
+_F64 = np.dtype(np.float64)
+_BLOCK = 1 << 16  # numbers in one product array: big enough to pay numpy's call, small for the cache
+
+
+def _flush(rows):
+    """The waiting nodes of a layer at once, the numbers of one node at a time: each weight
+    gets g_j * x summed over the batch in order (one term: no weight is in two places), each
+    input the terms w_ji * g_j added to its earlier gradient in the sweep's order. Returns
+    the inputs' gradients (rows of one array), written to their `.grad`."""
+    pend, rows.pend = rows.pend, None
+    xt = rows.xt                                   # (batch, n): every input is a batch here
+    batch, n = xt.shape
+    m = len(pend)
+    ws = []
+    for node, _ in pend:
+        ws += node._a[:n]
+    try:
+        W = np.array([w.data for w in ws])
+    except ValueError:  # floats and batches mixed: numpy's "inhomogeneous shape"
+        W = None
+    if W is None or W.dtype != _F64 or W.ndim != 1:  # a weight made a batch since forward
+        return _flush_by_the_rule(rows, pend)
+    W = W.reshape(m, n)                            # (m, n), the weights
+    G = np.array([g for _, g in pend])             # (m, batch), the nodes' gradients
+    # weights: rows of products (example, node, input), summed over the examples in order
+    T = np.empty((m, n))
+    step = max(1, _BLOCK // (batch * n))
+    if step == 1 and n > 1:  # big layers: node by node in one reused buffer
+        p = np.empty((batch, n))
+        for j in range(m):
+            np.multiply(G[j][:, None], xt, out=p)
+            np.add.reduce(p, axis=0, initial=-0.0, out=T[j])  # = ops._sum_rows(p)
+    else:
+        GT = np.ascontiguousarray(G.T)
+        for j in range(0, m, step):
+            T[j:j + step] = ops._sum_rows(GT[:, j:j + step, None] * xt[:, None, :])
+    new = T.ravel().tolist()
+    if rows.shared:  # another node may have added a term first: add after it
+        new = [t if c is None else c + t for c, t in zip([w.grad for w in ws], new)]
+    for w, t in zip(ws, new):
+        w.grad = t
+    # inputs: (node, input, example) products, added node after node onto the earlier gradient
+    cur, rows.cur = rows.cur, None
+    step = max(1, _BLOCK // (batch * n))
+    acc = None
+    for j in range(0, m, step):
+        p = W[j:j + step, :, None] * G[j:j + step, None, :]
+        first = p[0]
+        if acc is None:
+            for i, c in enumerate(cur):
+                if c is not None:
+                    first[i] = c + first[i]
+        else:
+            first += acc  # acc + p: the same sum, one term on
+        acc = ops._sum_rows(p) if len(p) > 1 else first
+    for x, g in zip(rows.bx, acc):
+        x.grad = g
+    return acc
+
+
+def _flush_by_the_rule(rows, pend):
+    """The waiting nodes one by one through ops.DOT's rule, in order (the inputs get back
+    their earlier gradients first): what the sweep would have done had they not waited."""
+    for x, c in zip(rows.bx, rows.cur):
+        x.grad = c
+    rows.cur = None
+    for node, g in pend:
+        ps = node._a
+        for p, pg in zip(ps, _DOT.backward(g, node.data, [p.data for p in ps])):
+            _accumulate(p, pg)
+    return [x.grad for x in rows.bx]
 
 
 def _write_back(rows):
@@ -325,23 +476,22 @@ def _write_back(rows):
     return gx
 
 
-def _dot_backward(node, g, active):
+def _dot_backward(node, g, active, defer=False):
     """Backward of one dot node whose gradient g is a batch; False leaves it to the rule
-    (weights holding batches, an input used twice, or too few inputs to gain)."""
+    (weights holding batches, an input used twice, or too few inputs to gain). A node of a
+    layer (autograd.dots) whose weights are leaves only waits, with `defer`: `_flush` does
+    all its waiting nodes at once when something needs their terms."""
     ps, rows = node._a, node._b
     if type(rows) is not _DotRows:  # made by dot(): a group of its own
         n = len(ps) // 2
         if n < 3 or len(set(map(id, ps[n:]))) != n:
             return False
         rows = _DotRows(n)
+        defer = False
     n = rows.n
-    ws = ps[:n]
-    wd = list(map(_data, ws))
-    if set(map(type, wd)) != {float}:
-        return False
     if rows.xt is None:  # the first of its nodes in this sweep: stack the inputs once
         xs = ps[n:]
-        datas = list(map(_data, xs))
+        datas = [x.data for x in xs]
         x = ops._stack(datas, len(g))
         if x is None or x.shape != (n, len(g)):
             return False
@@ -350,6 +500,23 @@ def _dot_backward(node, g, active):
         rows.si = [i for i, d in enumerate(datas) if type(d) is not ndarray]
         rows.bx = [xs[i] for i in rows.bi]
         active.append(rows)
+    if defer and rows.leaf_ws and not rows.si:  # its weights are read when it runs (_flush)
+        if rows.pend is None:  # gather the inputs' gradients from here on
+            bx = rows.bx
+            for x in bx:  # another layer still gathering for these inputs writes back first
+                if type(x.grad) is _Gathered:
+                    x.grad.resolve()
+            rows.cur = [x.grad for x in bx]
+            for i, x in enumerate(bx):
+                x.grad = _Gathered(rows, i)
+            rows.pend = []
+            rows.shared = defer == 2
+        rows.pend.append((node, g))
+        return True
+    ws = ps[:n]
+    wd = [w.data for w in ws]
+    if set(map(type, wd)) != {float}:
+        return False
     w = np.array(wd)
     # weights: g * x_i summed over the batch, one number each
     for v, t in zip(ws, ops._sum_rows(g[:, None] * rows.xt).tolist()):

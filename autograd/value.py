@@ -12,9 +12,7 @@ Operators only look the operation up in `ops` and record it; the rules live ther
 from __future__ import annotations
 
 import numbers
-import operator
 import threading
-from itertools import chain
 
 import numpy as np
 
@@ -23,6 +21,7 @@ from .ops import ndarray
 
 _new = object.__new__
 _zeros = np.zeros
+_f64 = np.dtype(np.float64)
 
 
 class _PerThread(threading.local):
@@ -118,10 +117,49 @@ def _node(data, op, a, b):
     return v
 
 
+def _nodes(datas, op, parents):
+    """[_node(d, op, a, b) for d, (a, b) in zip(datas, parents)] for the rows of a 2-D batch:
+    their zero gradients are rows of one array (each row its node's alone)."""
+    grads = _zeros(datas.shape)
+    record = not _grad_off[0] or _thread.grad
+    out = []
+    for d, g, (a, b) in zip(datas, grads, parents):
+        v = _new(Value)
+        v.data, v.grad, v.label = d, g, ""
+        if record:
+            v._op, v._a, v._b = op, a, b
+        else:
+            v._op = v._a = v._b = None
+        out.append(v)
+    return out
+
+
+def _columns(X, prefix="x"):
+    """One leaf per column of a 2-D numeric array X (n, k), labelled x0, x1, ...: what
+    `Value(X[:, j], f"x{j}")` makes for every j, built from one copy of X (each leaf's data a
+    row of it, shared with no one else)."""
+    rows = np.array(X.T, dtype=np.float64, order="C")
+    out = []
+    for j, row in enumerate(rows):
+        v = _new(Value)
+        v.data, v.grad = row, _zeros(row.shape)
+        v._op = v._a = v._b = None
+        v.label = f"{prefix}{j}"
+        out.append(v)
+    return out
+
+
 def _wrap(x):
     """Numbers and arrays met by an operator become constant leaves; anything else is refused."""
     if type(x) is Value:
         return x
+    if type(x) is ndarray and x.dtype == _f64 and x.ndim == 1 and x.size:  # Value(x)'s checks
+        v = _new(Value)
+        v.data = x.copy()  # never the caller's array
+        v.grad = _zeros(x.shape)
+        v._op = v._a = v._b = None
+        v.label = ""
+        return v
     if isinstance(x, (numbers.Real, ndarray)):
         return Value(x)
     return None
@@ -452,16 +490,25 @@ def dot(ws, xs):
         >>> autograd.dot([Value(2.0), Value(3.0)], [1.0, -1.0]).data
         -1.0
     """
-    ws, xs = list(ws), list(xs)
+    same = ws is xs  # dot(params, params), losses.l2: each half checked and read once
+    ws = list(ws)
+    xs = ws if same else list(xs)
     if len(ws) != len(xs):
         raise ValueError(f"dot: {len(ws)} weights but {len(xs)} inputs")
     if not ws:
         return Value(0.0)
-    both = ws + xs
-    both = tuple(both) if set(map(type, both)) == {Value} else \
-        tuple(_checked(v, "dot", i) for i, v in enumerate(both))
-    _lengths_differ(ops.DOT.name, [x.data for x in both])
-    return _node(ops.DOT.forward([x.data for x in both]), ops.DOT, both, None)
+    if same and set(map(type, ws)) == {Value}:
+        both = (*ws, *ws)
+        datas = [x.data for x in ws]
+        datas += datas
+    else:
+        both = ws + xs
+        both = tuple(both) if set(map(type, both)) == {Value} else \
+            tuple(_checked(v, "dot", i) for i, v in enumerate(both))
+        datas = [x.data for x in both]
+    if ndarray in set(map(type, datas)):
+        _lengths_differ(ops.DOT.name, datas)
+    return _node(ops.DOT.forward(datas), ops.DOT, both, None)
 
 
 def dots(weights, inputs):
@@ -474,13 +521,16 @@ def dots(weights, inputs):
         [-1.5, -2.5]
     """
     rows = [list(ws) for ws in weights]
-    xs = tuple(_checked(v, "dot", i) for i, v in enumerate(inputs))
+    xs = tuple(inputs)
+    if set(map(type, xs)) != {Value}:
+        xs = tuple(_checked(v, "dot", i) for i, v in enumerate(xs))
     for ws in rows:
         if len(ws) != len(xs):
             raise ValueError(f"dot: {len(ws)} weights but {len(xs)} inputs")
     n = len(xs)
     datas = [x.data for x in xs]
-    _lengths_differ(ops.DOT.name, datas)
+    if ndarray in set(map(type, datas)):
+        _lengths_differ(ops.DOT.name, datas)
     batch = ops._batch_of(datas)
     X = ops._stack(datas, batch) if batch and n and len(set(map(id, xs))) == n else None
     if X is None:  # scalars, or an input used twice: one dot at a time
@@ -488,15 +538,33 @@ def dots(weights, inputs):
     rows = [ws if set(map(type, ws)) == {Value} else [_checked(w, "dot", i) for i, w in enumerate(ws)]
             for ws in rows]
     try:
-        W = np.array([list(map(_data, ws)) for ws in rows], dtype=np.float64)
+        W = np.array([[w.data for w in ws] for ws in rows], dtype=np.float64)
         if W.shape != (len(rows), n):
             raise ValueError
     except (TypeError, ValueError):  # a weight holds a batch (or mismatched lengths): the general path
         return [dot(ws, xs) for ws in rows]
     out = _weighted_sums(W, X)
     shared = _DotRows(n)
-    shared.leaf_ws = None not in map(_op_of, chain.from_iterable(rows))
-    return [_node(o, ops.DOT, tuple(ws) + xs, shared) for ws, o in zip(rows, out)]
+    shared.leaf_ws = {w._op for ws in rows for w in ws} == {None}
+    return _nodes(out, ops.DOT, [((*ws, *xs), shared) for ws in rows])
+
+
+def _biased(sums, biases, op=None):
+    """[op(s + b) for s, b in zip(sums, biases)] (op None: s + b) for a layer's dot nodes, each
+    an `add` node and an `op` node as `+` and the method make them, with the data computed for
+    all rows at once; None when it does not apply (a scalar sum, a batched bias)."""
+    datas = [s.data for s in sums]
+    if not datas or {type(d) for d in datas} != {ndarray} or not all(type(b) is Value for b in biases):
+        return None
+    bs = [b.data for b in biases]
+    if {type(d) for d in bs} != {float} or len({len(d) for d in datas}) != 1:
+        return None
+    A = np.array(datas)
+    A += np.array(bs)[:, None]  # each row s + b, as ADD's forward
+    out = _nodes(A, ops.ADD, zip(sums, biases))
+    if op is not None:
+        out = _nodes(op.forward(A), op, [(a, None) for a in out])
+    return out
 
 
 def _weighted_sums(W, X):
@@ -505,6 +573,13 @@ def _weighted_sums(W, X):
     k, n = W.shape
     out = np.empty((k, X.shape[1]))
     step = max(1, (1 << 16) // max(1, n * X.shape[1]))
+    if step == 1 and X.shape[1] > 1:  # big rows: one reused buffer, no new array per row
+        p = np.empty(X.shape)
+        for j in range(k):
+            np.multiply(W[j][:, None], X, out=p)
+            p[0] += 0.0
+            np.add.reduce(p, axis=0, initial=-0.0, out=out[j])
+        return out
     WT = np.ascontiguousarray(W.T)
     for j in range(0, k, step):
         p = WT[:, j:j + step, None] * X[:, None, :]  # (n, rows, batch): products, input by input
@@ -518,16 +593,16 @@ class _DotRows:
     backward() stacks the shared inputs once per sweep (`xt`) and gathers the inputs'
     gradients in one array (`gx`) until something else reads or adds to them."""
 
-    __slots__ = ("n", "leaf_ws", "xt", "gx", "bx", "bi", "si")
+    __slots__ = ("n", "leaf_ws", "xt", "gx", "bx", "bi", "si", "pend", "cur", "shared")
 
     def __init__(self, n):
         self.n = n
         self.leaf_ws = False  # every weight a leaf: backward's ordering takes them in bulk
         self.xt = self.gx = self.bx = self.bi = self.si = None
+        self.pend = self.cur = None  # nodes waiting for backward's _flush; the inputs' earlier grads
+        self.shared = None  # whether other nodes add to the weights too (in this sweep)
 
 
-_data = operator.attrgetter("data")
-_op_of = operator.attrgetter("_op")
 
 
 def logsumexp(values):

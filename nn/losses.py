@@ -110,8 +110,19 @@ def binary_cross_entropy_with_logits(logit, target, reduction="mean"):
 
 
 def l2(params, weight=1.0):
-    """weight * sum of p^2 (add it to the loss for weight decay)."""
-    return weight * autograd.sum([p * p for p in params])
+    """weight * sum of p^2 (add it to the loss for weight decay), as one `dot` of the parameters
+    with themselves: 0.0 + p0*p0 + p1*p1 + ... and 2 p gradients, the very numbers of
+    `sum(p * p for p in params)`, in one node instead of one per parameter.
+
+        >>> from autograd import Value
+        >>> ps = [Value(1.0), Value(-2.0)]
+        >>> loss = l2(ps, 0.5)
+        >>> loss.backward()
+        >>> loss.data, [p.grad for p in ps]
+        (2.5, [1.0, -2.0])
+    """
+    params = list(params)
+    return weight * autograd.dot(params, params)
 
 
 def log_softmax(logits):

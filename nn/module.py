@@ -24,6 +24,8 @@ import numpy as np
 
 import autograd
 from autograd import Value
+from autograd import ops
+from autograd.value import _biased, _columns
 
 ACTIVATIONS = {
     "relu": lambda v: v.relu(),
@@ -37,6 +39,7 @@ ACTIVATIONS = {
     "linear": lambda v: v,
 }
 INITS = ("micrograd", "xavier", "he")
+_ROWWISE = {"relu": ops.RELU, "linear": None}  # exact elementwise forwards: the same bits on a matrix
 
 
 class Module:
@@ -52,7 +55,14 @@ class Module:
         return out
 
     def parameters(self):
-        return [p for _, p in self.named_parameters()]
+        """The Values of named_parameters(), in its order (built without their names: a step
+        that calls it for a regulariser pays no string per weight)."""
+        if type(self).named_parameters is not Module.named_parameters:  # a subclass's own order
+            return [p for _, p in self.named_parameters()]
+        out = []
+        for attr in vars(self).values():
+            _collect_values(attr, out)
+        return out
 
     def zero_grad(self):
         for p in self.parameters():
@@ -126,6 +136,23 @@ def _collect(attr, name, out):
                 _collect(item, f"{name}.{i}", out)
 
 
+def _collect_values(attr, out):
+    """_collect without the names."""
+    if isinstance(attr, Value):
+        out.append(attr)
+    elif isinstance(attr, Module):
+        out.extend(attr.parameters())
+    elif isinstance(attr, (list, tuple)):
+        if set(map(type, attr)) == {Value}:  # a neuron's weights
+            out.extend(attr)
+            return
+        for item in attr:
+            if type(item) is Value:
+                out.append(item)
+            else:
+                _collect_values(item, out)
+
+
 def _number(val, key):
     arr = np.asarray(val, dtype=np.float64) if not isinstance(val, (int, float)) else None
     if arr is not None and arr.ndim != 0:
@@ -165,6 +192,8 @@ def _as_inputs(x, nin):
     if isinstance(x, np.ndarray) and x.ndim == 2:
         if x.shape[1] != nin:
             raise ValueError(f"expected a batch of shape (n, {nin}), got {x.shape}")
+        if x.dtype.kind in "biuf" and x.shape[0]:  # Value(col)'s checks, once for the array
+            return _columns(x)
         return [Value(col, f"x{j}") for j, col in enumerate(x.T)]
     x = list(x)
     if len(x) != nin:
@@ -205,6 +234,10 @@ class Layer(Module):
         if any(type(n) is not Neuron for n in self.neurons):  # a subclass may forward its own way
             return [n(x) for n in self.neurons]
         sums = autograd.dots([n.w for n in self.neurons], x)  # = each Neuron's dot, inputs stacked once
+        if self.activation in _ROWWISE and all(n.activation == self.activation for n in self.neurons):
+            out = _biased(sums, [n.b for n in self.neurons], _ROWWISE[self.activation])
+            if out is not None:  # the same nodes and numbers, each operation once for the layer
+                return out
         return [ACTIVATIONS[n.activation](s + n.b) for n, s in zip(self.neurons, sums)]
 
     def __repr__(self):
@@ -311,6 +344,11 @@ class Sequential(Module):
         for i, m in enumerate(self._modules):
             out.extend(m.named_parameters(f"{prefix}{i}."))
         return out
+
+    def parameters(self):
+        if type(self).named_parameters is not Sequential.named_parameters:
+            return [p for _, p in self.named_parameters()]
+        return [p for m in self._modules for p in m.parameters()]
 
     def forward(self, x):
         for m in self._modules:

@@ -52,9 +52,15 @@ class Optimizer:
 
     def step(self):
         """Update every parameter's .data from its .grad."""
-        data = np.array([p.data for p in self.params], dtype=np.float64)
-        grad = np.array([float(getattr(p.grad, "data", p.grad)) for p in self.params], dtype=np.float64)
-        for p, x in zip(self.params, self.update(data, grad).tolist()):
+        params = self.params
+        n = len(params)
+        data = np.fromiter([p.data for p in params], np.float64, n)
+        grads = [p.grad for p in params]
+        if set(map(type, grads)) == {float}:  # the usual case, read without a call per parameter
+            grad = np.fromiter(grads, np.float64, n)
+        else:  # a Value (create_graph), a numpy scalar
+            grad = np.array([float(getattr(g, "data", g)) for g in grads], dtype=np.float64)
+        for p, x in zip(params, self.update(data, grad).tolist()):
             p.data = x
 
     def update(self, data, grad):

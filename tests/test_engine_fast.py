@@ -296,6 +296,44 @@ def test_nn_layer_one_example_equals_the_batch():
         assert [o.data for o in one] == [float(b.data[i]) for b in batch]
 
 
+@pytest.mark.parametrize("l2_first", [False, True])
+def test_layer_weights_used_elsewhere_before_and_after_the_layer(l2_first):
+    # backward defers a layer's weight gradients; another use of a weight (losses.l2's dot, a
+    # scalar product) must still add its term before or after the layer's, as the sweep meets it.
+    rng = np.random.default_rng(18)
+    w1, xs = layer_graph(rng, 6, 5, 7, special=0.1)
+    w2 = [[Value(float(w)) for w in row] for row in rng_values(rng, (3, 6))]
+    with np.errstate(all="ignore"):
+        h = [v.relu() for v in autograd.dots(w1, xs)]
+        fit = loss_of(autograd.dots(w2, h), rng, 7)
+        params = [w for row in w1 + w2 for w in row]
+        extra = losses.l2(params, 1e-3) + w1[2][3] * 5.0 + (w2[1][0] * w1[0][0]).tanh()
+        loss = extra + fit if l2_first else fit + extra
+    check_backward(loss)
+
+
+def test_mlp_with_l2_is_the_reference_and_sum_of_squares():
+    rng = np.random.default_rng(19)
+    X, y = rng.standard_normal((20, 2)), rng.choice([-1.0, 1.0], 20)
+    grads = []
+    for reg in (lambda ps: losses.l2(ps, 1e-4), lambda ps: 1e-4 * autograd.sum([p * p for p in ps])):
+        model = MLP(2, [16, 16, 1], seed=3)
+        loss = losses.hinge(model(X), y) + reg(model.parameters())
+        check_backward(loss)
+        grads.append([loss.data] + [p.grad for p in model.parameters()])
+    assert grads[0] == grads[1]  # l2 as one dot: sum(p * p)'s very numbers
+
+
+def test_a_layers_weight_as_the_input_of_another_layer():
+    rng = np.random.default_rng(20)
+    w1, xs = layer_graph(rng, 3, 4, 5)
+    h = autograd.dots(w1, xs)
+    for last in (w1[1][2], Value(0.25)):  # with and without a weight in both layers
+        w2 = [[Value(0.5), Value(-1.5), Value(2.0), last]]
+        out = autograd.dots(w2, h[:3] + [w1[0][0]])  # a weight of layer 1 is a (scalar) input here
+        check_backward(loss_of(h + out, rng, 5))
+
+
 def test_create_graph_through_dots():
     rng = np.random.default_rng(14)
     weights, xs = layer_graph(rng, 3, 4, 5)
@@ -402,3 +440,31 @@ def test_gathered_marker_adds_in_either_order():
     rows.gx = np.array([[2.0, 3.0]])
     x.grad = _Gathered(rows, 0)
     assert same(x.grad + np.array([1.0, -1.0]), np.array([3.0, 2.0]))
+
+
+def test_dot_over_many_scalars_adds_to_gradients_of_any_kind():
+    # backward of a dot over floats runs as arrays; gradients already there (a float from an
+    # earlier term; an int a user wrote, added back at the end) keep the rule's order.
+    rng = np.random.default_rng(21)
+    ps = [Value(float(x)) for x in rng_values(rng, (40,), special=0.1)]
+    qs = [Value(float(x)) for x in rng_values(rng, (40,))]
+    with np.errstate(all="ignore"):
+        for ws, xs in ((ps, ps), (ps, qs)):
+            root = autograd.dot(ws, xs) * 3.0 + ps[3] * qs[5] + autograd.dot(ps, ps) * 0.5
+            check_backward(root)
+            for p in ps:
+                p.grad = 0
+            ps[0].grad = 2.5
+            check_backward(root)
+
+
+def test_a_weight_that_became_a_batch_after_forward_takes_the_rule():
+    # A layer's nodes wait in backward and read their weights when they run; a weight whose
+    # data was replaced by a batch since forward sends the waiting nodes through the rule.
+    rng = np.random.default_rng(22)
+    weights, xs = layer_graph(rng, 4, 5, 3)
+    with np.errstate(all="ignore"):
+        h = [v.tanh() for v in autograd.dots(weights, xs)]
+        loss = loss_of(h + [xs[0] * 2.0], rng, 3)
+    weights[2][1].data = rng_values(rng, (3,))
+    check_backward(loss)

@@ -81,8 +81,30 @@ def test_custom_module_finds_values_modules_and_lists():
                      "body.layers.0.neurons.1.w.0", "body.layers.0.neurons.1.b",
                      "extra.0", "extra.1.0"]
     assert len(m([1.0])) == 2
+    assert [p.label for p in m.parameters()] == [p.label for _, p in m.named_parameters()]
+    assert all(a is b for a, (_, b) in zip(m.parameters(), m.named_parameters()))
     with pytest.raises(NotImplementedError):
         Module()(1.0)
+
+
+def test_parameters_follow_an_overridden_named_parameters():
+    # parameters() is built without names; a subclass that orders its own names keeps its order
+    class Reversed(Module):
+        def __init__(self):
+            self.a, self.b = Value(1.0), Value(2.0)
+
+        def named_parameters(self, prefix=""):
+            return [(prefix + "b", self.b), (prefix + "a", self.a)]
+
+    class Outer(Module):
+        def __init__(self):
+            self.inner = Reversed()
+            self.seq = nn.Sequential(Reversed(), nn.Dropout(0.1), Layer(1, 2))
+
+    o = Outer()
+    assert [p.data for p in o.parameters()] == [p.data for _, p in o.named_parameters()]
+    assert all(a is b for a, (_, b) in zip(o.parameters(), o.named_parameters()))
+    assert len(o.parameters()) == 2 + 2 + 4
 
 
 def test_zero_grad():
