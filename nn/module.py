@@ -83,8 +83,10 @@ class Module:
             m = stack.pop()
             found.append(m)
             for attr in vars(m).values():
-                items = attr if isinstance(attr, (list, tuple)) else [attr]
-                stack.extend(x for x in items if isinstance(x, Module))
+                if isinstance(attr, Module):
+                    stack.append(attr)
+                elif isinstance(attr, (list, tuple)):  # a neuron's weights: thousands at width 256
+                    stack += [x for x in attr if isinstance(x, Module)]
         return found
 
     def state_dict(self):

@@ -179,11 +179,12 @@ def fit(model, loss, optimizer, X, y, epochs=10, batch_size=None, val=None, earl
             if step is not None:
                 step.flat.load(theta)  # the Values again, for evaluation, early stopping and the caller
             history["loss"].append(total / count)
-            model.eval()
-            _evaluate(model, loss_fn, X, y, metric_fns, history, "")
-            if val is not None:
-                _evaluate(model, loss_fn, val[0], val[1], metric_fns, history, "val_", with_loss=True)
-            model.train()
+            if metric_fns or val is not None:  # eval mode (Dropout off) only where something is measured
+                model.eval()
+                _evaluate(model, loss_fn, X, y, metric_fns, history, "")
+                if val is not None:
+                    _evaluate(model, loss_fn, val[0], val[1], metric_fns, history, "val_", with_loss=True)
+                model.train()
             logs = {k: v[-1] for k, v in history.items()}
             if bar is not None:
                 bar.set_postfix_str(_line(logs), refresh=False)
