@@ -493,9 +493,10 @@ def minibatches(X, y, batch_size, *, shuffle=True, seed=None):
     batch_size = int(batch_size)
 
     def _gen():
+        # rows gathered once, batches as slices of that copy: a batch never aliases the caller's X
+        Xo, yo = X[order], y[order]
         for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
-            yield X[idx], y[idx]
+            yield Xo[start:start + batch_size], yo[start:start + batch_size]
 
     return _gen()
 

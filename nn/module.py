@@ -46,6 +46,7 @@ class Module:
     """Base class: finds parameters in attributes (Values, Modules, lists of them)."""
 
     training = True
+    _value_lists = ()  # attributes that hold only Values (a neuron's weights): modules() skips them
 
     def named_parameters(self, prefix=""):
         """(name, Value) pairs in a fixed order, e.g. ('layers.0.neurons.3.w.1', v)."""
@@ -82,7 +83,10 @@ class Module:
         while stack:
             m = stack.pop()
             found.append(m)
-            for attr in vars(m).values():
+            plain = type(m)._value_lists
+            for name, attr in vars(m).items():
+                if name in plain:
+                    continue
                 if isinstance(attr, Module):
                     stack.append(attr)
                 elif isinstance(attr, (list, tuple)):  # a neuron's weights: thousands at width 256
@@ -205,6 +209,8 @@ def _as_inputs(x, nin):
 
 class Neuron(Module):
     """activation(w . x + b), the weighted sum as one `dot` node."""
+
+    _value_lists = ("w",)
 
     def __init__(self, nin, activation="relu", init="micrograd", nout=1, rng=None):
         if activation not in ACTIVATIONS:

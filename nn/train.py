@@ -24,7 +24,7 @@ import autograd
 from . import losses as losses_mod
 from . import metrics as metrics_mod
 from .callbacks import Callback  # noqa: F401  (nn.callbacks, beside fit)
-from .data import minibatches
+from .data import minibatches, one_hot
 
 LOSSES = {
     "mse": losses_mod.mse,
@@ -321,14 +321,14 @@ class _CompiledStep:
 
     def targets(self, y):
         """Class indices as one-hot columns (arguments of the trace), for all rows at once."""
-        from .data import one_hot
         return one_hot(y, self.n_classes) if self.one_hot and np.ndim(y) == 1 else y
 
     def __call__(self, theta, Xb, yb):
-        yb = self.targets(yb)
-        if self.flat is None:
-            self.flat = autograd.compile(self._fn, Xb, yb).flat(self.params)
-        return self.flat(theta, Xb, yb)
+        """(loss, gradient array) of one batch; yb as `targets` gives it (fit converts once)."""
+        flat = self.flat
+        if flat is None:
+            flat = self.flat = autograd.compile(self._fn, Xb, yb).flat(self.params)
+        return flat(theta, Xb, yb)
 
 
 class _Same:
