@@ -261,3 +261,44 @@ def test_optimizer_messages():
     with pytest.raises(FloatingPointError,
                        match=r"^RMSProp\.step: the gradient of parameter 0 is nan \(1 non-finite gradients in all\)$"):
         opt.step()
+
+
+# -- autograd.backward ---------------------------------------------------------------------------
+
+def test_is_grad_enabled_is_a_bool():
+    from autograd import is_grad_enabled, no_grad
+    assert is_grad_enabled() is True
+    with no_grad():
+        assert is_grad_enabled() is False
+        with no_grad():
+            assert is_grad_enabled() is False
+        assert is_grad_enabled() is False
+    assert is_grad_enabled() is True
+
+
+def test_batched_dot_with_an_input_used_twice():
+    # dot(w, [x, x, y]) over a batch: x receives w0 + w1 per example, y receives w2
+    w = [Value(0.5), Value(-2.0), Value(3.0)]
+    x = Value(np.array([1.0, 2.0, 3.0]))
+    y = Value(np.array([-1.0, 4.0, 0.25]))
+    out = autograd.dot(w, [x, x, y])
+    assert list(out.data) == [0.5 - 2.0 - 3.0, 1.0 - 4.0 + 12.0, 1.5 - 6.0 + 0.75]
+    (out * Value(np.array([1.0, 10.0, 100.0]))).sum().backward()
+    assert list(x.grad) == [-1.5, -15.0, -150.0]
+    assert list(y.grad) == [3.0, 30.0, 300.0]
+    assert [p.grad for p in w] == [321.0, 321.0, -1.0 + 40.0 + 25.0]
+
+
+def test_batched_weights_shared_by_two_dots_get_both_contributions():
+    # eager twin of the C test above, with dots of three inputs (the batched dot backward):
+    # each weight's gradient from the second dot is added to the first's, not written over it
+    w = [Value(0.5), Value(-1.5), Value(2.0)]
+    x0, x1, x2 = (Value(np.array(v)) for v in ([1.0, 2.0], [3.0, 5.0], [-1.0, 0.25]))
+    loss = (autograd.dot(w, [x0, x1, x2]) + autograd.dot(w, [x1, x2, x0]) * 3.0).sum()
+    loss.backward()
+    # d/dw0 = sum(x0) + 3 sum(x1) = 3 + 24; d/dw1 = sum(x1) + 3 sum(x2) = 8 - 2.25;
+    # d/dw2 = sum(x2) + 3 sum(x0) = -0.75 + 9
+    assert [p.grad for p in w] == [27.0, 5.75, 8.25]
+    assert list(x0.grad) == [0.5 + 3 * 2.0] * 2   # w0 in the first dot, w2 in the second
+    assert list(x1.grad) == [-1.5 + 3 * 0.5] * 2
+    assert list(x2.grad) == [2.0 + 3 * -1.5] * 2
