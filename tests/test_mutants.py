@@ -305,15 +305,16 @@ def test_batched_weights_shared_by_two_dots_get_both_contributions():
 
 
 def test_batched_dot_with_scalar_inputs():
-    # a scalar input of a batched dot receives g * w summed over the batch, a batched one g * w;
-    # s is also used after the dot, so its gradient from there is already in place: they add
+    # a scalar input of a batched dot receives g * w summed over the batch, a batched one g * w
+    # (its own weight's, not the first one's); s is also used after the dot, so its gradient
+    # from there is already in place: they add
     w = [Value(0.5), Value(-1.5), Value(2.0)]
     x = Value(np.array([1.0, 2.0, 4.0]))
     s = Value(3.0)
     g = Value(np.array([1.0, 10.0, 100.0]))
-    d = (autograd.dot(w, [x, s, 0.25]) * g).sum()  # 0.5 * 421 - 1.5 * 3 * 111 + 0.25 * 2 * 111
-    assert d.data == -233.5
+    d = (autograd.dot(w, [s, x, 0.25]) * g).sum()  # 0.5 * 3 * 111 - 1.5 * 421 + 2 * 0.25 * 111
+    assert d.data == -409.5
     (d * s).backward()  # the dot's gradient is 3 g
-    assert s.grad == -233.5 + 3.0 * -1.5 * 111.0
-    assert list(x.grad) == [1.5, 15.0, 150.0]
-    assert [p.grad for p in w] == [3.0 * 421.0, 9.0 * 111.0, 0.75 * 111.0]
+    assert s.grad == -409.5 + 3.0 * 0.5 * 111.0
+    assert list(x.grad) == [-4.5, -45.0, -450.0]
+    assert [p.grad for p in w] == [9.0 * 111.0, 3.0 * 421.0, 0.75 * 111.0]
