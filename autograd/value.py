@@ -495,7 +495,7 @@ def dots(weights, inputs):
         return [dot(ws, xs) for ws in rows]
     out = _weighted_sums(W, X)
     shared = _DotRows(n)
-    shared.leaf_ws = None not in map(_op_of, chain.from_iterable(rows))
+    shared.leaf_ws = set(map(_op_of, chain.from_iterable(rows))) == {None}  # all leaves
     return [_node(o, ops.DOT, tuple(ws) + xs, shared) for ws, o in zip(rows, out)]
 
 

@@ -318,3 +318,18 @@ def test_batched_dot_with_scalar_inputs():
     assert s.grad == -409.5 + 3.0 * 0.5 * 111.0
     assert list(x.grad) == [-4.5, -45.0, -450.0]
     assert [p.grad for p in w] == [9.0 * 111.0, 3.0 * 421.0, 0.75 * 111.0]
+
+
+def test_dots_over_a_batch_with_computed_weights_passes_their_gradient_on():
+    # autograd.dots takes a group's weights in bulk as leaves only when every weight is a leaf;
+    # computed weights (tied, scaled) are nodes whose parents need their gradient
+    # (a regression: the flag was inverted, and v got 0)
+    v = [Value(1.0), Value(2.0), Value(3.0)]
+    xs = [Value(np.array(c)) for c in ([1.0, 2.0], [3.0, 4.0], [5.0, 6.0])]
+    (out,) = autograd.dots([[p * 2.0 for p in v]], xs)
+    out.sum().backward()
+    assert [p.grad for p in v] == [6.0, 14.0, 22.0]  # 2 * sum(x_i)
+    w = [Value(1.0), Value(2.0), Value(3.0)]
+    rows = autograd.dots([w, [w[0] * 1.0, w[1], w[2]]], xs)  # one computed weight in the group
+    (rows[0] + rows[1]).sum().backward()
+    assert [p.grad for p in w] == [6.0, 14.0, 22.0]
