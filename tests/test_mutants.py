@@ -170,3 +170,166 @@ def test_gradcheck_message_names_every_input_element_and_output():
         gradcheck(lambda x: x * _detached(x), [Value(0.5)])  # one output, one scalar input
     (line,) = str(e.value).splitlines()[1:]
     assert line.startswith("  input 0: analytic 0.5, numeric ") and line.endswith("   <-- mismatch")
+
+
+# -- nn.optim ------------------------------------------------------------------------------------
+
+from nn import optim  # noqa: E402
+
+_OPTIMIZERS = [(optim.SGD, dict(lr=0.1, momentum=0.9)),
+               (optim.RMSProp, dict(lr=0.01, centered=True, momentum=0.5)),
+               (optim.Adam, dict(lr=0.05, amsgrad=True))]
+
+
+@pytest.mark.parametrize("cls,kw", _OPTIMIZERS)
+def test_optimizer_state_and_update_are_float64_arrays(cls, kw):
+    # update() is what nn.fit(compile=True) calls on its parameter array: the new data and
+    # every buffer stay float64 arrays (a zero buffer of dtype object would turn them into
+    # arrays of Python objects: same digits, every later step in slow object arithmetic).
+    opt = cls([Value(0.5), Value(-1.0)], **kw)
+    data = np.array([0.5, -1.0])
+    for g in ([0.25, -2.0], [1.0, 0.5]):
+        data = opt.update(data, np.array(g))
+        assert type(data) is np.ndarray and data.dtype == np.float64
+    assert opt.state and all(v.dtype == np.float64 and v.shape == (2,) for v in opt.state.values())
+
+
+def test_rmsprop_centered_grad_avg_is_the_running_mean_of_the_gradient():
+    # torch's RMSprop state: grad_avg = alpha * grad_avg + (1 - alpha) * g (a plus: the sign
+    # of the mean cancels in sq - ga^2, but the state is saved and loaded)
+    opt = optim.RMSProp([Value(1.0)], lr=0.01, alpha=0.5, centered=True)
+    opt.update(np.array([1.0]), np.array([2.0]))
+    assert opt.state_dict()["state"]["grad_avg"] == [1.0]  # 0.5 * 0 + 0.5 * 2
+    opt.update(np.array([1.0]), np.array([-4.0]))
+    assert opt.state_dict()["state"]["grad_avg"] == [-1.5]  # 0.5 * 1 + 0.5 * -4
+
+
+def test_optimizer_state_holds_only_the_buffers_in_use():
+    # as torch's state: no momentum buffer without momentum, no grad_avg unless centered
+    for cls, kw, keys in [(optim.RMSProp, {}, {"square_avg"}),
+                          (optim.RMSProp, dict(momentum=0.9), {"square_avg", "momentum_buffer"}),
+                          (optim.SGD, {}, set()),
+                          (optim.Adam, {}, {"exp_avg", "exp_avg_sq"})]:
+        p = Value(1.0)
+        opt = cls([p], **kw)
+        p.grad = 0.5
+        opt.step()
+        assert set(opt.state_dict()["state"]) == keys, (cls, kw)
+
+
+def test_infinite_parameter_without_weight_decay_stays_infinite():
+    # no weight decay: g is used as it is (g + 0 * inf would be nan), as torch does
+    p = Value(math.inf)
+    opt = optim.SGD([p], lr=0.1)
+    p.grad = 1.0
+    opt.step()
+    assert p.data == math.inf
+
+
+def test_optimizer_and_schedule_defaults():
+    p = Value(1.0)
+    opt = optim.SGD([p])
+    assert opt.lr == 0.01
+    p.grad = 2.0
+    opt.step()
+    assert p.data == 1.0 - 0.01 * 2.0
+    sched = optim.StepLR(optim.SGD([Value(0.0)], lr=1.0), step_size=1)  # gamma 0.1
+    sched.step()
+    assert sched.get_last_lr() == 0.1
+    opt = optim.SGD([Value(0.0)], lr=1.0)
+    sched = optim.LinearLR(opt)  # micrograd's 1 - 0.9 k / 100
+    lrs = [opt.lr]
+    for _ in range(101):
+        sched.step()
+        lrs.append(opt.lr)
+    assert lrs[0] == 1.0 and lrs[50] == pytest.approx(0.55, abs=1e-15)
+    assert lrs[99] == pytest.approx(0.109, abs=1e-15) and lrs[100] == lrs[101] == pytest.approx(0.1, abs=1e-15)
+
+
+def test_optimizer_messages():
+    with pytest.raises(ValueError, match=r"^optimizer got an empty parameter list$"):
+        optim.SGD([])
+    with pytest.raises(TypeError, match=r"^Adam got unknown arguments \['momentum'\]$"):
+        optim.Adam([Value(1.0)], momentum=0.9)
+    with pytest.raises(ValueError, match=r"^Nesterov momentum needs momentum > 0 and zero dampening$"):
+        optim.SGD([Value(1.0)], nesterov=True)
+    with pytest.raises(ValueError, match=r"^state_dict is for 'SGD', not Adam$"):
+        optim.Adam([Value(1.0)]).load_state_dict(optim.SGD([Value(1.0)]).state_dict())
+    p = Value(1.0, label="w")
+    opt = optim.RMSProp([p])
+    p.grad = math.nan
+    with pytest.raises(FloatingPointError,
+                       match=r"^RMSProp\.step: the gradient of parameter 0 is nan \(1 non-finite gradients in all\)$"):
+        opt.step()
+
+
+# -- autograd.backward ---------------------------------------------------------------------------
+
+def test_is_grad_enabled_is_a_bool():
+    from autograd import is_grad_enabled, no_grad
+    assert is_grad_enabled() is True
+    with no_grad():
+        assert is_grad_enabled() is False
+        with no_grad():
+            assert is_grad_enabled() is False
+        assert is_grad_enabled() is False
+    assert is_grad_enabled() is True
+
+
+def test_batched_dot_with_an_input_used_twice():
+    # dot(w, [x, x, y]) over a batch: x receives w0 + w1 per example, y receives w2
+    w = [Value(0.5), Value(-2.0), Value(3.0)]
+    x = Value(np.array([1.0, 2.0, 3.0]))
+    y = Value(np.array([-1.0, 4.0, 0.25]))
+    out = autograd.dot(w, [x, x, y])
+    assert list(out.data) == [0.5 - 2.0 - 3.0, 1.0 - 4.0 + 12.0, 1.5 - 6.0 + 0.75]
+    (out * Value(np.array([1.0, 10.0, 100.0]))).sum().backward()
+    assert list(x.grad) == [-1.5, -15.0, -150.0]
+    assert list(y.grad) == [3.0, 30.0, 300.0]
+    assert [p.grad for p in w] == [321.0, 321.0, -1.0 + 40.0 + 25.0]
+
+
+def test_batched_weights_shared_by_two_dots_get_both_contributions():
+    # eager twin of the C test above, with dots of three inputs (the batched dot backward):
+    # each weight's gradient from the second dot is added to the first's, not written over it
+    w = [Value(0.5), Value(-1.5), Value(2.0)]
+    x0, x1, x2 = (Value(np.array(v)) for v in ([1.0, 2.0], [3.0, 5.0], [-1.0, 0.25]))
+    loss = (autograd.dot(w, [x0, x1, x2]) + autograd.dot(w, [x1, x2, x0]) * 3.0).sum()
+    loss.backward()
+    # d/dw0 = sum(x0) + 3 sum(x1) = 3 + 24; d/dw1 = sum(x1) + 3 sum(x2) = 8 - 2.25;
+    # d/dw2 = sum(x2) + 3 sum(x0) = -0.75 + 9
+    assert [p.grad for p in w] == [27.0, 5.75, 8.25]
+    assert list(x0.grad) == [0.5 + 3 * 2.0] * 2   # w0 in the first dot, w2 in the second
+    assert list(x1.grad) == [-1.5 + 3 * 0.5] * 2
+    assert list(x2.grad) == [2.0 + 3 * -1.5] * 2
+
+
+def test_batched_dot_with_scalar_inputs():
+    # a scalar input of a batched dot receives g * w summed over the batch, a batched one g * w
+    # (its own weight's, not the first one's); s is also used after the dot, so its gradient
+    # from there is already in place: they add
+    w = [Value(0.5), Value(-1.5), Value(2.0)]
+    x = Value(np.array([1.0, 2.0, 4.0]))
+    s = Value(3.0)
+    g = Value(np.array([1.0, 10.0, 100.0]))
+    d = (autograd.dot(w, [s, x, 0.25]) * g).sum()  # 0.5 * 3 * 111 - 1.5 * 421 + 2 * 0.25 * 111
+    assert d.data == -409.5
+    (d * s).backward()  # the dot's gradient is 3 g
+    assert s.grad == -409.5 + 3.0 * 0.5 * 111.0
+    assert list(x.grad) == [-4.5, -45.0, -450.0]
+    assert [p.grad for p in w] == [9.0 * 111.0, 3.0 * 421.0, 0.75 * 111.0]
+
+
+def test_dots_over_a_batch_with_computed_weights_passes_their_gradient_on():
+    # autograd.dots takes a group's weights in bulk as leaves only when every weight is a leaf;
+    # computed weights (tied, scaled) are nodes whose parents need their gradient
+    # (a regression: the flag was inverted, and v got 0)
+    v = [Value(1.0), Value(2.0), Value(3.0)]
+    xs = [Value(np.array(c)) for c in ([1.0, 2.0], [3.0, 4.0], [5.0, 6.0])]
+    (out,) = autograd.dots([[p * 2.0 for p in v]], xs)
+    out.sum().backward()
+    assert [p.grad for p in v] == [6.0, 14.0, 22.0]  # 2 * sum(x_i)
+    w = [Value(1.0), Value(2.0), Value(3.0)]
+    rows = autograd.dots([w, [w[0] * 1.0, w[1], w[2]]], xs)  # one computed weight in the group
+    (rows[0] + rows[1]).sum().backward()
+    assert [p.grad for p in w] == [6.0, 14.0, 22.0]
