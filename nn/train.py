@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import warnings
@@ -150,11 +151,12 @@ def fit(model, loss, optimizer, X, y, epochs=10, batch_size=None, val=None, earl
     # read once: inside fit only the epochs' own `load` writes the Values
     theta = np.fromiter((p.data for p in params), np.float64, len(params)) if step is not None else None
     y_step = step.targets(y) if step is not None else y  # one-hot once, not per batch
+    paused = contextlib.nullcontext if step is not None else autograd.gc_paused
     try:
         for epoch in range(epochs):
             total, count = 0.0, 0
             for b, (Xb, yb) in enumerate(minibatches(X, y_step, batch_size, shuffle=shuffle, seed=rng)):
-                with autograd.gc_paused():
+                with paused():  # a compiled step builds no graph: nothing to pause
                     if step is not None:
                         loss_value, grad = step(theta, Xb, yb)
                     else:
