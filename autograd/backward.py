@@ -156,7 +156,16 @@ def backward(root, grad=None, *, create_graph=False):
     seed = _seed(root, grad, create_graph)
     with gc_paused():
         inner, leaves, touch, defer, n_weights = _sweep_plan(root)
-        everything = inner + leaves
+        mode = 0 if create_graph or not defer else 2 if touch else 1
+        # In mode 1 each weight of the layers gets one term, from its layer's nodes: they add
+        # it to the earlier gradient themselves (no pass over the weights here), recording
+        # the earlier gradients in `late`.
+        late = [] if mode == 1 else None
+        if late is not None:
+            everything = inner + leaves[:len(leaves) - n_weights]
+            n_weights = 0
+        else:
+            everything = inner + leaves
         # Each node's gradient from *this* call is gathered in .grad (None = nothing yet);
         # the earlier gradient is added back at the end.
         olds = [n.grad for n in everything]
@@ -165,13 +174,20 @@ def backward(root, grad=None, *, create_graph=False):
         prev_mode = _set_grad_enabled(create_graph)
         try:
             root.grad = seed
-            _sweep(inner, create_graph, touch, 0 if create_graph or not defer else 2 if touch else 1)
+            _sweep(inner, create_graph, touch, mode, late)
         except BaseException:
             for n, old in zip(everything, olds):
                 n.grad = old
+            for ws, wolds, _ in late or ():
+                for w, old in zip(ws, wolds):
+                    w.grad = old
             raise
         finally:
             _set_grad_enabled(prev_mode)
+        for ws, wolds, added in late or ():
+            if not added:  # reset by a path that does not add them back: as below
+                everything += ws
+                olds += wolds
         # Earlier gradients back: old + new, or new alone where old is the float 0.0 and new
         # not a batch (0.0 + -0.0 would lose the sign). After zero_grad() that holds for every
         # parameter: checked in bulk (the leaves, else the layers' weights, last in `leaves`),
@@ -265,9 +281,11 @@ def _sweep_plan(root):
     return order, list(leaves) + list(weights), touch, defer, len(weights)
 
 
-def _sweep(topo, create_graph, touch=(), defer=0):
+def _sweep(topo, create_graph, touch=(), defer=0, late=None):
     """The chain rule node by node; `defer` (1, or 2 when `touch` names other users of the
-    layers' weights) lets the nodes of autograd.dots layers wait for _flush."""
+    layers' weights) lets the nodes of autograd.dots layers wait for _flush. With `late` (a
+    list, in mode 1) the layers' weights were not reset: whatever writes their gradient
+    records their earlier ones there, (weights, grads, whether it added them already)."""
     active = []  # the _DotRows met in this sweep: their stacked inputs and gathered gradients
     ok = False
     try:
@@ -281,10 +299,11 @@ def _sweep(topo, create_graph, touch=(), defer=0):
             if type(g) is _Gathered:
                 g = g.resolve()
             if op is _DOT and not create_graph:
-                if type(g) is ndarray:
-                    if _dot_backward(node, g, active, defer):
-                        continue
-                elif type(g) is float and len(node._a) > 16 and _dot_scalars_backward(node, g):
+                if type(g) is ndarray and _dot_backward(node, g, active, defer, late):
+                    continue
+                if late is not None and type(node._b) is _DotRows and node._b.leaf_ws:
+                    _reset_weights(node, late)  # what follows adds onto .grad: reset it first
+                if type(g) is float and len(node._a) > 16 and _dot_scalars_backward(node, g):
                     continue
             out = node if create_graph else node.data
             arity = op.arity
@@ -316,6 +335,16 @@ def _sweep(topo, create_graph, touch=(), defer=0):
             if rows.gx is not None and ok:
                 _write_back(rows)
             rows.xt = rows.bx = rows.bi = rows.si = rows.gx = rows.pend = rows.cur = rows.shared = None
+            rows.late = None
+
+
+def _reset_weights(node, late):
+    """A layer node's weights to None (their gradients recorded in `late`), for a path that
+    adds onto .grad as the per-node sweep does."""
+    ws = node._a[:node._b.n]
+    late.append((ws, [w.grad for w in ws], False))
+    for w in ws:
+        w.grad = None
 
 
 def _accumulate(p, pg):
@@ -435,6 +464,11 @@ def _flush(rows):
     new = T.ravel().tolist()
     if rows.shared:  # another node may have added a term first: add after it
         new = [t if c is None else c + t for c, t in zip([w.grad for w in ws], new)]
+    elif rows.late is not None:  # not reset: add to the earlier gradient as backward() would
+        olds = [w.grad for w in ws]
+        rows.late.append((ws, olds, True))
+        if set(map(type, olds)) != {float} or set(olds) != {0.0}:  # else (after zero_grad) t alone
+            new = [t if type(o) is float and o == 0.0 else o + t for o, t in zip(olds, new)]
     for w, t in zip(ws, new):
         w.grad = t
     # inputs: (node, input, example) products, added node after node onto the earlier gradient
@@ -463,6 +497,8 @@ def _flush_by_the_rule(rows, pend):
         x.grad = c
     rows.cur = None
     for node, g in pend:
+        if rows.late is not None:
+            _reset_weights(node, rows.late)
         ps = node._a
         for p, pg in zip(ps, _DOT.backward(g, node.data, [p.data for p in ps])):
             _accumulate(p, pg)
@@ -476,7 +512,7 @@ def _write_back(rows):
     return gx
 
 
-def _dot_backward(node, g, active, defer=False):
+def _dot_backward(node, g, active, defer=False, late=None):
     """Backward of one dot node whose gradient g is a batch; False leaves it to the rule
     (weights holding batches, an input used twice, or too few inputs to gain). A node of a
     layer (autograd.dots) whose weights are leaves only waits, with `defer`: `_flush` does
@@ -499,6 +535,8 @@ def _dot_backward(node, g, active, defer=False):
         rows.bi = [i for i, d in enumerate(datas) if type(d) is ndarray]
         rows.si = [i for i, d in enumerate(datas) if type(d) is not ndarray]
         rows.bx = [xs[i] for i in rows.bi]
+        if rows.leaf_ws:
+            rows.late = late
         active.append(rows)
     if defer and rows.leaf_ws and not rows.si:  # its weights are read when it runs (_flush)
         if rows.pend is None:  # gather the inputs' gradients from here on
@@ -517,6 +555,8 @@ def _dot_backward(node, g, active, defer=False):
     wd = [w.data for w in ws]
     if set(map(type, wd)) != {float}:
         return False
+    if rows.late is not None:
+        _reset_weights(node, rows.late)
     w = np.array(wd)
     # weights: g * x_i summed over the batch, one number each
     for v, t in zip(ws, ops._sum_rows(g[:, None] * rows.xt).tolist()):

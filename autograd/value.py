@@ -593,7 +593,7 @@ class _DotRows:
     backward() stacks the shared inputs once per sweep (`xt`) and gathers the inputs'
     gradients in one array (`gx`) until something else reads or adds to them."""
 
-    __slots__ = ("n", "leaf_ws", "xt", "gx", "bx", "bi", "si", "pend", "cur", "shared")
+    __slots__ = ("n", "leaf_ws", "xt", "gx", "bx", "bi", "si", "pend", "cur", "shared", "late")
 
     def __init__(self, n):
         self.n = n
@@ -601,6 +601,7 @@ class _DotRows:
         self.xt = self.gx = self.bx = self.bi = self.si = None
         self.pend = self.cur = None  # nodes waiting for backward's _flush; the inputs' earlier grads
         self.shared = None  # whether other nodes add to the weights too (in this sweep)
+        self.late = None  # backward's list of weights it did not reset (their earlier grads)
 
 
 
