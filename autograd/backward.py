@@ -520,7 +520,7 @@ def _dot_backward(node, g, active, defer=False, late=None):
     ps, rows = node._a, node._b
     if type(rows) is not _DotRows:  # made by dot(): a group of its own
         n = len(ps) // 2
-        if n < 3 or len(set(map(id, ps[n:]))) != n:
+        if n < 3 or set(map(type, [w.data for w in ps[:n]])) != {float} or len(set(map(id, ps[n:]))) != n:
             return False
         rows = _DotRows(n)
         defer = False

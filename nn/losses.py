@@ -169,8 +169,10 @@ def cross_entropy(logits, target, reduction="mean"):
 
 def _cross_entropy_one(logits, target):
     batched = any(isinstance(z, Value) and isinstance(z.data, np.ndarray) for z in logits)
-    onehot = _one_hot_columns(target, len(logits), batched=batched or np.ndim(target) == 2)
-    if not _exact_one_hot(onehot):  # soft targets, or Values: -sum_k t_k log_softmax_k
+    batched = batched or np.ndim(target) == 2
+    onehot = _one_hot_columns(target, len(logits), batched=batched)
+    indices = not isinstance(target, (list, tuple)) and np.ndim(target) == (1 if batched else 0)
+    if not indices and not _exact_one_hot(onehot):  # soft targets, or Values: -sum_k t_k log_softmax_k
         return -autograd.dot(log_softmax(logits), onehot)
     # One 1 per example: lse - s_target, the very numbers of -sum_k t_k (s_k - lse) (the zero
     # terms add nothing and a - b = -(b - a) exactly; backward too: each s_k gets the same two
