@@ -11,6 +11,7 @@ Operators only look the operation up in `ops` and record it; the rules live ther
 """
 from __future__ import annotations
 
+import functools
 import numbers
 import threading
 
@@ -140,13 +141,17 @@ def _columns(X, prefix="x"):
     row of it, shared with no one else)."""
     rows = np.array(X.T, dtype=np.float64, order="C")
     out = []
-    for j, row in enumerate(rows):
+    for row, g, label in zip(rows, _zeros(rows.shape), _labels(prefix, len(rows))):
         v = _new(Value)
-        v.data, v.grad = row, _zeros(row.shape)
+        v.data, v.grad, v.label = row, g, label  # zero gradients: rows of one array, as _nodes
         v._op = v._a = v._b = None
-        v.label = f"{prefix}{j}"
         out.append(v)
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _labels(prefix, k):
+    return tuple(f"{prefix}{j}" for j in range(k))
 
 
 def _wrap(x):
