@@ -277,7 +277,8 @@ def _sweep_plan(root):
                     defer = False
                     break
                 touch.add(node)
-    leaves -= weights
+    if not defer or shared:  # else no weight is among the leaves (no pass over the weights)
+        leaves -= weights
     return order, list(leaves) + list(weights), touch, defer, len(weights)
 
 
