@@ -198,12 +198,33 @@ def backward(root, grad=None, *, create_graph=False):
                     set(map(type, [n.grad for n in everything[k:]])) == {float}:
                 everything, olds = everything[:k], olds[:k]
                 break
+        both = []  # batches on both sides: added in one array operation below
         for n, old in zip(everything, olds):
             new = n.grad
             if new is None:
                 n.grad = old
+            elif type(old) is ndarray and type(new) is ndarray:
+                both.append((n, old, new))
             elif type(old) is not float or old != 0.0 or type(new) is ndarray:
                 n.grad = old + new
+        if both:
+            _add_back(both)
+
+
+def _add_back(both):
+    """old + new for every (node, old, new): stacked, one elementwise sum for all when they are
+    float64 batches of one length (each node's gradient then a row of the result, its own)."""
+    ns, olds, news = zip(*both)
+    shapes = {a.shape for a in olds} | {a.shape for a in news}
+    dtypes = {a.dtype for a in olds} | {a.dtype for a in news}
+    if len(both) > 1 and len(shapes) == 1 and dtypes == {_F64} and len(next(iter(shapes))) == 1:
+        total = np.array(olds)
+        total += np.array(news)
+        for n, g in zip(ns, total):
+            n.grad = g
+        return
+    for n, old, new in both:
+        n.grad = old + new
 
 
 def _sweep_order(root):

@@ -545,3 +545,16 @@ def test_a_negative_zero_weight_gradient_after_zero_grad_keeps_its_sign(case, mo
             w.grad = 0.0
     check_backward(loss)
     assert all(math.copysign(1.0, row[1].grad) == -1.0 and row[1].grad == 0.0 for row in weights)
+
+
+def test_batched_gradients_added_back_in_one_operation_are_each_their_own():
+    rng = np.random.default_rng(26)
+    weights, xs = layer_graph(rng, 3, 4, 5)
+    h = [v.tanh() for v in autograd.dots(weights, xs)]
+    loss = loss_of(h, rng, 5)
+    check_backward(loss)
+    check_backward(loss)  # earlier batches + this call's: summed for all nodes at once
+    grads = [v.grad for v in h + xs]
+    before = [g.copy() for g in grads]
+    grads[0][:] = 7.0  # in place, on one node's gradient: the others keep theirs
+    assert all(np.array_equal(g, b) for g, b in zip(grads[1:], before[1:]))
