@@ -309,6 +309,7 @@ def _sweep(topo, create_graph, touch=(), defer=0, late=None):
     list, in mode 1) the layers' weights were not reset: whatever writes their gradient
     records their earlier ones there, (weights, grads, whether it added them already)."""
     active = []  # the _DotRows met in this sweep: their stacked inputs and gathered gradients
+    pre = {} if not create_graph else None  # relu node -> (its gradient, its input's data, result)
     ok = False
     try:
         for node in reversed(topo):
@@ -320,8 +321,13 @@ def _sweep(topo, create_graph, touch=(), defer=0, late=None):
             g = node.grad
             if type(g) is _Gathered:
                 g = g.resolve()
+            if pre and op is _RELU:
+                hit = pre.pop(node, None)
+                if hit is not None and hit[0] is node.grad and hit[1] is node._a.data:
+                    _accumulate(node._a, hit[2])  # RELU's rule, run for its layer at once
+                    continue
             if op is _DOT and not create_graph:
-                if type(g) is ndarray and _dot_backward(node, g, active, defer, late):
+                if type(g) is ndarray and _dot_backward(node, g, active, defer, late, pre):
                     continue
                 if late is not None and type(node._b) is _DotRows and node._b.leaf_ws:
                     _reset_weights(node, late)  # what follows adds onto .grad: reset it first
@@ -357,7 +363,7 @@ def _sweep(topo, create_graph, touch=(), defer=0, late=None):
             if rows.gx is not None and ok:
                 _write_back(rows)
             rows.xt = rows.bx = rows.bi = rows.si = rows.gx = rows.pend = rows.cur = rows.shared = None
-            rows.late = None
+            rows.late = rows.pre = None
 
 
 def _reset_weights(node, late):
@@ -509,7 +515,30 @@ def _flush(rows):
         acc = ops._sum_rows(p) if len(p) > 1 else first
     for x, g in zip(rows.bx, acc):
         x.grad = g
+    if rows.pre is not None:
+        _relus_ahead(rows.bx, acc, rows.pre)
     return acc
+
+
+_RELU = ops.RELU
+
+
+def _relus_ahead(xs, acc, pre):
+    """RELU's rule for every relu node among a layer's inputs at once, on the gradients just
+    written (rows of acc): the sweep takes a node's row when it reaches it, if the node's
+    gradient and input are still those objects (nothing added since), else runs the rule.
+    Elementwise compare and multiply: each row's numbers are the rule's on that row alone."""
+    idx = [i for i, x in enumerate(xs) if x._op is _RELU]
+    if len(idx) < 2:
+        return
+    ins = [xs[i]._a.data for i in idx]
+    if set(map(type, ins)) != {ndarray} or {d.shape for d in ins} != {acc.shape[1:]} or \
+            {d.dtype for d in ins} != {_F64}:
+        return
+    out = _RELU.backward(acc[idx], np.array([xs[i].data for i in idx]), np.array(ins))[0]
+    for i, d, r in zip(idx, ins, out):
+        x = xs[i]
+        pre[x] = (x.grad, d, r)
 
 
 def _flush_by_the_rule(rows, pend):
@@ -534,7 +563,7 @@ def _write_back(rows):
     return gx
 
 
-def _dot_backward(node, g, active, defer=False, late=None):
+def _dot_backward(node, g, active, defer=False, late=None, pre=None):
     """Backward of one dot node whose gradient g is a batch; False leaves it to the rule
     (weights holding batches, an input used twice, or too few inputs to gain). A node of a
     layer (autograd.dots) whose weights are leaves only waits, with `defer`: `_flush` does
@@ -559,6 +588,7 @@ def _dot_backward(node, g, active, defer=False, late=None):
         rows.bx = [xs[i] for i in rows.bi]
         if rows.leaf_ws:
             rows.late = late
+        rows.pre = pre
         active.append(rows)
     if defer and rows.leaf_ws and not rows.si:  # its weights are read when it runs (_flush)
         if rows.pend is None:  # gather the inputs' gradients from here on

@@ -598,7 +598,7 @@ class _DotRows:
     backward() stacks the shared inputs once per sweep (`xt`) and gathers the inputs'
     gradients in one array (`gx`) until something else reads or adds to them."""
 
-    __slots__ = ("n", "leaf_ws", "xt", "gx", "bx", "bi", "si", "pend", "cur", "shared", "late")
+    __slots__ = ("n", "leaf_ws", "xt", "gx", "bx", "bi", "si", "pend", "cur", "shared", "late", "pre")
 
     def __init__(self, n):
         self.n = n
@@ -607,6 +607,7 @@ class _DotRows:
         self.pend = self.cur = None  # nodes waiting for backward's _flush; the inputs' earlier grads
         self.shared = None  # whether other nodes add to the weights too (in this sweep)
         self.late = None  # backward's list of weights it did not reset (their earlier grads)
+        self.pre = None  # backward's relu gradients computed ahead for the inputs (see _flush)
 
 
 

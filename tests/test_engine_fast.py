@@ -558,3 +558,31 @@ def test_batched_gradients_added_back_in_one_operation_are_each_their_own():
     before = [g.copy() for g in grads]
     grads[0][:] = 7.0  # in place, on one node's gradient: the others keep theirs
     assert all(np.array_equal(g, b) for g, b in zip(grads[1:], before[1:]))
+
+
+@pytest.mark.parametrize("extra", [(), (0,), (5,), (0, 3, 7), (7,)])
+@pytest.mark.parametrize("special", [0.0, 0.2])
+def test_relus_feeding_a_layer_run_together_and_as_the_rule_when_used_elsewhere(extra, special):
+    # The relu nodes feeding a layer get their rule's results all at once when the layer's
+    # nodes run; a relu used elsewhere too (its gradient added to after that) takes the rule.
+    rng = np.random.default_rng(27 + len(extra))
+    w1, xs = layer_graph(rng, 8, 5, 6, special)
+    w2 = [[Value(float(w)) for w in row] for row in rng_values(rng, (3, 8), special)]
+    with np.errstate(all="ignore"):
+        h = [v.relu() for v in autograd.dots(w1, xs)]
+        outs = autograd.dots(w2, h)
+        loss = loss_of(outs + [h[i] * float(i + 1) for i in extra], rng, 6)
+    check_backward(loss)
+    check_backward(loss)
+
+
+def test_relus_feeding_a_layer_read_their_inputs_at_backward():
+    rng = np.random.default_rng(28)
+    w1, xs = layer_graph(rng, 4, 5, 6)
+    w2 = [[Value(float(w)) for w in row] for row in rng_values(rng, (3, 4))]
+    adds = autograd.dots(w1, xs)
+    h = [v.relu() for v in adds]
+    loss = loss_of(autograd.dots(w2, h), rng, 6)
+    adds[1].data = -adds[1].data  # replaced since forward: the rule reads the new data
+    adds[2].data[:3] = 0.0        # in place
+    check_backward(loss)
