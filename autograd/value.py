@@ -540,17 +540,18 @@ def dots(weights, inputs):
     X = ops._stack(datas, batch) if batch and n and len(set(map(id, xs))) == n else None
     if X is None:  # scalars, or an input used twice: one dot at a time
         return [dot(ws, xs) for ws in rows]
-    rows = [ws if set(map(type, ws)) == {Value} else [_checked(w, "dot", i) for i, w in enumerate(ws)]
-            for ws in rows]
-    try:
-        W = np.array([[w.data for w in ws] for ws in rows], dtype=np.float64)
-        if W.shape != (len(rows), n):
-            raise ValueError
-    except (TypeError, ValueError):  # a weight holds a batch (or mismatched lengths): the general path
+    flat = [w for ws in rows for w in ws]
+    if set(map(type, flat)) != {Value}:
+        rows = [ws if set(map(type, ws)) == {Value} else [_checked(w, "dot", i) for i, w in enumerate(ws)]
+                for ws in rows]
+        flat = [w for ws in rows for w in ws]
+    wd = [w.data for w in flat]
+    if set(map(type, wd)) != {float}:  # a weight holds a batch: the general path
         return [dot(ws, xs) for ws in rows]
+    W = np.fromiter(wd, np.float64, len(wd)).reshape(len(rows), n)
     out = _weighted_sums(W, X)
     shared = _DotRows(n)
-    shared.leaf_ws = {w._op for ws in rows for w in ws} == {None}
+    shared.leaf_ws = {w._op for w in flat} == {None}
     return _nodes(out, ops.DOT, [((*ws, *xs), shared) for ws in rows])
 
 
