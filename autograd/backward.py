@@ -469,13 +469,10 @@ def _flush(rows):
     ws = []
     for node, _ in pend:
         ws += node._a[:n]
-    try:
-        W = np.array([w.data for w in ws])
-    except ValueError:  # floats and batches mixed: numpy's "inhomogeneous shape"
-        W = None
-    if W is None or W.dtype != _F64 or W.ndim != 1:  # a weight made a batch since forward
+    wd = [w.data for w in ws]
+    if set(map(type, wd)) != {float}:  # a weight made a batch since forward
         return _flush_by_the_rule(rows, pend)
-    W = W.reshape(m, n)                            # (m, n), the weights
+    W = np.fromiter(wd, _F64, len(wd)).reshape(m, n)  # (m, n), the weights
     G = np.array([g for _, g in pend])             # (m, batch), the nodes' gradients
     # weights: rows of products (example, node, input), summed over the examples in order
     T = np.empty((m, n))
