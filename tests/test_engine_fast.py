@@ -586,3 +586,28 @@ def test_relus_feeding_a_layer_read_their_inputs_at_backward():
     adds[1].data = -adds[1].data  # replaced since forward: the rule reads the new data
     adds[2].data[:3] = 0.0        # in place
     check_backward(loss)
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 30.0, 1e3])
+@pytest.mark.parametrize("batched", [True, False])
+def test_cross_entropy_with_class_indices_is_minus_dot_of_log_softmax_to_the_bit(scale, batched):
+    # cross_entropy builds lse - dot(shifted, onehot) for exact one-hot targets: the numbers
+    # of -dot(log_softmax, onehot), loss and gradients (signs of zero included).
+    rng = np.random.default_rng(int(scale * 7) + batched)
+    n, k = (13, 6) if batched else (1, 6)
+    Z = rng.standard_normal((n, k)) * scale
+    Z[:, 1] = Z[:, 2]  # ties
+    y = rng.integers(0, k, n)
+    got, want = [], []
+    for out, form in ((got, "new"), (want, "old")):
+        zs = [Value(Z[:, j].copy()) for j in range(k)] if batched else [Value(float(v)) for v in Z[0]]
+        t = y if batched else int(y[0])
+        if form == "new":
+            loss = losses.cross_entropy(zs, t)
+        else:
+            onehot = losses._one_hot_columns(t, k, batched)
+            loss = -autograd.dot(losses.log_softmax(zs), onehot)
+            loss = loss.mean() if batched else loss
+        loss.backward()
+        out += [loss.data] + [z.grad for z in zs]
+    assert all(same(a, b) for a, b in zip(got, want))
