@@ -156,7 +156,16 @@ def backward(root, grad=None, *, create_graph=False):
     seed = _seed(root, grad, create_graph)
     with gc_paused():
         inner, leaves, touch, defer, n_weights = _sweep_plan(root)
-        everything = inner + leaves
+        mode = 0 if create_graph or not defer else 2 if touch else 1
+        # In mode 1 each weight of the layers gets one term, from its layer's nodes: they add
+        # it to the earlier gradient themselves (no pass over the weights here), recording
+        # the earlier gradients in `late`.
+        late = [] if mode == 1 else None
+        if late is not None:
+            everything = inner + leaves[:len(leaves) - n_weights]
+            n_weights = 0
+        else:
+            everything = inner + leaves
         # Each node's gradient from *this* call is gathered in .grad (None = nothing yet);
         # the earlier gradient is added back at the end.
         olds = [n.grad for n in everything]
@@ -165,13 +174,20 @@ def backward(root, grad=None, *, create_graph=False):
         prev_mode = _set_grad_enabled(create_graph)
         try:
             root.grad = seed
-            _sweep(inner, create_graph, touch, 0 if create_graph or not defer else 2 if touch else 1)
+            _sweep(inner, create_graph, touch, mode, late)
         except BaseException:
             for n, old in zip(everything, olds):
                 n.grad = old
+            for ws, wolds, _ in late or ():
+                for w, old in zip(ws, wolds):
+                    w.grad = old
             raise
         finally:
             _set_grad_enabled(prev_mode)
+        for ws, wolds, added in late or ():
+            if not added:  # reset by a path that does not add them back: as below
+                everything += ws
+                olds += wolds
         # Earlier gradients back: old + new, or new alone where old is the float 0.0 and new
         # not a batch (0.0 + -0.0 would lose the sign). After zero_grad() that holds for every
         # parameter: checked in bulk (the leaves, else the layers' weights, last in `leaves`),
@@ -182,12 +198,33 @@ def backward(root, grad=None, *, create_graph=False):
                     set(map(type, [n.grad for n in everything[k:]])) == {float}:
                 everything, olds = everything[:k], olds[:k]
                 break
+        both = []  # batches on both sides: added in one array operation below
         for n, old in zip(everything, olds):
             new = n.grad
             if new is None:
                 n.grad = old
+            elif type(old) is ndarray and type(new) is ndarray:
+                both.append((n, old, new))
             elif type(old) is not float or old != 0.0 or type(new) is ndarray:
                 n.grad = old + new
+        if both:
+            _add_back(both)
+
+
+def _add_back(both):
+    """old + new for every (node, old, new): stacked, one elementwise sum for all when they are
+    float64 batches of one length (each node's gradient then a row of the result, its own)."""
+    ns, olds, news = zip(*both)
+    shapes = {a.shape for a in olds} | {a.shape for a in news}
+    dtypes = {a.dtype for a in olds} | {a.dtype for a in news}
+    if len(both) > 1 and len(shapes) == 1 and dtypes == {_F64} and len(next(iter(shapes))) == 1:
+        total = np.array(olds)
+        total += np.array(news)
+        for n, g in zip(ns, total):
+            n.grad = g
+        return
+    for n, old, new in both:
+        n.grad = old + new
 
 
 def _sweep_order(root):
@@ -261,14 +298,18 @@ def _sweep_plan(root):
                     defer = False
                     break
                 touch.add(node)
-    leaves -= weights
+    if not defer or shared:  # else no weight is among the leaves (no pass over the weights)
+        leaves -= weights
     return order, list(leaves) + list(weights), touch, defer, len(weights)
 
 
-def _sweep(topo, create_graph, touch=(), defer=0):
+def _sweep(topo, create_graph, touch=(), defer=0, late=None):
     """The chain rule node by node; `defer` (1, or 2 when `touch` names other users of the
-    layers' weights) lets the nodes of autograd.dots layers wait for _flush."""
+    layers' weights) lets the nodes of autograd.dots layers wait for _flush. With `late` (a
+    list, in mode 1) the layers' weights were not reset: whatever writes their gradient
+    records their earlier ones there, (weights, grads, whether it added them already)."""
     active = []  # the _DotRows met in this sweep: their stacked inputs and gathered gradients
+    pre = {} if not create_graph else None  # relu node -> (its gradient, its input's data, result)
     ok = False
     try:
         for node in reversed(topo):
@@ -280,11 +321,17 @@ def _sweep(topo, create_graph, touch=(), defer=0):
             g = node.grad
             if type(g) is _Gathered:
                 g = g.resolve()
+            if pre and op is _RELU:
+                hit = pre.pop(node, None)
+                if hit is not None and hit[0] is node.grad and hit[1] is node._a.data:
+                    _accumulate(node._a, hit[2])  # RELU's rule, run for its layer at once
+                    continue
             if op is _DOT and not create_graph:
-                if type(g) is ndarray:
-                    if _dot_backward(node, g, active, defer):
-                        continue
-                elif type(g) is float and len(node._a) > 16 and _dot_scalars_backward(node, g):
+                if type(g) is ndarray and _dot_backward(node, g, active, defer, late, pre):
+                    continue
+                if late is not None and type(node._b) is _DotRows and node._b.leaf_ws:
+                    _reset_weights(node, late)  # what follows adds onto .grad: reset it first
+                if type(g) is float and len(node._a) > 16 and _dot_scalars_backward(node, g):
                     continue
             out = node if create_graph else node.data
             arity = op.arity
@@ -316,6 +363,16 @@ def _sweep(topo, create_graph, touch=(), defer=0):
             if rows.gx is not None and ok:
                 _write_back(rows)
             rows.xt = rows.bx = rows.bi = rows.si = rows.gx = rows.pend = rows.cur = rows.shared = None
+            rows.late = rows.pre = None
+
+
+def _reset_weights(node, late):
+    """A layer node's weights to None (their gradients recorded in `late`), for a path that
+    adds onto .grad as the per-node sweep does."""
+    ws = node._a[:node._b.n]
+    late.append((ws, [w.grad for w in ws], False))
+    for w in ws:
+        w.grad = None
 
 
 def _accumulate(p, pg):
@@ -412,13 +469,10 @@ def _flush(rows):
     ws = []
     for node, _ in pend:
         ws += node._a[:n]
-    try:
-        W = np.array([w.data for w in ws])
-    except ValueError:  # floats and batches mixed: numpy's "inhomogeneous shape"
-        W = None
-    if W is None or W.dtype != _F64 or W.ndim != 1:  # a weight made a batch since forward
+    wd = [w.data for w in ws]
+    if set(map(type, wd)) != {float}:  # a weight made a batch since forward
         return _flush_by_the_rule(rows, pend)
-    W = W.reshape(m, n)                            # (m, n), the weights
+    W = np.fromiter(wd, _F64, len(wd)).reshape(m, n)  # (m, n), the weights
     G = np.array([g for _, g in pend])             # (m, batch), the nodes' gradients
     # weights: rows of products (example, node, input), summed over the examples in order
     T = np.empty((m, n))
@@ -435,6 +489,11 @@ def _flush(rows):
     new = T.ravel().tolist()
     if rows.shared:  # another node may have added a term first: add after it
         new = [t if c is None else c + t for c, t in zip([w.grad for w in ws], new)]
+    elif rows.late is not None:  # not reset: add to the earlier gradient as backward() would
+        olds = [w.grad for w in ws]
+        rows.late.append((ws, olds, True))
+        if set(map(type, olds)) != {float} or set(olds) != {0.0}:  # else (after zero_grad) t alone
+            new = [t if type(o) is float and o == 0.0 else o + t for o, t in zip(olds, new)]
     for w, t in zip(ws, new):
         w.grad = t
     # inputs: (node, input, example) products, added node after node onto the earlier gradient
@@ -453,7 +512,30 @@ def _flush(rows):
         acc = ops._sum_rows(p) if len(p) > 1 else first
     for x, g in zip(rows.bx, acc):
         x.grad = g
+    if rows.pre is not None:
+        _relus_ahead(rows.bx, acc, rows.pre)
     return acc
+
+
+_RELU = ops.RELU
+
+
+def _relus_ahead(xs, acc, pre):
+    """RELU's rule for every relu node among a layer's inputs at once, on the gradients just
+    written (rows of acc): the sweep takes a node's row when it reaches it, if the node's
+    gradient and input are still those objects (nothing added since), else runs the rule.
+    Elementwise compare and multiply: each row's numbers are the rule's on that row alone."""
+    idx = [i for i, x in enumerate(xs) if x._op is _RELU]
+    if len(idx) < 2:
+        return
+    ins = [xs[i]._a.data for i in idx]
+    if set(map(type, ins)) != {ndarray} or {d.shape for d in ins} != {acc.shape[1:]} or \
+            {d.dtype for d in ins} != {_F64}:
+        return
+    out = _RELU.backward(acc[idx], np.array([xs[i].data for i in idx]), np.array(ins))[0]
+    for i, d, r in zip(idx, ins, out):
+        x = xs[i]
+        pre[x] = (x.grad, d, r)
 
 
 def _flush_by_the_rule(rows, pend):
@@ -463,6 +545,8 @@ def _flush_by_the_rule(rows, pend):
         x.grad = c
     rows.cur = None
     for node, g in pend:
+        if rows.late is not None:
+            _reset_weights(node, rows.late)
         ps = node._a
         for p, pg in zip(ps, _DOT.backward(g, node.data, [p.data for p in ps])):
             _accumulate(p, pg)
@@ -476,7 +560,7 @@ def _write_back(rows):
     return gx
 
 
-def _dot_backward(node, g, active, defer=False):
+def _dot_backward(node, g, active, defer=False, late=None, pre=None):
     """Backward of one dot node whose gradient g is a batch; False leaves it to the rule
     (weights holding batches, an input used twice, or too few inputs to gain). A node of a
     layer (autograd.dots) whose weights are leaves only waits, with `defer`: `_flush` does
@@ -484,7 +568,7 @@ def _dot_backward(node, g, active, defer=False):
     ps, rows = node._a, node._b
     if type(rows) is not _DotRows:  # made by dot(): a group of its own
         n = len(ps) // 2
-        if n < 3 or len(set(map(id, ps[n:]))) != n:
+        if n < 3 or set(map(type, [w.data for w in ps[:n]])) != {float} or len(set(map(id, ps[n:]))) != n:
             return False
         rows = _DotRows(n)
         defer = False
@@ -499,6 +583,9 @@ def _dot_backward(node, g, active, defer=False):
         rows.bi = [i for i, d in enumerate(datas) if type(d) is ndarray]
         rows.si = [i for i, d in enumerate(datas) if type(d) is not ndarray]
         rows.bx = [xs[i] for i in rows.bi]
+        if rows.leaf_ws:
+            rows.late = late
+        rows.pre = pre
         active.append(rows)
     if defer and rows.leaf_ws and not rows.si:  # its weights are read when it runs (_flush)
         if rows.pend is None:  # gather the inputs' gradients from here on
@@ -517,6 +604,8 @@ def _dot_backward(node, g, active, defer=False):
     wd = [w.data for w in ws]
     if set(map(type, wd)) != {float}:
         return False
+    if rows.late is not None:
+        _reset_weights(node, rows.late)
     w = np.array(wd)
     # weights: g * x_i summed over the batch, one number each
     for v, t in zip(ws, ops._sum_rows(g[:, None] * rows.xt).tolist()):

@@ -11,6 +11,7 @@ Operators only look the operation up in `ops` and record it; the rules live ther
 """
 from __future__ import annotations
 
+import functools
 import numbers
 import threading
 
@@ -140,13 +141,17 @@ def _columns(X, prefix="x"):
     row of it, shared with no one else)."""
     rows = np.array(X.T, dtype=np.float64, order="C")
     out = []
-    for j, row in enumerate(rows):
+    for row, g, label in zip(rows, _zeros(rows.shape), _labels(prefix, len(rows))):
         v = _new(Value)
-        v.data, v.grad = row, _zeros(row.shape)
+        v.data, v.grad, v.label = row, g, label  # zero gradients: rows of one array, as _nodes
         v._op = v._a = v._b = None
-        v.label = f"{prefix}{j}"
         out.append(v)
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _labels(prefix, k):
+    return tuple(f"{prefix}{j}" for j in range(k))
 
 
 def _wrap(x):
@@ -535,17 +540,18 @@ def dots(weights, inputs):
     X = ops._stack(datas, batch) if batch and n and len(set(map(id, xs))) == n else None
     if X is None:  # scalars, or an input used twice: one dot at a time
         return [dot(ws, xs) for ws in rows]
-    rows = [ws if set(map(type, ws)) == {Value} else [_checked(w, "dot", i) for i, w in enumerate(ws)]
-            for ws in rows]
-    try:
-        W = np.array([[w.data for w in ws] for ws in rows], dtype=np.float64)
-        if W.shape != (len(rows), n):
-            raise ValueError
-    except (TypeError, ValueError):  # a weight holds a batch (or mismatched lengths): the general path
+    flat = [w for ws in rows for w in ws]
+    if set(map(type, flat)) != {Value}:
+        rows = [ws if set(map(type, ws)) == {Value} else [_checked(w, "dot", i) for i, w in enumerate(ws)]
+                for ws in rows]
+        flat = [w for ws in rows for w in ws]
+    wd = [w.data for w in flat]
+    if set(map(type, wd)) != {float}:  # a weight holds a batch: the general path
         return [dot(ws, xs) for ws in rows]
+    W = np.fromiter(wd, np.float64, len(wd)).reshape(len(rows), n)
     out = _weighted_sums(W, X)
     shared = _DotRows(n)
-    shared.leaf_ws = {w._op for ws in rows for w in ws} == {None}
+    shared.leaf_ws = {w._op for w in flat} == {None}
     return _nodes(out, ops.DOT, [((*ws, *xs), shared) for ws in rows])
 
 
@@ -593,7 +599,7 @@ class _DotRows:
     backward() stacks the shared inputs once per sweep (`xt`) and gathers the inputs'
     gradients in one array (`gx`) until something else reads or adds to them."""
 
-    __slots__ = ("n", "leaf_ws", "xt", "gx", "bx", "bi", "si", "pend", "cur", "shared")
+    __slots__ = ("n", "leaf_ws", "xt", "gx", "bx", "bi", "si", "pend", "cur", "shared", "late", "pre")
 
     def __init__(self, n):
         self.n = n
@@ -601,6 +607,8 @@ class _DotRows:
         self.xt = self.gx = self.bx = self.bi = self.si = None
         self.pend = self.cur = None  # nodes waiting for backward's _flush; the inputs' earlier grads
         self.shared = None  # whether other nodes add to the weights too (in this sweep)
+        self.late = None  # backward's list of weights it did not reset (their earlier grads)
+        self.pre = None  # backward's relu gradients computed ahead for the inputs (see _flush)
 
 
 

@@ -169,8 +169,27 @@ def cross_entropy(logits, target, reduction="mean"):
 
 def _cross_entropy_one(logits, target):
     batched = any(isinstance(z, Value) and isinstance(z.data, np.ndarray) for z in logits)
-    onehot = _one_hot_columns(target, len(logits), batched=batched or np.ndim(target) == 2)
-    return -autograd.dot(log_softmax(logits), onehot)
+    batched = batched or np.ndim(target) == 2
+    onehot = _one_hot_columns(target, len(logits), batched=batched)
+    indices = not isinstance(target, (list, tuple)) and np.ndim(target) == (1 if batched else 0)
+    if not indices and not _exact_one_hot(onehot):  # soft targets, or Values: -sum_k t_k log_softmax_k
+        return -autograd.dot(log_softmax(logits), onehot)
+    # One 1 per example: lse - s_target, the very numbers of -sum_k t_k (s_k - lse) (the zero
+    # terms add nothing and a - b = -(b - a) exactly; backward too: each s_k gets the same two
+    # terms), with one node where that form has K + 1.
+    logits = list(logits)
+    m = _max_data(logits)
+    shifted = [z - m for z in logits]
+    return autograd.logsumexp(shifted) - autograd.dot(shifted, onehot)
+
+
+def _exact_one_hot(columns):
+    """Whether the target columns are numbers (not Values) with exactly one 1 and zeros
+    elsewhere per example."""
+    if any(isinstance(c, Value) for c in columns):
+        return False
+    t = np.array(columns, dtype=np.float64)
+    return bool(((t == 0.0) | (t == 1.0)).all() and (t.sum(axis=0) == 1.0).all())
 
 
 def _one_hot_columns(target, k, batched):
@@ -190,7 +209,9 @@ def _one_hot_columns(target, k, batched):
             raise ValueError(f"cross_entropy: class indices must be in [0, {k}), got "
                              f"{np.atleast_1d(t)[i].item()!r} at index {i}")
         idx = t.astype(np.int64)
-        return [(idx == j).astype(np.float64) if batched else float(idx == j) for j in range(k)]
+        if batched:  # column j = [idx == j], all K at once
+            return list((idx == np.arange(k)[:, None]).astype(np.float64))
+        return [float(idx == j) for j in range(k)]
     t = t.astype(np.float64)
     if t.ndim != (2 if batched else 1) or t.shape[-1] != k:
         raise ValueError(f"cross_entropy: one-hot targets need shape {'(n, ' if batched else '('}{k}), "

@@ -56,9 +56,9 @@ class Optimizer:
         n = len(params)
         data = np.fromiter([p.data for p in params], np.float64, n)
         grads = [p.grad for p in params]
-        if set(map(type, grads)) == {float}:  # the usual case, read without a call per parameter
+        try:  # floats, numpy scalars, Values of one number (create_graph): float() of each
             grad = np.fromiter(grads, np.float64, n)
-        else:  # a Value (create_graph), a numpy scalar
+        except (TypeError, ValueError):  # a batch among them: the error below says which
             grad = np.array([float(getattr(g, "data", g)) for g in grads], dtype=np.float64)
         for p, x in zip(params, self.update(data, grad).tolist()):
             p.data = x

@@ -2,6 +2,7 @@
 dot nodes sharing their inputs), and the gathered input gradients, pinned bit for bit against
 a straightforward per-weight reference: the loop forward `0.0 + w0*x0 + w1*x1 + ...`, one
 product per weight in backward, a cumsum per scalar gradient, terms added in sweep order."""
+import importlib
 import math
 
 import numpy as np
@@ -468,3 +469,145 @@ def test_a_weight_that_became_a_batch_after_forward_takes_the_rule():
         loss = loss_of(h + [xs[0] * 2.0], rng, 3)
     weights[2][1].data = rng_values(rng, (3,))
     check_backward(loss)
+
+
+# -- the layers' weights are not reset by backward(): each adds its one term to its earlier
+# gradient where the layer's nodes run (mode 1), whatever that earlier gradient is
+
+OLD_GRADS = [0.0, -0.0, 1.5, -2.0, 0, np.float64(0.0), math.inf, 1e-320]
+
+
+def with_old_grads(weights, rng):
+    for row in weights:
+        for w in row:
+            w.grad = OLD_GRADS[rng.integers(len(OLD_GRADS))]
+
+
+@pytest.mark.parametrize("case", ["flush", "scalar inputs", "rule", "stacked", "mlp"])
+def test_earlier_weight_gradients_of_any_kind_are_added_as_backward_adds_them(case):
+    rng = np.random.default_rng(23)
+    with np.errstate(all="ignore"):
+        if case == "mlp":
+            model = MLP(5, [8, 6, 3], seed=1)
+            loss = losses.cross_entropy(model(rng.standard_normal((9, 5))), rng.integers(0, 3, 9))
+            weights = [n.w for layer in model.layers for n in layer.neurons]
+        elif case == "stacked":
+            w1, xs = layer_graph(rng, 4, 5, 3, special=0.1)
+            w2 = [[Value(float(w)) for w in row] for row in rng_values(rng, (3, 4))]
+            h = [v.tanh() for v in autograd.dots(w1, xs)]
+            loss = loss_of(autograd.dots(w2, h), rng, 3)
+            weights = w1 + w2
+        else:
+            weights, xs = layer_graph(rng, 4, 6, 3, special=0.1,
+                                      scalar_inputs=(1, 4) if case == "scalar inputs" else ())
+            loss = loss_of(autograd.dots(weights, xs), rng, 3)
+            if case == "rule":  # read at backward: the waiting nodes go through ops.DOT's rule
+                weights[2][1].data = rng_values(rng, (3,))
+    with_old_grads(weights, rng)
+    check_backward(loss)
+    with_old_grads(weights, rng)
+    check_backward(loss)  # and again, onto the first call's
+
+
+def test_an_error_after_a_layer_wrote_its_weights_leaves_every_gradient_as_it_was():
+    # Layer 2's nodes run (and add to their weights) when the sweep reaches layer 1's outputs;
+    # the division below them fails after that: every gradient is back as it was.
+    rng = np.random.default_rng(24)
+    w1, xs = layer_graph(rng, 3, 4, 5)
+    w2 = [[Value(float(w)) for w in row] for row in rng_values(rng, (2, 3))]
+    c = Value(np.full(5, 2.0))
+    h = [v / c for v in autograd.dots(w1, xs)]
+    loss = autograd.sum(autograd.dots(w2, h)).sum()
+    with_old_grads(w1 + w2, rng)
+    before = {v: (v.grad.copy() if type(v.grad) is np.ndarray else v.grad) for v in topological_order(loss)}
+    c.data[2] = 0.0
+    with np.errstate(divide="raise"), pytest.raises(FloatingPointError):
+        loss.backward()
+    for v, g in before.items():
+        assert same(v.grad, g) if type(g) is not int else (type(v.grad) is int and v.grad == g)
+
+
+@pytest.mark.parametrize("case", ["flush", "scalar inputs", "rule", "by the rule"])
+def test_a_negative_zero_weight_gradient_after_zero_grad_keeps_its_sign(case, monkeypatch):
+    # An input column of zeros and a gradient of -1 for every example: that weight's term is
+    # -0.0, and after zero_grad (0.0) backward leaves -0.0 (0.0 + -0.0 would be 0.0).
+    rng = np.random.default_rng(25)
+    weights, xs = layer_graph(rng, 3, 5, 4, scalar_inputs=(2,) if case == "scalar inputs" else ())
+    xs[1].data[:] = 0.0
+    loss = -autograd.sum(autograd.dots(weights, xs)).sum()
+    if case == "rule":
+        weights[0][3].data = rng_values(rng, (4,))
+    if case == "by the rule":  # the sweep leaves every layer node to ops.DOT's rule
+        monkeypatch.setattr(importlib.import_module("autograd.backward"), "_dot_backward",
+                            lambda *a: False)
+    for row in weights:
+        for w in row:
+            w.grad = 0.0
+    check_backward(loss)
+    assert all(math.copysign(1.0, row[1].grad) == -1.0 and row[1].grad == 0.0 for row in weights)
+
+
+def test_batched_gradients_added_back_in_one_operation_are_each_their_own():
+    rng = np.random.default_rng(26)
+    weights, xs = layer_graph(rng, 3, 4, 5)
+    h = [v.tanh() for v in autograd.dots(weights, xs)]
+    loss = loss_of(h, rng, 5)
+    check_backward(loss)
+    check_backward(loss)  # earlier batches + this call's: summed for all nodes at once
+    grads = [v.grad for v in h + xs]
+    before = [g.copy() for g in grads]
+    grads[0][:] = 7.0  # in place, on one node's gradient: the others keep theirs
+    assert all(np.array_equal(g, b) for g, b in zip(grads[1:], before[1:]))
+
+
+@pytest.mark.parametrize("extra", [(), (0,), (5,), (0, 3, 7), (7,)])
+@pytest.mark.parametrize("special", [0.0, 0.2])
+def test_relus_feeding_a_layer_run_together_and_as_the_rule_when_used_elsewhere(extra, special):
+    # The relu nodes feeding a layer get their rule's results all at once when the layer's
+    # nodes run; a relu used elsewhere too (its gradient added to after that) takes the rule.
+    rng = np.random.default_rng(27 + len(extra))
+    w1, xs = layer_graph(rng, 8, 5, 6, special)
+    w2 = [[Value(float(w)) for w in row] for row in rng_values(rng, (3, 8), special)]
+    with np.errstate(all="ignore"):
+        h = [v.relu() for v in autograd.dots(w1, xs)]
+        outs = autograd.dots(w2, h)
+        loss = loss_of(outs + [h[i] * float(i + 1) for i in extra], rng, 6)
+    check_backward(loss)
+    check_backward(loss)
+
+
+def test_relus_feeding_a_layer_read_their_inputs_at_backward():
+    rng = np.random.default_rng(28)
+    w1, xs = layer_graph(rng, 4, 5, 6)
+    w2 = [[Value(float(w)) for w in row] for row in rng_values(rng, (3, 4))]
+    adds = autograd.dots(w1, xs)
+    h = [v.relu() for v in adds]
+    loss = loss_of(autograd.dots(w2, h), rng, 6)
+    adds[1].data = -adds[1].data  # replaced since forward: the rule reads the new data
+    adds[2].data[:3] = 0.0        # in place
+    check_backward(loss)
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 30.0, 1e3])
+@pytest.mark.parametrize("batched", [True, False])
+def test_cross_entropy_with_class_indices_is_minus_dot_of_log_softmax_to_the_bit(scale, batched):
+    # cross_entropy builds lse - dot(shifted, onehot) for exact one-hot targets: the numbers
+    # of -dot(log_softmax, onehot), loss and gradients (signs of zero included).
+    rng = np.random.default_rng(int(scale * 7) + batched)
+    n, k = (13, 6) if batched else (1, 6)
+    Z = rng.standard_normal((n, k)) * scale
+    Z[:, 1] = Z[:, 2]  # ties
+    y = rng.integers(0, k, n)
+    got, want = [], []
+    for out, form in ((got, "new"), (want, "old")):
+        zs = [Value(Z[:, j].copy()) for j in range(k)] if batched else [Value(float(v)) for v in Z[0]]
+        t = y if batched else int(y[0])
+        if form == "new":
+            loss = losses.cross_entropy(zs, t)
+        else:
+            onehot = losses._one_hot_columns(t, k, batched)
+            loss = -autograd.dot(losses.log_softmax(zs), onehot)
+            loss = loss.mean() if batched else loss
+        loss.backward()
+        out += [loss.data] + [z.grad for z in zs]
+    assert all(same(a, b) for a, b in zip(got, want))
