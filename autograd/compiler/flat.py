@@ -128,21 +128,21 @@ class _Plan:
     def run(self, theta, args):
         if not self.ok:
             return None
-        if self.inp is None:
-            self._views(args)
         r = self.prog.run
         par, span = self.buffer, self.span
         with self.lock:  # the buffers are this plan's, the C code's arrays the library's
             for j, v in self.scalar_others:
                 par[j] = v.data
-            if self.batched_others:
-                np.concatenate([v.data for v in self.batched_others], out=self.tail)
             if span is not None:
                 par[span:span + len(self.pos)] = theta
             else:
                 par[self.pos] = np.asarray(theta)[self.reached]
-            if self.numpy:
+            if self.numpy:  # it reads the batched leaves and the arguments itself
                 return self._run_numpy(args)
+            if self.inp is None:
+                self._views(args)
+            if self.batched_others:
+                np.concatenate([v.data for v in self.batched_others], out=self.tail)
             k = 0
             for view, a in zip(self.views, args):
                 d = a.data if isinstance(a, Value) else a
