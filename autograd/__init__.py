@@ -18,10 +18,10 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .lifted import ValueArray, lift
 from .backprop_check import BackpropReport, check_backprop
 from .ops import OPS
-from .value import Value, dot, dots, is_tracing, logsumexp, maximum, minimum, sum
+from .value import Value, dot, dots, is_tracing, logsumexp, max_detached, maximum, minimum, sum
 
 __all__ = [
-    "Value", "sum", "dot", "dots", "logsumexp", "backward", "no_grad", "is_grad_enabled", "gc_paused",
+    "Value", "sum", "dot", "dots", "logsumexp", "max_detached", "backward", "no_grad", "is_grad_enabled", "gc_paused",
     "is_tracing",
     "topological_order", "compile", "gradcheck", "gradgradcheck", "GradcheckError", "OPS",
     "draw", "draw_backward", "maximum", "minimum", "lift", "ValueArray", "check_backprop",

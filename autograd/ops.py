@@ -619,3 +619,19 @@ MINIMUM = defop("minimum", 2, _minimum,
                 lambda g, out, a, b: _max_min_grad(data(b) < data(a), data(a) < data(b), a, b, g),
                 c="(({a} < {b} || {a} != {a}) ? {a} : {b})")
 HELPERS += ("sin", "cos", "erf")
+
+
+def _max_detached(xs):
+    # np.maximum folded from -inf (C: the same fold): NaN wins, so a NaN input is reported, and
+    # on a tie the later input is kept; from -inf, so that even one batched input is copied.
+    m = -math.inf
+    for x in xs:
+        m = _maximum(m, x)
+    return m
+
+
+# The max as a node whose derivative is 0 (PyTorch's x.max(dim).values.detach(), JAX's
+# lax.stop_gradient(max)): softmax's shift, recomputed at every call of compiled code. The 0 is
+# -0.0, which adds nothing to a gradient, not even a sign.
+MAX_DETACHED = defop("max_detached", "n", _max_detached, lambda g, out, xs: [ones_like(x) * -0.0 for x in xs],
+                     c={"group": 1, "init": "-INFINITY", "step": "(({acc} > {x0} || {acc} != {acc}) ? {acc} : {x0})"})

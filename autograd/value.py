@@ -627,6 +627,26 @@ def logsumexp(values):
     return _node(ops.LOGSUMEXP.forward([x.data for x in xs]), ops.LOGSUMEXP, xs, None)
 
 
+def max_detached(values):
+    """The largest of the values (per example over a batch; a NaN wins) as one node whose
+    derivative is 0: PyTorch's `x.max(dim).values.detach()`, JAX's `lax.stop_gradient(x.max())`.
+    What softmax subtracts so that exp never overflows: a node of the graph, so compiled code
+    computes it at every call (a number read from `.data` would be frozen at trace time).
+
+        >>> import autograd
+        >>> a, b = Value(1.0), Value(3.0)
+        >>> m = autograd.max_detached([a, b])
+        >>> (a - m).backward()
+        >>> m.data, a.grad, b.grad == 0
+        (3.0, 1.0, True)
+    """
+    xs = tuple(_checked(v, "max_detached", i) for i, v in enumerate(values))
+    if not xs:
+        raise ValueError("max_detached of no values")
+    _lengths_differ(ops.MAX_DETACHED.name, [x.data for x in xs])
+    return _node(ops.MAX_DETACHED.forward([x.data for x in xs]), ops.MAX_DETACHED, xs, None)
+
+
 def _checked(v, where, i):
     w = _wrap(v)
     if w is None:

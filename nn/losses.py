@@ -126,29 +126,38 @@ def l2(params, weight=1.0):
 
 
 def log_softmax(logits):
-    """[z_k - logsumexp(z)] for a list of K Values (logsumexp takes the max out first, so
-    exp never overflows)."""
-    logits = list(logits)
-    m = _max_data(logits)  # a constant: z - m is exact near the max, gradients unchanged
-    shifted = [z - m for z in logits]
+    """[s_k - logsumexp(s)] for a list of K Values, s = z - max(z) (see `_shifted`): stable,
+    as torch.log_softmax.
+
+        >>> from autograd import Value
+        >>> [round(p.data, 6) for p in log_softmax([Value(1000.0), Value(1000.0)])]
+        [-0.693147, -0.693147]
+    """
+    shifted = _shifted(logits)
     lse = autograd.logsumexp(shifted)
     return [s - lse for s in shifted]
 
 
 def softmax(logits):
-    """[exp(z_k - logsumexp(z))] for a list of K Values, stable."""
-    logits = list(logits)
-    m = _max_data(logits)
-    exps = [(z - m).exp() for z in logits]
+    """[exp(s_k) / sum_j exp(s_j)] for a list of K Values, s = z - max(z): stable.
+
+        >>> from autograd import Value
+        >>> [round(p.data, 6) for p in softmax([Value(1000.0), Value(0.0)])]
+        [1.0, 0.0]
+    """
+    exps = [s.exp() for s in _shifted(logits)]
     total = autograd.sum(exps)
     return [e / total for e in exps]
 
 
-def _max_data(values):
-    m = values[0].data if isinstance(values[0], Value) else values[0]
-    for v in values[1:]:
-        m = np.maximum(m, v.data if isinstance(v, Value) else v)
-    return m
+def _shifted(logits):
+    """[z_k - m], m = max(z) per example as a node whose derivative is 0 (autograd.max_detached,
+    as PyTorch's `z - z.max().detach()`): exp(z_k - m) <= 1 never overflows, z_k - m is exact
+    near the max, the gradients are those of z (softmax does not change when every z_k moves
+    by the same amount), and compiled code computes m for each example at every call."""
+    logits = list(logits)
+    m = autograd.max_detached(logits)
+    return [z - m for z in logits]
 
 
 def cross_entropy(logits, target, reduction="mean"):
@@ -177,9 +186,7 @@ def _cross_entropy_one(logits, target):
     # One 1 per example: lse - s_target, the very numbers of -sum_k t_k (s_k - lse) (the zero
     # terms add nothing and a - b = -(b - a) exactly; backward too: each s_k gets the same two
     # terms), with one node where that form has K + 1.
-    logits = list(logits)
-    m = _max_data(logits)
-    shifted = [z - m for z in logits]
+    shifted = _shifted(logits)
     return autograd.logsumexp(shifted) - autograd.dot(shifted, onehot)
 
 

@@ -121,6 +121,12 @@ class Case:
         self.n_real, self.n_pos, self.extra = n_real, n_pos, extra
 
 
+def _log_softmax0(z):
+    m = autograd.max_detached(z)
+    s = [v - m for v in z]
+    return s[0] - autograd.logsumexp(s)
+
+
 def _cases():
     C = Case
     return [
@@ -164,6 +170,10 @@ def _cases():
           lambda r, p, e, x, s: autograd.logsumexp([r[0] + 700.0, r[1] * 3 + 700.0]), n_real=2),
         C("logsumexp", "logsumexp(r0 - 800, 3 r1 - 800)",  # and exp(-800 + ...) underflows to 0
           lambda r, p, e, x, s: autograd.logsumexp([r[0] - 800.0, r[1] * 3 - 800.0]), n_real=2),
+        C("max_detached", "r1 - max_detached(r0, 3 r1, e0)",  # ties at x = 0
+          lambda r, p, e, x, s: r[1] - autograd.max_detached([r[0], r[1] * 3, e[0]]), n_real=2, extra=1),
+        C("max_detached", "log_softmax(r0 + 800, 3 r1 + 800)[0]",  # exp(800 + ...) overflows without the shift
+          lambda r, p, e, x, s: _log_softmax0([r[0] + 800.0, r[1] * 3 + 800.0]), n_real=2),
         C("batch_sum", "r0.sum() * r1", lambda r, p, e, x, s: r[0].sum() * r[1], n_real=2),
         C("batch_mean", "((r0 - r0.mean()) ** 2).mean() + r1", lambda r, p, e, x, s: ((r[0] - r[0].mean()) ** 2).mean() + r[1],
           n_real=2),

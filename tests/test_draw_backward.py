@@ -54,7 +54,7 @@ def test_every_operation_replays_as_backward_does():
              y.sqrt(), x.tanh(), y.sigmoid(), (x - 1.0).relu(), (x - 1.0).leaky_relu(0.1),
              y.softplus(), y.clamp(0.5, 1.5), autograd.sum([x, y]), autograd.dot([x, y], [y, 2.0]),
              autograd.logsumexp([x, y]), x.sin(), y.cos(), y.square(), x.erf(), y.gelu(), (x - 1.0).elu(0.5),
-             y.silu(), autograd.maximum(x, y), autograd.minimum(x, y)]
+             y.silu(), autograd.maximum(x, y), autograd.minimum(x, y), y - autograd.max_detached([x, y])]
     loss = autograd.sum([t.mean() if isinstance(t.data, np.ndarray) else t for t in terms] + [y.sum()])
     seen = {s.node.op for s in backward_steps(loss)}
     assert seen >= set(autograd.OPS), set(autograd.OPS) - seen  # a new operation: add it above

@@ -77,7 +77,7 @@ OP_OF = {"pow_neg_int": "pow", "rpow": "powv", "leaky_relu_neg": "leaky_relu", "
 
 
 def test_every_op_is_cross_checked():
-    covered = {OP_OF.get(k, k) for k in ELEMENTWISE} | {"sum", "dot", "logsumexp", "batch_sum", "batch_mean"}
+    covered = {OP_OF.get(k, k) for k in ELEMENTWISE} | {"sum", "dot", "logsumexp", "max_detached", "batch_sum", "batch_mean"}
     assert covered == set(OPS)
 
 
@@ -239,6 +239,11 @@ def t_lse(items):
     return torch.logsumexp(torch.stack(ts), 0)
 
 
+def t_max(items):
+    ts = torch.broadcast_tensors(*[x if torch.is_tensor(x) else torch.tensor(x, dtype=F64) for x in items])
+    return torch.stack(ts).amax(0)
+
+
 def seq_sum(items):
     s = 0.0
     for x in items:
@@ -282,6 +287,8 @@ GRAPH_OPS = {
     "dot": (lambda a, b, c, k: autograd.dot([a, b, k], [c, a, b]),
             lambda a, b, c, k: seq_sum([a * c, b * a, k * b])),
     "logsumexp": (lambda a, b, c, k: autograd.logsumexp([a, b, c, k]), lambda a, b, c, k: t_lse([a, b, c, k])),
+    "max_detached": (lambda a, b, c, k: b - autograd.max_detached([a, b, c, k]),
+                     lambda a, b, c, k: b - t_max([a, b, c, k]).detach()),
 }
 
 
