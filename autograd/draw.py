@@ -74,7 +74,7 @@ _LIFTED = re.compile(r"^(\w+)\[(\d+(?:,\d+)*)\]$")  # autograd.lift's 'W1[0,3]'
 _INDEX = re.compile(r"^(.*?)\.?(\d+)$")       # 'layers.0.neurons.3' -> ('layers.0.neurons', 3)
 _PORTS = {"LR": ("e", "w"), "RL": ("w", "e"), "TB": ("s", "n"), "BT": ("n", "s")}
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "neg": "-x", "powv": "**",
-           "batch_mean": "mean", "batch_sum": "sum (batch)", "max_detached": "max (detached)"}
+           "batch_mean": "mean", "batch_sum": "sum (batch)"}
 
 
 # -- numbers ------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ _RULES = {
     "silu": ("s·(1 + {a}·(1 - s)), s = sigmoid({a})",),
     "maximum": ("[{a} > {b}], ½ on a tie", "[{b} > {a}], ½ on a tie"),
     "minimum": ("[{a} < {b}], ½ on a tie", "[{b} < {a}], ½ on a tie"),
-    "max_detached": ("0 (detached)",),
+    "max_detached": ("0",),  # a stop-gradient: the max is not differentiated
 }
 
 
