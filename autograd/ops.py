@@ -622,8 +622,8 @@ HELPERS += ("sin", "cos", "erf")
 
 
 def _max_detached(xs):
-    # np.maximum folded from -inf (C: the same fold): NaN wins, so a NaN input is reported, and
-    # on a tie the later input is kept; from -inf, so that even one batched input is copied.
+    # np.maximum folded from -inf, as the C form: a NaN wins (so that it is reported, not hidden)
+    # and of two equal inputs (0.0, -0.0) the later is kept.
     m = -math.inf
     for x in xs:
         m = _maximum(m, x)

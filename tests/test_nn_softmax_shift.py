@@ -305,11 +305,39 @@ def test_max_detached_value_is_the_max_per_example_and_a_nan_wins():
         autograd.max_detached([a, "x"])
 
 
+@pytest.mark.parametrize("backend", ["c", "numpy"])
+def test_compiled_max_detached_is_eagers_to_the_bit(backend):
+    """Ties of 0.0 and -0.0 (the later one wins, as np.maximum) and extremes, computed by the
+    generated code itself; a NaN before the last input still wins (C must not return a finite
+    max, which would skip its rerun through numpy); -inf."""
+    nan, inf = math.nan, math.inf
+    w = [Value(1.0), Value(1.0), Value(0.5)]
+
+    def f(Z):
+        return autograd.max_detached([wk * z for wk, z in zip(w, Z)])
+
+    def g(Z):
+        return autograd.max_detached(Z)
+    ties = np.array([[0.0, -0.0, -1.0], [-0.0, 0.0, -2.0], [-0.0, -0.0, -0.0], [1e308, -1e308, 5e-324],
+                     [-1e-300, -2e-300, -1e300]])
+    for fn, Z in ((f, ties), (g, np.array([[nan, 1.0, 2.0], [1.0, nan, 2.0], [3.0, 1.0, 2.0]])),
+                  (g, np.array([[1.0, 2.0, nan], [-inf, -inf, -inf], [-inf, 3.0, -inf]]))):
+        want = fn(_columns(Z)).data
+        prog = autograd.compile(fn, np.ones(Z.shape), backend=backend)
+        assert bits(prog(Z, grad=False)) == bits(want)
+        if fn is f and backend == "c":
+            assert all(p._numpy is None for p in prog.programs.values())  # the C numbers themselves
+    np.testing.assert_array_equal(np.signbit(f(_columns(ties)).data[:3]), [True, False, True])
+
+
 def test_max_detached_has_derivative_zero():
     a, b = Value(2.0), Value(np.array([1.0, 5.0]))
     m = autograd.max_detached([a, b])
     m.backward(grad=np.array([math.inf, -3.0]))  # not g * 0 (inf * 0 is nan): a zero that adds nothing
     assert a.grad == 0.0 and list(b.grad) == [0.0, 0.0]
+    z, c = Value(2.0), Value(-0.0)
+    ((z - autograd.max_detached([z, 1.0])) * c).backward()
+    assert z.grad == 0.0 and math.copysign(1.0, z.grad) == -1.0  # -0.0 + its zero: still -0.0
     x = Value(1.5)
     y = (x - autograd.max_detached([x, Value(1.0)])) * x  # (x - c) * x with c = x detached
     y.backward(create_graph=True)
