@@ -137,6 +137,27 @@ def test_the_shift_is_a_node_of_the_trace_not_a_frozen_leaf():
             and not set(np.unique(p.data)) <= {0.0, 1.0}] == []  # the one-hot columns only
 
 
+def test_generated_code_skips_the_shifts_zero_gradient():
+    """Every logit gets its gradient through z - m anyway: the max node needs none (its -0.0
+    terms would add nothing). A leaf reached through the max alone keeps it: its gradient is
+    that -0.0, as in eager (tests/test_compile.py checks the bits)."""
+    w = [Value(1.0 + 0.1 * k) for k in range(3)]
+    e = Value(0.5)
+    t = trace(lambda Z: L.cross_entropy([wk * z for wk, z in zip(w, Z)], np.array([0, 1, 2, 0])),
+              [np.ones((4, 3))])
+    (m,) = [i for i, op in enumerate(t.ops) if op is autograd.OPS["max_detached"]]
+    assert m not in t.needs_grad and t.parents[m][0] in t.needs_grad
+    f = lambda x: (x * w[0] - autograd.max_detached([x * w[0], e])).sum()  # noqa: E731
+    t = trace(f, [np.ones(3)])
+    (m,) = [i for i, op in enumerate(t.ops) if op is autograd.OPS["max_detached"]]
+    assert m in t.needs_grad
+    x = np.array([0.25, 2.0, -1.0])
+    want_out, want = _eager(f, [w[0], e], x)
+    got_out, got = _compiled(autograd.compile(f, x, backend="numpy"), [w[0], e], x)
+    assert bits(got_out) == bits(want_out) and [bits(g) for g in got] == [bits(g) for g in want]
+    assert want[1] == 0.0 and math.copysign(1.0, want[1]) == -1.0
+
+
 def _linear_logits(K=4, y=None):
     """The loss of logits w_k z_k + b_k: targets an argument (one-hot columns, the soft form), or
     with y the class indices, a constant (the index form: logsumexp(s) - dot(s, onehot))."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import ops as ops_mod
 from .. import value as value_mod
 from ..backward import gc_paused
 from ..value import Value
@@ -336,4 +337,23 @@ def _needs_grad(t):
         if above[i]:
             for p in parents[i]:
                 above[p] = 1
-    return {i for i in range(n) if below[i] and above[i]}
+    need = {i for i in range(n) if below[i] and above[i]}
+    if ops_mod.MAX_DETACHED in dict.fromkeys(ops):
+        _drop_zero_derivatives(t, need)
+    return need
+
+
+def _drop_zero_derivatives(t, need):
+    """A max_detached node (softmax's shift: derivative 0) needs no gradient when each of its
+    inputs gets one from some other node anyway: its terms (-0.0) would add nothing, not even
+    a sign. Left in where an input is reached through it alone (that input's gradient is its
+    -0.0, as in eager)."""
+    ops, parents = t.ops, t.parents
+    stops = [i for i in need if ops[i] is ops_mod.MAX_DETACHED]
+    fed = set()  # inputs of the other nodes that need a gradient
+    for i in need:
+        if ops[i] is not ops_mod.MAX_DETACHED:
+            fed.update(parents[i])
+    for i in stops:
+        if fed.issuperset(p for p in parents[i] if p in need):
+            need.discard(i)
