@@ -47,7 +47,7 @@ _OWN_LOSSES = dict(LOSSES)  # held, so their ids stay theirs
 _LOSS_NAMES = {id(f): name for name, f in _OWN_LOSSES.items()}
 # what the traced graph of an MLP depends on besides its sizes and activations: these very
 # functions (one monkeypatched at run time means: trace)
-_CODE = (MLP.forward, Layer.forward, Neuron.forward, Module.__call__, module_mod._as_inputs,
+_CODE = (MLP.forward, Layer.forward, Neuron.forward, Module.__call__, Module.parameters, module_mod._as_inputs,
          dict(module_mod.ACTIVATIONS), dict(module_mod._ROWWISE), losses_mod.l2)
 
 
@@ -130,21 +130,41 @@ def describe(model, loss_fn, regularization, params):
         return None  # its probabilities check runs on the traced batch's outputs: trace
     if name != "cross_entropy" and len(ns) != 1:
         return None  # one output per example: targets of shape (n,)
-    if not (len(params) == len(expected) and params == expected and model.parameters() == expected):
-        return None  # (== on lists of Values: identity, element by element)
-    if len(set(map(id, expected))) != len(expected):
-        return None  # a weight shared by two places: another graph
+    if not (len(params) == len(expected) and params == expected and _own_parameters(model, layers)):
+        return None  # the optimizer's parameters are model.parameters() (== on Values: identity)
     if not all(type(p) is Value and p._op is None and type(p.data) in _SCALARS for p in expected):
         return None  # parameters are scalar leaves
+    if len(set(expected)) != len(expected):
+        return None  # (Values hash by identity) a weight in two places: another graph
     return (f"valuegrad nn.fit compiled step\nsources {sources_version()}\npython {sys.version_info[:3]} "
             f"numpy {np.__version__}\nfloat64\nloss {name}\nregularization {reg}\nMLP {arch!r}\n")
 
 
 _SCALARS = (float, int, np.float64)
+_MODULE_ATTRS = {MLP: {"layers", "nin", "nouts", "config", "training"},
+                 Layer: {"neurons", "nin", "nout", "activation", "training"},
+                 Neuron: {"w", "b", "activation", "nin", "training"}}
+
+
+def _own_parameters(model, layers):
+    """Whether model.parameters() is the neurons' (w..., b) layer by layer, as `describe` lists
+    them: Module.parameters walks each module's attributes, so no module holds any other
+    (a Value or a Module added by hand would join the parameters, and an L2 penalty's dot)."""
+    if not _MODULE_ATTRS[MLP].issuperset(vars(model)) or type(model.config) is not dict:
+        return False  # (a dict is not walked)
+    if type(model.nouts) is not list or any(type(x) is not int for x in model.nouts) or type(model.nin) is not int:
+        return False
+    la, na = _MODULE_ATTRS[Layer], _MODULE_ATTRS[Neuron]
+    for layer in layers:
+        if not la.issuperset(vars(layer)) or type(layer.nout) is not int:
+            return False
+        if not all(na.issuperset(vars(n)) and type(n.b) is Value and type(n.nin) is int for n in layer.neurons):
+            return False
+    return True
 
 
 def _code_changed():
-    now = (MLP.forward, Layer.forward, Neuron.forward, Module.__call__, module_mod._as_inputs,
+    now = (MLP.forward, Layer.forward, Neuron.forward, Module.__call__, Module.parameters, module_mod._as_inputs,
            module_mod.ACTIVATIONS, module_mod._ROWWISE, losses_mod.l2)
     return any(a is not b and a != b for a, b in zip(now, _CODE))
 

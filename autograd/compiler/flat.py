@@ -126,11 +126,11 @@ class _Plan:
         r = prog.run if self.ok else None
         if self.numpy:
             r.n_scalar = sum(1 for i in t.param_nodes if not t.nodes[i].batch)
-        if self.ok and any(slot.get(id(p), -1) >= r.n_scalar for p in params):
+        where = [slot.get(id(p), -1) for p in params] if self.ok else None
+        if self.ok and max(where, default=-1) >= r.n_scalar:
             self.ok = False  # a batched parameter: rare, served by the general path
         if not self.ok:
             return
-        where = [slot.get(id(p), -1) for p in params]
         self.reached = np.array([j >= 0 for j in where])
         self.pos = np.array([j for j in where if j >= 0], dtype=np.intp)
         mine = set(self.pos.tolist())
@@ -138,7 +138,7 @@ class _Plan:
         # other leaves (constants & co.): read at every call, as a compiled call does
         self.scalar_others = [(j, v) for j, v in enumerate(t.params) if j not in mine and j < ns]
         self.batched_others = [v for j, v in enumerate(t.params) if j >= ns]
-        self.n_par = sum(np.size(v.data) for v in t.params)
+        self.n_par = ns + sum(np.size(v.data) for v in t.params[ns:])  # the scalars first, one slot each
         self.buffer = np.zeros(max(self.n_par, 1))
         self.tail = self.buffer[ns:self.n_par]
         # the layered C code lays nn's parameters out in the model's own order: then theta is
