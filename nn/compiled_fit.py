@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import operator
 import os
 import sys
 import weakref
@@ -187,11 +188,12 @@ def signature(model):
         return None
     try:
         return tuple((id(layer), layer.activation, id(layer.neurons), len(layer.neurons),
-                      tuple(n.activation for n in layer.neurons)) for layer in model.layers)
+                      tuple(map(_ACTIVATION, layer.neurons))) for layer in model.layers)
     except (AttributeError, TypeError):
         return ()
 
 
+_ACTIVATION = operator.attrgetter("activation")
 _SOURCES = []
 
 
@@ -203,7 +205,7 @@ def sources_version():
         try:
             for pkg in (os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.abspath(autograd.__file__))):
                 for root, dirs, files in os.walk(pkg):
-                    dirs.sort()
+                    dirs[:] = sorted(d for d in dirs if d != "__pycache__" and d != "datasets")
                     for f in sorted(files):
                         if f.endswith(".py"):
                             with open(os.path.join(root, f), "rb") as fh:
@@ -240,6 +242,7 @@ class _CompiledStep:
         self.n_classes = model.nouts[-1] if hasattr(model, "nouts") else None
         self.one_hot = loss_fn is losses_mod.cross_entropy
         self.signature = signature(model)
+        self._last_one_hot = None
         self.modules = model.modules()[1:]  # not the model itself: held weakly
         base = describe(model, loss_fn, regularization, self.params)
         self.loss_name = _LOSS_NAMES.get(id(loss_fn)) if base is not None else None
@@ -278,12 +281,18 @@ class _CompiledStep:
             losses_mod._check_binary(y, (0, 1), self.loss_name, exact=False)
         if not (self.one_hot and np.ndim(y) == 1):
             return y
+        last = self._last_one_hot  # the same labels as the last call (compared, not trusted): reused
+        if last is not None and last[0].dtype == y.dtype and np.array_equal(last[0], y):
+            return last[1]
         k = self.n_classes
         if y.dtype.kind in "iu" and k and len(y) and 0 <= y.min() and y.max() < k:  # (one_hot's checks)
             out = np.zeros((len(y), k))
             out[np.arange(len(y)), y] = 1.0
-            return out
-        return one_hot(y, k)  # floats, or a bad label: its checks and messages
+        else:
+            out = one_hot(y, k)  # floats, or a bad label: its checks and messages
+        out.flags.writeable = False  # handed out again: nobody writes it
+        self._last_one_hot = (y.copy(), out)
+        return out
 
     def train_mode(self):
         """model.train() without walking the model again."""
