@@ -93,7 +93,8 @@ def fit(model, loss, optimizer, X, y, epochs=10, batch_size=None, val=None, earl
     batch_size None means full batch. val: (X_val, y_val). early_stopping: an EarlyStopping
     or a patience (int). metrics: names in METRICS or functions (y_true, y_pred).
     regularization: a function model -> Value added to every batch's loss (e.g.
-    lambda m: 1e-4 * losses.l2(m.parameters())).
+    lambda m: 1e-4 * losses.l2(m.parameters())), or `L2(weight)` (the same numbers, and a
+    compiled fit of an MLP then needs no trace in a new process: see nn.compiled_fit).
     verbose (Keras' meaning): 0 silent; 1 a progress bar (tqdm's auto mode: a terminal, or
     Jupyter) that stays on screen with the last epoch's numbers (without a terminal, that
     line alone at the end); 2 one line per epoch. progress: the old switch (True is
@@ -105,7 +106,9 @@ def fit(model, loss, optimizer, X, y, epochs=10, batch_size=None, val=None, earl
     stops training with NonFiniteLossError naming the epoch and batch. compile=True traces
     the step once and runs it as generated code (`autograd.compile`; C when a compiler
     works) on the parameters held in one array, updated by `optimizer.update`: the same
-    numbers to ~1e-12, many times faster; the parameters' `.grad` is then left untouched.
+    numbers to ~1e-12, many times faster; the parameters' `.grad` is then left untouched, and
+    their `.data` is read at the start of every call and written back after the last epoch
+    (after each one when metrics, validation, early stopping or callbacks read them).
     """
     loss_fn = LOSSES[loss] if isinstance(loss, str) else loss
     X, y = check_data(model, X, y)
@@ -316,4 +319,4 @@ def _in_notebook():
     return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
 
 
-__all__ = ["fit", "check_data", "EarlyStopping", "NonFiniteLossError", "predict", "predict_classes"]
+__all__ = ["fit", "check_data", "EarlyStopping", "NonFiniteLossError", "predict", "predict_classes", "L2"]
