@@ -133,15 +133,15 @@ def describe(model, loss_fn, regularization, params):
         return None  # one output per example: targets of shape (n,)
     if not (len(params) == len(expected) and params == expected and _own_parameters(model, layers)):
         return None  # the optimizer's parameters are model.parameters() (== on Values: identity)
-    if not all(type(p) is Value and p._op is None and type(p.data) in _SCALARS for p in expected):
-        return None  # parameters are scalar leaves
+    # parameters are leaves (their data become numbers in fit's float64 read, which refuses arrays)
+    if not all(type(p) is Value and p._op is None for p in expected):
+        return None
     if len(set(expected)) != len(expected):
         return None  # (Values hash by identity) a weight in two places: another graph
     return (f"valuegrad nn.fit compiled step\nsources {sources_version()}\npython {sys.version_info[:3]} "
             f"numpy {np.__version__}\nfloat64\nloss {name}\nregularization {reg}\nMLP {arch!r}\n")
 
 
-_SCALARS = (float, int, np.float64)
 _MODULE_ATTRS = {MLP: {"layers", "nin", "nouts", "config", "training"},
                  Layer: {"neurons", "nin", "nout", "activation", "training"},
                  Neuron: {"w", "b", "activation", "nin", "training"}}
