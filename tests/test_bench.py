@@ -108,3 +108,10 @@ def test_without_torch_and_jax_their_columns_say_skipped(monkeypatch, capsys):
     scaling.print_row(3, 5, res, ref, diffs, scaling.parse(["--rounds", "1", "--steps", "2"]))
     out = capsys.readouterr().out
     assert "skipped: torch is not installed" in out and "skipped: jax is not installed" in out
+
+
+def test_fit_overhead_times_a_fit_call_against_the_raw_epoch(capsys):
+    import fit_overhead
+    m = fit_overhead.main(["--rounds", "3", "--workload", "demo"])
+    assert set(m) == {"raw", "fit", "read", "load"} and min(m.values()) > 0
+    assert "x the raw epoch" in capsys.readouterr().out
