@@ -14,6 +14,7 @@ its per-call set-up included, compared with the raw compiled epoch); PyTorch eag
 weights and batches: the losses must agree (printed first). Interleaved rounds, medians.
 First C compiles run in a child process with a fresh VALUEGRAD_CACHE (killed after
 --max-compile-seconds); the cached load is autograd.compile in this process once the .so exists.
+The fit column's per-call cost alone, in CPU time over many rounds: bench/fit_overhead.py.
 """
 from __future__ import annotations
 

@@ -12,7 +12,8 @@ weights and batches: the losses must agree (printed). A contender too slow for a
 within --budget seconds (valuegrad eager, the numpy back end) runs the first k steps and its epoch
 is EXTRAPOLATED (k/938 of it, said in the output). First compiles run in a child process with a
 fresh VALUEGRAD_CACHE, killed after --max-compile-seconds ("skipped: compile over N s"; the C back
-end compiles this by layers in a few seconds, the straight-line numpy back end takes ~20 s).
+end compiles this by layers in a few seconds, the straight-line numpy back end takes ~20 s). The
+fit cached load: see bench/scaling.py (here on 3 batches of 64 and a last shorter one: both shapes).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common  # noqa: E402  (pins threads first)
 import rivals  # noqa: E402
+import scaling  # noqa: E402
 import workload  # noqa: E402
 from common import agreement, fmt_ratio, fmt_size, fmt_time, measure  # noqa: E402
 
@@ -37,6 +39,10 @@ NAMES = {"eager": "valuegrad eager (batched)", "numpy": "compiled numpy, flat", 
 def bench(opts):
     wl = workload.mnist_like(examples=opts.examples, hidden=opts.hidden, inputs=opts.inputs)
     cs, info, t_jax = rivals.all_contenders(wl, opts)
+    if "load" in info.get("c", {}):  # the library on disk: a fresh process's first fit call
+        last = opts.examples % 64 or 64  # both batch shapes of the epoch, in a few batches
+        spec = dict(wl.spec, examples=3 * 64 + last)
+        info["c"]["fit"] = scaling.fit_load(spec, opts.max_compile_seconds)
     res = measure(cs, wl.steps, opts.rounds, opts.budget, opts.max_step_seconds)
     ref, diffs = agreement(cs, res)
     return wl, res, ref, diffs, info, t_jax
@@ -69,6 +75,9 @@ def report(wl, res, ref, diffs, info, t_jax):
              f"C {fmt_size(c['chars'], c['lines'])}" if "load" in c else "")
           + f"; numpy compile: {info.get('numpy', {}).get('skipped') or fmt_time(info.get('numpy', {}).get('first'))}"
           + f"; JAX compile {fmt_time(t_jax)} (first shape)")
+    if "fit" in c:
+        print(f"nn.fit(compile=True) cached load (a fresh process's first 1-epoch call minus the epoch): "
+              f"{scaling.fit_load_text(c['fit'])} (in brackets: with the loss traced)")
     if "c" in epoch and j:
         print(f"summary: compiled epoch {epoch['c'][0] / j:.2f}x JAX (target <= 2x)")
 

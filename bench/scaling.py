@@ -14,17 +14,25 @@ median time per step; the losses of every step must agree with valuegrad eager's
 Per width: the first C compile (autograd.compile's wall time with a fresh VALUEGRAD_CACHE, in a
 child process killed after --max-compile-seconds: "skipped: compile over N s"), the cached load
 (autograd.compile again in this process, the .so on disk), the generated C's size, and JAX's
-compile. A compile is per batch shape (each batch size compiles again; only the first is
+compile. "fit cached load": a 1-epoch nn.fit(model, "hinge", SGD, regularization=nn.train.L2(1e-4),
+compile=True) call in a fresh child process with the program on disk, minus the same call once
+warm (the epoch itself): first after the library alone was cached (the loss is traced: in
+brackets), then in three more children once a fit has remembered the program under the model's
+description (no trace: the figure to read; median wall time, and CPU time, which a busy machine
+moves less). A compile is per batch shape (each batch size compiles again; only the first is
 reported). A step slower than --max-step-seconds is not timed; slow contenders run fewer steps
 and rounds (about --budget seconds each per cell). The machine is shared: trust the ratios.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -52,11 +60,57 @@ def cell(width, batch, opts, compile_info, skip_backends):
             compile_info.setdefault(c.name, info[c.name])  # the first batch size's numbers
             if c.skipped:
                 skip_backends[c.name] = c.skipped  # a bigger batch would not do better
+            elif c.name == "c" and "fit" not in compile_info:
+                compile_info["fit"] = fit_load(wl.spec, opts.max_compile_seconds)
     jax_c = next(c for c in cs if c.name == "jax")
     t_jax = jax_c.compile() if not jax_c.skipped else None
     res = measure(cs, opts.steps, opts.rounds, opts.budget, opts.max_step_seconds)
     ref, diffs = agreement(cs, res)
     return res, ref, diffs, t_jax
+
+
+def fit_load(spec, limit):
+    """nn.fit(compile=True)'s cached load for workload `spec`, its C library already on disk:
+    {"traced": s, "keyed": s} (first call minus a warm call, each in a fresh child process;
+    the first child traces and remembers the program, the second finds it without a trace)."""
+    argv = [os.path.abspath(__file__), "--fit-load-child", json.dumps(spec)]
+    limit = max(limit, 120.0)  # a child builds the model and data again: big ones take a while
+    out = {}
+    for name, runs in (("traced", 1), ("keyed", 3)):
+        got = []
+        for _ in range(runs):
+            child = common.run_child(argv, limit)
+            if "first" not in child:
+                out[name + "_error"] = "timeout" if "timeout" in child else child.get("error", "?").strip().splitlines()[-1]
+                return out
+            got.append(child)
+            out[name + "_path"] = "no trace" if child["traces"] == 0 else f"{child['traces']} trace(s)"
+        out[name] = statistics.median(c["first"] - c["warm"] for c in got)
+        out[name + "_cpu"] = statistics.median(c["first_cpu"] - c["warm_cpu"] for c in got)
+    return out
+
+
+def fit_load_child(spec_json):
+    """In this fresh process: time a 1-epoch compiled fit call, then the same call warm."""
+    import nn
+    from nn.train import L2, _CompiledStep
+    wl = workload.build(json.loads(spec_json))
+    model = workload.make_model(wl)
+    opt = nn.optim.SGD(model.parameters(), lr=wl.lr)
+    reg = L2(wl.l2) if wl.l2 else None
+    loss = "hinge" if wl.loss == "hinge" else "cross_entropy"
+
+    def call():
+        t, c = time.perf_counter(), time.process_time()
+        nn.fit(model, loss, opt, wl.X, wl.t, epochs=1, batch_size=wl.batch_size, shuffle=False,
+               progress=False, regularization=reg, compile=True)
+        return time.perf_counter() - t, time.process_time() - c
+    first = call()
+    warm = sorted(call() for _ in range(3))[1]
+    flat = next(iter(_CompiledStep._cache[model].values())).flat
+    traces = flat.compiled.traces if flat.compiled is not None else 0
+    print(json.dumps({"first": first[0], "warm": warm[0], "first_cpu": first[1], "warm_cpu": warm[1],
+                      "traces": traces, "keyed": flat.keyed_loads}))
 
 
 def run(opts):
@@ -99,15 +153,26 @@ def print_row(w, b, res, ref, diffs, opts):
 
 def print_compiles(per_width):
     print("\nPer width (the first batch size's compile; C in a fresh VALUEGRAD_CACHE):")
-    print("| width | first C compile | cached load | generated C | numpy compile | JAX compile |")
-    print("|---|---|---|---|---|---|")
+    print("| width | first C compile | cached load | fit cached load (traced) | generated C | numpy compile | JAX compile |")
+    print("|---|---|---|---|---|---|---|")
     for w, info, t_jax in per_width:
         c, npy = info.get("c", {}), info.get("numpy", {})
         first = c.get("skipped") or fmt_time(c.get("first"))
         load = fmt_time(c.get("load")) + (" (compiled again!)" if c.get("recompiled") else "") if "load" in c else "-"
         size = fmt_size(c["chars"], c["lines"]) if "chars" in c else "-"
         nfirst = npy.get("skipped") or fmt_time(npy.get("first"))
-        print(f"| {w} | {first} | {load} | {size} | {nfirst} | {fmt_time(t_jax)} |")
+        print(f"| {w} | {first} | {load} | {fit_load_text(info.get('fit'))} | {size} | {nfirst} | {fmt_time(t_jax)} |")
+
+
+def fit_load_text(f):
+    if not f:
+        return "-"
+    if "traced" not in f:
+        return "failed: " + f.get("traced_error", "?")
+    keyed = f"{fmt_time(f['keyed'])}, CPU {fmt_time(f['keyed_cpu'])}" + (
+        "" if f.get("keyed_path") == "no trace" else f" ({f.get('keyed_path')})") \
+        if "keyed" in f else "failed: " + f.get("keyed_error", "?")
+    return f"{keyed} ({fmt_time(f['traced'])})"
 
 
 def print_summary(rows):
@@ -163,4 +228,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--fit-load-child":
+        fit_load_child(sys.argv[2])
+    else:
+        main()

@@ -16,24 +16,15 @@ import contextlib
 import math
 import sys
 import warnings
-import weakref
 
 import numpy as np
 
 import autograd
 
-from . import losses as losses_mod
 from . import metrics as metrics_mod
 from .callbacks import Callback  # noqa: F401  (nn.callbacks, beside fit)
-from .data import minibatches, one_hot
-
-LOSSES = {
-    "mse": losses_mod.mse,
-    "hinge": losses_mod.hinge,
-    "binary_cross_entropy": losses_mod.binary_cross_entropy,
-    "binary_cross_entropy_with_logits": losses_mod.binary_cross_entropy_with_logits,
-    "cross_entropy": losses_mod.cross_entropy,
-}
+from .compiled_fit import L2, LOSSES, _CompiledStep  # noqa: F401  (L2: fit's regularization)
+from .data import minibatches
 METRICS = {name: getattr(metrics_mod, name) for name in ("accuracy", "precision", "recall", "f1")}
 
 
@@ -102,7 +93,8 @@ def fit(model, loss, optimizer, X, y, epochs=10, batch_size=None, val=None, earl
     batch_size None means full batch. val: (X_val, y_val). early_stopping: an EarlyStopping
     or a patience (int). metrics: names in METRICS or functions (y_true, y_pred).
     regularization: a function model -> Value added to every batch's loss (e.g.
-    lambda m: 1e-4 * losses.l2(m.parameters())).
+    lambda m: 1e-4 * losses.l2(m.parameters())), or `L2(weight)` (the same numbers, and a
+    compiled fit of an MLP then needs no trace in a new process: see nn.compiled_fit).
     verbose (Keras' meaning): 0 silent; 1 a progress bar (tqdm's auto mode: a terminal, or
     Jupyter) that stays on screen with the last epoch's numbers (without a terminal, that
     line alone at the end); 2 one line per epoch. progress: the old switch (True is
@@ -114,7 +106,9 @@ def fit(model, loss, optimizer, X, y, epochs=10, batch_size=None, val=None, earl
     stops training with NonFiniteLossError naming the epoch and batch. compile=True traces
     the step once and runs it as generated code (`autograd.compile`; C when a compiler
     works) on the parameters held in one array, updated by `optimizer.update`: the same
-    numbers to ~1e-12, many times faster; the parameters' `.grad` is then left untouched.
+    numbers to ~1e-12, many times faster; the parameters' `.grad` is then left untouched, and
+    their `.data` is read at the start of every call and written back after the last epoch
+    (after each one when metrics, validation, early stopping or callbacks read them).
     """
     loss_fn = LOSSES[loss] if isinstance(loss, str) else loss
     X, y = check_data(model, X, y)
@@ -145,41 +139,49 @@ def fit(model, loss, optimizer, X, y, epochs=10, batch_size=None, val=None, earl
     step = _CompiledStep.get(model, loss_fn, regularization, params) if compile else None
     _call(callbacks, "on_train_begin", model, history)
     bar = _progress(epochs) if verbose == 1 else None
-    rng = np.random.default_rng(seed)
-    model.train()
+    rng = np.random.default_rng(seed) if shuffle else None  # (26 us: only when it is used)
     stopped = None
-    # read once: inside fit only the epochs' own `load` writes the Values
-    theta = np.fromiter((p.data for p in params), np.float64, len(params)) if step is not None else None
-    y_step = step.targets(y) if step is not None else y  # one-hot once, not per batch
-    paused = contextlib.nullcontext if step is not None else autograd.gc_paused
+    if step is None:
+        model.train()
+    else:
+        step.train_mode()
+        # read at every call (a user may set p.data between calls); inside fit only `load` writes them
+        theta = np.fromiter([p.data for p in params], np.float64, len(params))
+        y_step = step.targets(y)  # one-hot once, not per batch
+        run, update, synced = step.flat, optimizer.update, True
+        # the Values are written back after the last epoch, or after each one when its end reads them
+        sync_each = bool(metric_fns or val is not None or early_stopping is not None or callbacks)
     try:
         for epoch in range(epochs):
             total, count = 0.0, 0
-            for b, (Xb, yb) in enumerate(minibatches(X, y_step, batch_size, shuffle=shuffle, seed=rng)):
-                with paused():  # a compiled step builds no graph: nothing to pause
-                    if step is not None:
-                        loss_value, grad = step(theta, Xb, yb)
-                    else:
+            if step is not None:
+                batches = minibatches(X, y_step, batch_size, shuffle=True, seed=rng) if shuffle else \
+                    [(X[i:i + batch_size], y_step[i:i + batch_size]) for i in range(0, len(X), batch_size)]
+                synced = False
+                for b, (Xb, yb) in enumerate(batches):
+                    loss_value, grad = run(theta, Xb, yb)  # a compiled step builds no graph: no GC pause
+                    if not math.isfinite(loss_value):
+                        _non_finite(loss_value, epoch, b, Xb)
+                    theta = update(theta, grad)
+                    total += loss_value * len(Xb)
+                    count += len(Xb)
+                if sync_each or epoch == epochs - 1:
+                    run.load(theta)  # the Values again, for evaluation, early stopping and the caller
+                    synced = True
+            else:
+                for b, (Xb, yb) in enumerate(minibatches(X, y, batch_size, shuffle=shuffle, seed=rng)):
+                    with autograd.gc_paused():
                         optimizer.zero_grad()
                         L = loss_fn(model(Xb), yb)
                         if regularization is not None:
                             L = L + regularization(model)
                         loss_value = L.data
-                    if not math.isfinite(loss_value):
-                        if step is not None:
-                            step.flat.load(theta)
-                        raise NonFiniteLossError(f"loss is {loss_value} at epoch {epoch + 1}, batch {b + 1} "
-                                                 f"({len(Xb)} rows); check the data for NaN/inf or "
-                                                 f"try a smaller learning rate")
-                    if step is None:
+                        if not math.isfinite(loss_value):
+                            _non_finite(loss_value, epoch, b, Xb)
                         L.backward()
                         optimizer.step()
-                    else:
-                        theta = optimizer.update(theta, grad)
-                total += loss_value * len(Xb)
-                count += len(Xb)
-            if step is not None:
-                step.flat.load(theta)  # the Values again, for evaluation, early stopping and the caller
+                    total += loss_value * len(Xb)
+                    count += len(Xb)
             history["loss"].append(total / count)
             if metric_fns or val is not None:  # eval mode (Dropout off) only where something is measured
                 model.eval()
@@ -200,6 +202,8 @@ def fit(model, loss, optimizer, X, y, epochs=10, batch_size=None, val=None, earl
                 stopped = f"early stopping after epoch {epoch + 1}"
                 break
     finally:
+        if step is not None and not synced:  # stopped inside an epoch: the last good weights
+            run.load(theta)
         if bar is not None:
             bar.close()
     if early_stopping is not None and early_stopping.best_state is not None:
@@ -214,6 +218,12 @@ def fit(model, loss, optimizer, X, y, epochs=10, batch_size=None, val=None, earl
         print(stopped, flush=True)
     _call(callbacks, "on_train_end", history, model)
     return history
+
+
+def _non_finite(loss_value, epoch, b, Xb):
+    raise NonFiniteLossError(f"loss is {loss_value} at epoch {epoch + 1}, batch {b + 1} "
+                             f"({len(Xb)} rows); check the data for NaN/inf or "
+                             f"try a smaller learning rate")
 
 
 def check_data(model, X, y, names=("X", "y")):
@@ -249,6 +259,8 @@ def check_data(model, X, y, names=("X", "y")):
     if len(X) == 0:
         raise ValueError(f"{xname} and {yname} have no rows")
     for name, arr in ((xname, X), (yname, y)):
+        if arr.dtype.kind in "iub" or np.isfinite(arr.sum()):  # NaN and inf reach a sum: one pass
+            continue
         bad = ~np.isfinite(arr)
         if bad.any():
             where = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -274,101 +286,6 @@ def _call(callbacks, method, *args):
 
 def _line(logs):
     return " - ".join(f"{k} {v:.4g}" for k, v in logs.items())
-
-
-class _CompiledStep:
-    """The step traced once and run as generated code on the parameters held in one array
-    (autograd's FlatStep), so that no per-parameter Python loop runs inside an epoch.
-    Class indices become one-hot columns, so that the targets are arguments of the trace.
-
-    Kept per model (weakly: the step holds the model only through a weak reference), per loss,
-    regularization and parameter list, so that tracing, code generation and the cache lookup
-    are paid once, not at every fit call; each new batch shape is traced once too (autograd's
-    CompiledFunction keeps a program per shape). A loss or regularization written as a lambda
-    inside a loop of fit calls is a new function object each time, but the same code with the
-    same captured objects: it finds the same step. A model changed in place (other layers,
-    other activations) after a compiled fit needs a new model object or
-    `_CompiledStep.forget(model)`.
-    """
-
-    _cache = weakref.WeakKeyDictionary()  # model -> {(loss, regularization, param ids): step}
-
-    def __init__(self, model, loss_fn, regularization, params):
-        self._model = weakref.ref(model)
-        self.loss_fn, self.regularization, self.params = loss_fn, regularization, params
-        self.n_classes = model.nouts[-1] if hasattr(model, "nouts") else None
-        self.one_hot = loss_fn is losses_mod.cross_entropy
-        self.flat = None
-
-    @classmethod
-    def get(cls, model, loss_fn, regularization, params):
-        key = (_same_code(loss_fn), _same_code(regularization), tuple(map(id, params)))
-        try:
-            steps = cls._cache.setdefault(model, {})
-        except TypeError:  # a model that cannot be weakly referenced: no reuse
-            return cls(model, loss_fn, regularization, params)
-        step = steps.get(key)
-        if step is None:
-            step = steps[key] = cls(model, loss_fn, regularization, params)
-        return step
-
-    @classmethod
-    def forget(cls, model):
-        cls._cache.pop(model, None)
-
-    def _fn(self, Xb, yb):
-        model = self._model()
-        L = self.loss_fn(model(Xb), yb)
-        return L + self.regularization(model) if self.regularization is not None else L
-
-    def targets(self, y):
-        """Class indices as one-hot columns (arguments of the trace), for all rows at once."""
-        return one_hot(y, self.n_classes) if self.one_hot and np.ndim(y) == 1 else y
-
-    def __call__(self, theta, Xb, yb):
-        """(loss, gradient array) of one batch; yb as `targets` gives it (fit converts once)."""
-        flat = self.flat
-        if flat is None:
-            flat = self.flat = autograd.compile(self._fn, Xb, yb).flat(self.params)
-        return flat(theta, Xb, yb)
-
-
-class _Same:
-    """An object compared by identity, held (so its id is never reused while a key holds it)."""
-
-    __slots__ = ("obj",)
-
-    def __init__(self, obj):
-        self.obj = obj
-
-    def __eq__(self, other):
-        return type(other) is _Same and other.obj is self.obj
-
-    def __hash__(self):
-        return id(self.obj)
-
-
-def _same(obj):
-    """Numbers and strings by value (a strength computed again is another float object),
-    anything else by identity."""
-    if type(obj) in (int, float, bool, str, complex) or obj is None:
-        return ("value", type(obj), repr(obj))  # repr: -0.0 is not 0.0
-    return _Same(obj)
-
-
-def _same_code(fn):
-    """What a function computes, for reuse: a plain Python function is its code, globals,
-    defaults and the very objects its closure captured (a lambda made again with the same
-    captures is the same); anything else is itself."""
-    if type(fn).__name__ != "function":
-        return fn
-    try:
-        captured = tuple(_same(c.cell_contents) for c in fn.__closure__ or ())
-    except ValueError:  # a captured variable not assigned yet
-        return fn
-    defaults = tuple(map(_same, fn.__defaults__ or ()))
-    kwdefaults = tuple(sorted((k, _same(v)) for k, v in (fn.__kwdefaults__ or {}).items()))
-    return ("function", fn.__code__, _Same(fn.__globals__), defaults, kwdefaults, captured)
 
 
 def _evaluate(model, loss_fn, X, y, metric_fns, history, prefix, with_loss=False):
@@ -402,4 +319,4 @@ def _in_notebook():
     return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
 
 
-__all__ = ["fit", "check_data", "EarlyStopping", "NonFiniteLossError", "predict", "predict_classes"]
+__all__ = ["fit", "check_data", "EarlyStopping", "NonFiniteLossError", "predict", "predict_classes", "L2"]

@@ -34,6 +34,8 @@ def test_scaling_cell_contenders_agree_with_eager(capsys):
     assert max(diffs.values()) < 1e-12
     assert all(len(res[k].losses) == 2 for k in EXPECTED | {"eager"})  # the same 2 steps, not 1
     assert per_width[0][1]["c"]["lines"] > 0 and per_width[0][1]["c"]["recompiled"] is False
+    fit = per_width[0][1]["fit"]  # nn.fit's cached load: traced, then found by its description
+    assert fit["traced_path"] == "1 trace(s)" and fit["keyed_path"] == "no trace", fit
     assert "| 3 | 7 | 25 |" in capsys.readouterr().out
 
 
@@ -45,6 +47,7 @@ def test_cross_entropy_epoch_with_a_short_batch_and_fit(capsys):
     assert ref == "eager" and {k.split()[0] for k in diffs} == EXPECTED - {"numpy"} | {"fit"}
     assert max(diffs.values()) < 1e-12
     assert "| compiled C, flat |" in capsys.readouterr().out
+    assert info["c"]["fit"]["traced_path"] == "2 trace(s)" and "keyed" in info["c"]["fit"], info["c"]["fit"]
 
 
 def test_demo_bench_fit_with_one_step_an_epoch_agrees(capsys):
@@ -105,3 +108,10 @@ def test_without_torch_and_jax_their_columns_say_skipped(monkeypatch, capsys):
     scaling.print_row(3, 5, res, ref, diffs, scaling.parse(["--rounds", "1", "--steps", "2"]))
     out = capsys.readouterr().out
     assert "skipped: torch is not installed" in out and "skipped: jax is not installed" in out
+
+
+def test_fit_overhead_times_a_fit_call_against_the_raw_epoch(capsys):
+    import fit_overhead
+    m = fit_overhead.main(["--rounds", "3", "--workload", "demo"])
+    assert set(m) == {"raw", "fit", "read", "load"} and min(m.values()) > 0
+    assert "x the raw epoch" in capsys.readouterr().out

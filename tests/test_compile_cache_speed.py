@@ -222,7 +222,8 @@ def test_a_second_fit_pays_no_set_up(monkeypatch, backend):
     fit()
     first = dict(calls)
     assert first["trace"] == 1 and first["plan"] == 1
-    assert first["load"] == first["key"] == (1 if backend == "c" else 0)
+    assert first["load"] == (1 if backend == "c" else 0)
+    assert (first["key"] > 0) == (backend == "c")  # the library's key (and the alias's record of it)
     fit()
     fit()
     assert calls == first

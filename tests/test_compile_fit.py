@@ -156,3 +156,61 @@ def test_layer_with_a_repeated_input_keeps_every_gradient():
     _, (want_out, want), (got_out, got) = _eager_and_compiled(f, params, (x,))
     assert got_out == pytest.approx(want_out, rel=1e-12, abs=0)
     assert got == pytest.approx(want, rel=1e-12, abs=1e-300)
+
+
+def _digits_like(n=40, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 4)), rng.integers(0, k, n)
+
+
+def test_compiled_fit_writes_the_values_for_every_epoch_a_callback_sees():
+    """The Values are written back once at the end, or after each epoch when something reads
+    them (here a callback): the weights it sees are eager's, epoch by epoch."""
+    X, y = _digits_like()
+    seen = {}
+    for compile in (False, True):
+        model = nn.MLP(4, [5, 3], init="he", seed=0)
+
+        class Watch:
+            def on_epoch_end(self, epoch, logs, m):
+                seen.setdefault(compile, []).append([p.data for p in m.parameters()])
+        nn.fit(model, "cross_entropy", nn.optim.SGD(model.parameters(), lr=0.1), X, y, epochs=3, batch_size=16,
+               progress=False, compile=compile, callbacks=[Watch()])
+    assert len(seen[True]) == 3
+    for a, b in zip(seen[True], seen[False]):
+        assert a == pytest.approx(b, rel=1e-12, abs=1e-15)
+
+
+def test_compiled_fit_sees_labels_changed_in_place():
+    """The one-hot targets of the last call are reused only for equal labels."""
+    X, y = _digits_like()
+    model = nn.MLP(4, [5, 3], init="he", seed=0)
+    ref = nn.MLP(4, [5, 3], init="he", seed=0)
+    kw = dict(epochs=1, batch_size=16, progress=False, shuffle=False)
+    opt, opt_ref = nn.optim.SGD(model.parameters(), lr=0.1), nn.optim.SGD(ref.parameters(), lr=0.1)
+    nn.fit(model, "cross_entropy", opt, X, y, compile=True, **kw)
+    nn.fit(ref, "cross_entropy", opt_ref, X, y, **kw)
+    y[:7] = (y[:7] + 1) % 3  # the same array object, other labels
+    h = nn.fit(model, "cross_entropy", opt, X, y, compile=True, **kw)
+    h_ref = nn.fit(ref, "cross_entropy", opt_ref, X, y, **kw)
+    assert h["loss"] == pytest.approx(h_ref["loss"], rel=1e-12)
+    assert [p.data for p in model.parameters()] == pytest.approx([p.data for p in ref.parameters()], rel=1e-12,
+                                                                  abs=1e-15)
+
+
+def test_compiled_fit_interrupted_keeps_the_last_steps_weights():
+    """An exception inside an epoch (here a non-finite loss at the second batch) leaves the
+    Values at the weights of the last good step, as the eager path does."""
+    X, y = _digits_like()
+    X[20, 0] = 1e308  # batch 2 (rows 16-31): the weights blow up, a later loss is NaN
+    runs, messages = [], []
+    for compile in (False, True):
+        model = nn.MLP(4, [5, 3], init="he", seed=0)
+        with pytest.raises(nn.NonFiniteLossError, match="epoch 1, batch") as e:
+            nn.fit(model, "cross_entropy", nn.optim.SGD(model.parameters(), lr=0.1), X, y, epochs=1,
+                   batch_size=16, progress=False, shuffle=False, compile=compile)
+        runs.append([p.data for p in model.parameters()])
+        messages.append(str(e.value))
+    assert messages[0] == messages[1]
+    assert runs[1] == pytest.approx(runs[0], rel=1e-12, abs=1e-15, nan_ok=True)
+    assert not np.isfinite(runs[0]).all() or runs[0] != [p.data for p in nn.MLP(4, [5, 3], init="he", seed=0).parameters()]

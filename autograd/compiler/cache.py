@@ -39,9 +39,11 @@ import threading
 import time
 from collections import namedtuple
 
-__all__ = ["CacheError", "CompileError", "CompileTimeout", "cache_dir", "load", "clear"]
+__all__ = ["CacheError", "CompileError", "CompileTimeout", "cache_dir", "load", "find", "read_alias",
+           "write_alias", "clear"]
 
 FORMAT = "valuegrad-c-cache"
+ALIAS_FORMAT = "valuegrad-c-alias"  # a caller's own name for a library, without tracing (see write_alias)
 VERSION = 2                  # 2: keyed by what the source is made from; the source kept beside
 STALE_SECONDS = 600          # a build folder or temporary file older than this was abandoned
 MAX_LIBRARY_BYTES = 1 << 30  # a library bigger than this is not ours
@@ -142,6 +144,79 @@ def load(made_from, cc, flags, generate, notes_ok=lambda notes: True):
     with _lock:
         lib, source, notes = _loaded.setdefault((folder, key), (lib, source, notes))
     return Loaded(lib, key, compiled_now, source, notes)
+
+
+def find(made_from, cc, flags, notes_ok=lambda notes: True):
+    """`load` when the library is already built (in this process or verified on disk), else
+    None: nothing is generated or compiled."""
+    def missing():
+        raise _Missing
+    try:
+        return load(made_from, cc, flags, missing, notes_ok)
+    except _Missing:
+        return None
+
+
+class _Missing(Exception):
+    pass
+
+
+def _alias_key(name, cc, flags):
+    h = hashlib.sha256(("alias\n" + " ".join(list(cc) + list(flags)) + "\n" + name).encode()).hexdigest()
+    return h[:32], h
+
+
+def write_alias(name, cc, flags, payload):
+    """Remember `payload` (a small JSON-able dict: which library, and how to call it) under
+    `name`, a caller's text naming exactly what that library was made from (nn.fit: the
+    model's architecture, the loss, the shapes, the sources' versions), so that another
+    process finds the library without tracing. Stored as ``vg_<key>.json`` beside the
+    libraries: private, written atomically, its bytes hashed, pruned and cleared with them.
+    Best effort: a folder that cannot be written is left alone."""
+    key, key_hash = _alias_key(name, cc, flags)
+    body = json.dumps(payload, sort_keys=True)
+    meta = {"format": ALIAS_FORMAT, "version": VERSION, "key": key, "made_from_sha256": key_hash,
+            "payload": body, "payload_sha256": hashlib.sha256(body.encode()).hexdigest()}
+    try:
+        folder = cache_dir()
+        tmp = tempfile.mkdtemp(dir=folder, prefix=".build-")
+        try:
+            _write(tmp, _paths(folder, key)[1], json.dumps(meta).encode())
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        _prune(folder, keep=key)
+    except (OSError, CacheError):
+        pass
+
+
+def read_alias(name, cc, flags):
+    """The payload `write_alias` stored under `name`, or None (missing, foreign, damaged)."""
+    key, key_hash = _alias_key(name, cc, flags)
+    try:
+        folder = cache_dir()
+    except CacheError:
+        return None
+    path = _paths(folder, key)[1]
+    raw = _read_own_file(path, MAX_SIDECAR_BYTES)
+    if raw is None:
+        return None
+    try:
+        meta = json.loads(raw)
+        if not (isinstance(meta, dict) and meta.get("format") == ALIAS_FORMAT and meta.get("version") == VERSION
+                and meta.get("key") == key and meta.get("made_from_sha256") == key_hash
+                and isinstance(meta.get("payload"), str)
+                and hashlib.sha256(meta["payload"].encode()).hexdigest() == meta.get("payload_sha256")):
+            return None
+        payload = json.loads(meta["payload"])
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(payload, dict):
+        return None
+    try:
+        os.utime(path)  # recently used: pruned last
+    except OSError:
+        pass
+    return payload
 
 
 def _paths(folder, key):

@@ -23,13 +23,21 @@ import threading
 import numpy as np
 
 from ..value import Value
+from . import cache
 from .trace import shape_of
 
 
 class FlatStep:
-    def __init__(self, compiled, params):
+    """`compiled` (a CompiledFunction) on parameters held in one array. Made lazily by
+    `lazy(fn, params, ...)`, it traces fn at its first call instead (once per shape), and with
+    `describe` it first looks for a program another process built from the same description
+    (see `lazy`)."""
+
+    def __init__(self, compiled, params, fn=None, backend="auto", describe=None):
         self.compiled, self.params = compiled, list(params)
+        self._fn, self._backend, self.describe = fn, backend, describe
         self._plans = {}
+        self.keyed_loads = 0  # programs found by their description, without a trace
 
     def load(self, theta):
         """Write the array back into the parameters' `.data`."""
@@ -41,22 +49,41 @@ class FlatStep:
         # a step is tens of microseconds of C: the program is found by its arguments' shapes
         # without going through compiled.program's general lookup when they are plain arrays
         key = tuple(a.shape if type(a) is np.ndarray else shape_of(a) for a in args)
-        found = self._plans.get(key)  # (program, plan) by shapes
-        if found is None or self.compiled.programs.get(key) is not found[0]:
-            prog = self.compiled.program(args)
-            found = self._plans[key] = (prog, _Plan(prog, self.params))
+        found = self._plans.get(key)  # (program or None for a keyed plan, plan) by shapes
+        if found is None or (found[0] is not None and self.compiled.programs.get(key) is not found[0]):
+            found = self._plans[key] = self._plan(key, args)
         result = found[1].run(theta, args)
         if result is None:  # a guard, a non-finite value or a numpy program: through the Values
             return self._through_values(theta, args)
         return result
 
+    def _compiled_for(self, args):
+        if self.compiled is None:
+            from . import CompiledFunction
+            self.compiled = CompiledFunction(self._fn, args, self._backend)
+        return self.compiled
+
+    def _plan(self, key, args):
+        name = self.describe(key) if self.describe is not None and self._backend in ("auto", "c") else None
+        if name is not None and (self.compiled is None or key not in self.compiled.programs):
+            plan = _KeyedPlan.find(name, self.params)
+            if plan is not None:
+                self.keyed_loads += 1
+                return None, plan
+        prog = self._compiled_for(args).program(args)
+        plan = _Plan(prog, self.params)
+        if name is not None:
+            plan.remember(name)
+        return prog, plan
+
     def _through_values(self, theta, args):
+        compiled = self._compiled_for(args)
         saved = [(p.data, p.grad) for p in self.params]  # left as they were, as the C path does
         self.load(theta)
         for p in self.params:
             p.grad = 0.0
         try:
-            loss = self.compiled(*args)
+            loss = compiled(*args)
             grad = np.array([np.sum(p.grad) if isinstance(p.grad, np.ndarray) else float(p.grad)
                              for p in self.params])
         finally:
@@ -65,13 +92,33 @@ class FlatStep:
         return loss, grad
 
 
+def lazy(fn, params, backend="auto", describe=None):
+    """A FlatStep for fn(*args) -> Value on `params`, traced at its first call per argument
+    shapes. `describe(shapes)` -> str or None: a text naming *everything* the traced graph
+    depends on for arguments of these shapes (the caller's guarantee; nn.fit builds it for
+    nn's own models and losses). With it, a C program built by an earlier process from the
+    same text is loaded without tracing fn (the cache's alias entry: the library's key, where
+    each parameter sits in its buffer and the values of the graph's constant leaves); a
+    program with data-dependent leaves (batched constants) or guards is never remembered.
+
+        >>> import numpy as np
+        >>> from autograd import Value
+        >>> w = Value(2.0)
+        >>> step = lazy(lambda x: (w * x).mean(), [w], backend="numpy")
+        >>> loss, grad = step(np.array([3.0]), np.array([1.0, 2.0]))
+        >>> loss, grad.tolist()
+        (4.5, [1.5])
+    """
+    return FlatStep(None, params, fn=fn, backend=backend, describe=describe)
+
+
 class _Plan:
     """Where each parameter sits in one C program's parameter buffer, and the buffers and their
     addresses made once: a call copies theta, the arguments and the few other leaves in, and
     the gradient out, with no other allocation."""
 
     def __init__(self, prog, params):
-        self.prog = prog
+        self.prog, self.runner = prog, prog.run
         t = prog.trace
         self.numpy = prog.backend == "numpy" and getattr(prog.run, "layers", False)  # numpy_layers
         self.ok = (prog.backend == "c" or self.numpy) and not t.guards
@@ -79,11 +126,11 @@ class _Plan:
         r = prog.run if self.ok else None
         if self.numpy:
             r.n_scalar = sum(1 for i in t.param_nodes if not t.nodes[i].batch)
-        if self.ok and any(slot.get(id(p), -1) >= r.n_scalar for p in params):
+        where = [slot.get(id(p), -1) for p in params] if self.ok else None
+        if self.ok and max(where, default=-1) >= r.n_scalar:
             self.ok = False  # a batched parameter: rare, served by the general path
         if not self.ok:
             return
-        where = [slot.get(id(p), -1) for p in params]
         self.reached = np.array([j >= 0 for j in where])
         self.pos = np.array([j for j in where if j >= 0], dtype=np.intp)
         mine = set(self.pos.tolist())
@@ -91,7 +138,7 @@ class _Plan:
         # other leaves (constants & co.): read at every call, as a compiled call does
         self.scalar_others = [(j, v) for j, v in enumerate(t.params) if j not in mine and j < ns]
         self.batched_others = [v for j, v in enumerate(t.params) if j >= ns]
-        self.n_par = sum(np.size(v.data) for v in t.params)
+        self.n_par = ns + sum(np.size(v.data) for v in t.params[ns:])  # the scalars first, one slot each
         self.buffer = np.zeros(max(self.n_par, 1))
         self.tail = self.buffer[ns:self.n_par]
         # the layered C code lays nn's parameters out in the model's own order: then theta is
@@ -109,6 +156,24 @@ class _Plan:
         except (ValueError, AttributeError):
             self.grad_checked = False
         self.args = (self.buffer.ctypes.data,) + tuple(r._buffers)
+
+    def remember(self, name):
+        """Store, under the caller's description `name`, what a later process needs to run this
+        C program without tracing (see `lazy`): only for a program whose every parameter is
+        reached, with no guard and no batched leaf (a batched constant may come from the
+        traced batch's data) and finite constants."""
+        t = self.prog.trace
+        if not (self.ok and not self.numpy and self.reached.all() and not self.batched_others
+                and self.runner.n_scalar == self.n_par and not t.batches[t.root]):
+            return
+        constants = [v.data for _, v in self.scalar_others]
+        if not all(type(x) is float and np.isfinite(x) for x in constants):
+            return
+        from . import c_backend
+        slots = self.pos.tolist() + [j for j, _ in self.scalar_others]  # a permutation of the buffer
+        payload = {"library": t.key(), "n_par": int(self.n_par), "n_params": len(self.pos),
+                   "slots": c_backend._runs(slots), "constants": constants}
+        cache.write_alias(name, c_backend.find_compiler(), c_backend.CFLAGS, payload)
 
     def _views(self, args):
         """One input buffer, and per argument the view of it its data is copied into: columns
@@ -128,7 +193,7 @@ class _Plan:
     def run(self, theta, args):
         if not self.ok:
             return None
-        r = self.prog.run
+        r = self.runner
         par, span = self.buffer, self.span
         with self.lock:  # the buffers are this plan's, the C code's arrays the library's
             for j, v in self.scalar_others:
@@ -182,3 +247,72 @@ class _Plan:
         if not np.isfinite(grad).all() or not np.isfinite(loss):
             return None
         return loss, grad
+
+
+class _KeyedPlan(_Plan):
+    """A _Plan made from a cache alias (`_Plan.remember`) instead of a trace."""
+
+    @classmethod
+    def find(cls, name, params):
+        """The plan another process remembered under `name` for these parameters, with its
+        library verified and loaded; None when anything is missing or does not fit."""
+        from . import c_backend
+        try:
+            cc = c_backend.find_compiler()
+        except c_backend.CompilerNotFound:
+            return None
+        payload = cache.read_alias(name, cc, c_backend.CFLAGS)
+        if payload is None:
+            return None
+        lib_key, n_par, constants = payload.get("library"), payload.get("n_par"), payload.get("constants")
+        if not (isinstance(lib_key, str) and type(n_par) is int and payload.get("n_params") == len(params)
+                and isinstance(constants, list) and n_par == len(params) + len(constants)):
+            return None
+        perm = c_backend._unruns(payload.get("slots"), n_par)  # a permutation of range(n_par), or None
+        if perm is None or not all(type(x) is float and np.isfinite(x) for x in constants):
+            return None
+        pos = perm[:len(params)]
+        try:
+            found = cache.find(f"{c_backend.generator_version()} {lib_key}", cc, c_backend.CFLAGS)
+        except RuntimeError:  # an unusable cache folder: the caller traces (and reports it)
+            return None
+        if found is None:
+            return None
+        plan = cls.__new__(cls)
+        plan.prog, plan.runner = None, _LibRunner(found.lib, found.key, n_par)
+        plan.numpy, plan.ok = False, True
+        plan.reached = np.ones(len(params), dtype=bool)
+        plan.pos = pos.astype(np.intp)
+        plan.scalar_others, plan.batched_others = [], []
+        plan.n_par = n_par
+        plan.buffer = np.zeros(max(n_par, 1))
+        plan.buffer[perm[len(params):]] = constants  # constants of nn's own graphs: written once
+        plan.tail = plan.buffer[n_par:n_par]
+        a = int(plan.pos[0]) if len(plan.pos) else 0
+        plan.span = a if np.array_equal(plan.pos, np.arange(a, a + len(plan.pos))) else None
+        plan.inp = None
+        plan.lock = plan.runner.lock
+        try:
+            plan.grad_checked = bool(ctypes.c_int.in_dll(found.lib, "vg_grad_checked").value)
+        except (ValueError, AttributeError):
+            plan.grad_checked = False
+        plan.args = (plan.buffer.ctypes.data,) + tuple(plan.runner._buffers)
+        return plan
+
+    def remember(self, name):
+        pass
+
+
+class _LibRunner:
+    """What _Plan.run needs of a loaded library (c_backend's runner, without its trace): the
+    entry point, the output and gradient buffers, the library's lock."""
+
+    def __init__(self, lib, key, n_par):
+        from . import c_backend
+        fn = lib.vg_run
+        fn.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int]
+        fn.restype = ctypes.c_int
+        self.fn, self.lib, self.n_scalar = fn, lib, n_par
+        self.out, self.pgrad, self.guards = np.zeros(1), np.zeros(max(n_par, 1)), np.zeros(1)
+        self._buffers = (self.out.ctypes.data, self.pgrad.ctypes.data, self.guards.ctypes.data)
+        self.lock = c_backend._LOCKS.setdefault(key, threading.Lock())
