@@ -218,14 +218,17 @@ def _add_back(both):
     """old + new for every (node, old, new): stacked, one elementwise sum for all when they are
     float64 batches of one length (each node's gradient then a row of the result, its own)."""
     ns, olds, news = zip(*both)
-    shapes = {a.shape for a in olds} | {a.shape for a in news}
-    dtypes = {a.dtype for a in olds} | {a.dtype for a in news}
-    if len(both) > 1 and len(shapes) == 1 and dtypes == {_F64} and len(next(iter(shapes))) == 1:
-        total = np.array(olds)
-        total += np.array(news)
-        for n, g in zip(ns, total):
-            n.grad = g
-        return
+    if len(both) > 1:
+        try:  # batches of different lengths do not stack (numpy refuses ragged lists)
+            total, add = np.array(olds), np.array(news)
+        except ValueError:
+            total = add = None
+        if total is not None and total.ndim == 2 and total.shape == add.shape and \
+                total.dtype == _F64 and add.dtype == _F64:
+            total += add
+            for n, g in zip(ns, total):
+                n.grad = g
+            return
     for n, old, new in both:
         n.grad = old + new
 
@@ -354,6 +357,14 @@ def _sweep(topo, create_graph, touch=(), defer=0, late=None):
                 hit = pre.pop(node, None)
                 if hit is not None and hit[0] is node.grad and hit[1] is node._a.data:
                     _accumulate(node._a, hit[2])  # RELU's rule, run for its layer at once
+                    continue
+            if pre and op is _ADD:
+                hit = pre.pop(node, None)  # its relu's result alone, and a bias still a number:
+                b = node._b                # ADD's rule (g, g), the bias's sum made ahead
+                if hit is not None and hit[0] is g and type(b.data) is float:
+                    _accumulate(node._a, g)
+                    cur = b.grad
+                    b.grad = hit[2] if cur is None else cur + hit[2]
                     continue
             if op is _DOT and not create_graph:
                 if type(g) is ndarray and _dot_backward(node, g, active, defer, late, pre):
@@ -503,14 +514,10 @@ def _flush(rows):
             ws += node._a[:n]
     else:  # the whole layer: weights (and gradients) in dots' row order
         ws = rows.flat
-    wd = [w.data for w in ws]
-    if order is not None and wd == rows.wd and rows.w.all():  # as in forward (no zero: no sign to lose)
-        W = rows.w
-    else:
-        try:
-            W = np.frombuffer(_darray("d", wd)).reshape(m, n)  # (m, n), the weights
-        except TypeError:  # a weight made a batch since forward
-            return _flush_by_the_rule(rows, pend)
+    try:  # the weights' data now, as the rule reads them (converted in C)
+        W = np.frombuffer(_darray("d", [w.data for w in ws])).reshape(m, n)
+    except TypeError:  # a weight made a batch since forward
+        return _flush_by_the_rule(rows, pend)
     G = Gp if not order else Gp[::-1]              # rows as W's
     # weights: rows of products (example, node, input), summed over the examples in order
     T = np.empty((m, n))
@@ -579,6 +586,7 @@ def _zeroed(olds):
 
 
 _RELU = ops.RELU
+_ADD = ops.ADD
 
 
 def _relus_ahead(xs, acc, pre):
@@ -594,9 +602,18 @@ def _relus_ahead(xs, acc, pre):
             {d.dtype for d in ins} != {_F64}:
         return
     out = _RELU.backward(acc[idx], np.array([xs[i].data for i in idx]), np.array(ins))[0]
-    for i, d, r in zip(idx, ins, out):
+    rs = list(out)
+    for i, d, r in zip(idx, ins, rs):
         x = xs[i]
         pre[x] = (x.grad, d, r)
+    # Their `add` nodes (a layer's w.x + b): each bias's term, the sum over the batch of the
+    # relu's result, for all rows at once (cumsum along a row: left to right, as _accumulate)
+    adds = [xs[i]._a for i in idx]
+    bias = [j for j, a in enumerate(adds) if a._op is _ADD and a._b._op is None and type(a._b.data) is float]
+    if len(bias) > 1:
+        sums = out[bias].cumsum(axis=1)[:, -1].tolist()
+        for j, t in zip(bias, sums):
+            pre[adds[j]] = (rs[j], None, t)
 
 
 def _flush_by_the_rule(rows, pend):

@@ -582,9 +582,8 @@ def _dots(weights, inputs, seen):
             if wset is not None and len(wset) != len(flat):
                 wset = None  # a weight in two places: backward's plan goes node by node
             seen.state = (flat, leaf, wset)
-    wd = [w.data for w in flat]
     try:  # floats (or other real numbers: the same products); a weight holding a batch raises
-        W = _frombuffer(_darray("d", wd)).reshape(len(rows), n)
+        W = _frombuffer(_darray("d", [w.data for w in flat])).reshape(len(rows), n)
     except TypeError:  # a weight holds a batch (or is no number): the general path
         return [dot(ws, xs) for ws in rows]
     out = _weighted_sums(W, X)
@@ -593,7 +592,7 @@ def _dots(weights, inputs, seen):
     shared.wset = wset
     nodes = _nodes(out, ops.DOT, [((*ws, *xs), shared) for ws in rows])
     if wset is not None:
-        shared.nodes, shared.flat, shared.wd, shared.w = nodes, flat, wd, W
+        shared.nodes, shared.flat = nodes, flat
     return nodes
 
 
@@ -642,15 +641,14 @@ class _DotRows:
     gradients in one array (`gx`) until something else reads or adds to them."""
 
     __slots__ = ("n", "leaf_ws", "xt", "gx", "bx", "bi", "si", "pend", "cur", "shared", "late", "pre",
-                 "wset", "nodes", "flat", "wd", "w")
+                 "wset", "nodes", "flat")
 
     def __init__(self, n):
         self.n = n
         self.leaf_ws = False  # every weight a leaf: backward's ordering takes them in bulk
         # From dots, when the weights are distinct leaves: their set (backward's plan takes it
-        # whole), the nodes in row order, the weights in that order, their data then (a list
-        # and the (rows, n) array W).
-        self.wset = self.nodes = self.flat = self.wd = self.w = None
+        # whole), the nodes in row order and the weights in that order.
+        self.wset = self.nodes = self.flat = None
         self.xt = self.gx = self.bx = self.bi = self.si = None
         self.pend = self.cur = None  # nodes waiting for backward's _flush; the inputs' earlier grads
         self.shared = None  # whether other nodes add to the weights too (in this sweep)
