@@ -20,7 +20,7 @@ import numpy as np
 
 from . import ops
 from .ops import ndarray
-from .value import Value, _DotRows, _set_grad_enabled, _thread
+from .value import Value, _DotRows, _set_grad_enabled, _stack_rows, _thread
 
 
 class no_grad(ContextDecorator):
@@ -220,7 +220,7 @@ def _add_back(both):
     ns, olds, news = zip(*both)
     if len(both) > 1:
         try:  # batches of different lengths do not stack (numpy refuses ragged lists)
-            total, add = np.array(olds), np.array(news)
+            total, add = _stack_rows(olds), _stack_rows(news)
         except ValueError:
             total = add = None
         if total is not None and total.ndim == 2 and total.shape == add.shape and \
@@ -506,7 +506,7 @@ def _flush(rows):
     xt = rows.xt                                   # (batch, n): every input is a batch here
     batch, n = xt.shape
     m = len(pend)
-    Gp = np.array([g for _, g in pend])            # (m, batch), the nodes' gradients
+    Gp = _stack_rows([g for _, g in pend])         # (m, batch), the nodes' gradients
     order = _row_order(rows, pend)
     if order is None:  # some of the layer's nodes, or in another order: theirs
         ws = []
@@ -601,7 +601,7 @@ def _relus_ahead(xs, acc, pre):
     if set(map(type, ins)) != {ndarray} or {d.shape for d in ins} != {acc.shape[1:]} or \
             {d.dtype for d in ins} != {_F64}:
         return
-    out = _RELU.backward(acc[idx], np.array([xs[i].data for i in idx]), np.array(ins))[0]
+    out = _RELU.backward(acc[idx], _stack_rows([xs[i].data for i in idx]), _stack_rows(ins))[0]
     rs = list(out)
     for i, d, r in zip(idx, ins, rs):
         x = xs[i]

@@ -27,6 +27,7 @@ _zeros = np.zeros
 _f64 = np.dtype(np.float64)
 _frombuffer = np.frombuffer
 _chain = chain.from_iterable
+_concatenate = np.concatenate
 
 
 class _PerThread(threading.local):
@@ -156,6 +157,19 @@ def _columns(X, prefix="x"):
 @functools.lru_cache(maxsize=64)
 def _labels(prefix, k):
     return tuple(f"{prefix}{j}" for j in range(k))
+
+
+def _stack_rows(arrays):
+    """np.array(arrays) (a list): for 1-D arrays of one length as one concatenate (numpy's
+    array() looks at each item's shape and type in turn: about twice the time)."""
+    try:
+        if len(set(map(len, arrays))) == 1:
+            out = _concatenate(arrays)
+            if out.ndim == 1:  # only 1-D arrays concatenate to 1-D
+                return out.reshape(len(arrays), -1)
+    except (TypeError, ValueError):  # a 0-d array or a number among them: numpy's own way
+        pass
+    return np.array(arrays)
 
 
 def _wrap(x):
@@ -560,10 +574,13 @@ def _dots(weights, inputs, seen):
         if len(ws) != n:
             raise ValueError(f"dot: {len(ws)} weights but {len(xs)} inputs")
     datas = [x.data for x in xs]
-    if ndarray in set(map(type, datas)):
+    kinds = set(map(type, datas))
+    if ndarray in kinds:
         _lengths_differ(ops.DOT.name, datas)
     batch = ops._batch_of(datas)
-    X = ops._stack(datas, batch) if batch and n and len(set(map(id, xs))) == n else None
+    X = None
+    if batch and n and len(set(map(id, xs))) == n:
+        X = _stack_rows(datas) if kinds == {ndarray} else ops._stack(datas, batch)
     if X is None:  # scalars, or an input used twice: one dot at a time
         return [dot(ws, xs) for ws in rows]
     flat = list(_chain(rows))
@@ -606,7 +623,7 @@ def _biased(sums, biases, op=None):
     bs = [b.data for b in biases]
     if {type(d) for d in bs} != {float} or len({len(d) for d in datas}) != 1:
         return None
-    A = np.array(datas)
+    A = _stack_rows(datas)
     A += np.array(bs)[:, None]  # each row s + b, as ADD's forward
     out = _nodes(A, ops.ADD, zip(sums, biases))
     if op is not None:
