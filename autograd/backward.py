@@ -12,14 +12,15 @@ from __future__ import annotations
 import gc
 import operator
 import threading
-from itertools import compress, islice
+from array import array as _darray
+from itertools import chain, compress, islice, repeat
 from contextlib import ContextDecorator
 
 import numpy as np
 
 from . import ops
 from .ops import ndarray
-from .value import Value, _DotRows, _set_grad_enabled, _thread
+from .value import Value, _DotRows, _set_grad_enabled, _stack_rows, _thread
 
 
 class no_grad(ContextDecorator):
@@ -155,17 +156,19 @@ def backward(root, grad=None, *, create_graph=False):
     """
     seed = _seed(root, grad, create_graph)
     with gc_paused():
-        inner, leaves, touch, defer, n_weights = _sweep_plan(root)
+        inner, leaves, touch, defer, wsets = _sweep_plan(root)
         mode = 0 if create_graph or not defer else 2 if touch else 1
         # In mode 1 each weight of the layers gets one term, from its layer's nodes: they add
         # it to the earlier gradient themselves (no pass over the weights here), recording
         # the earlier gradients in `late`.
         late = [] if mode == 1 else None
         if late is not None:
-            everything = inner + leaves[:len(leaves) - n_weights]
+            everything = inner + leaves
             n_weights = 0
         else:
-            everything = inner + leaves
+            weights = list(chain.from_iterable(wsets))
+            everything = inner + leaves + weights
+            n_weights = len(weights)
         # Each node's gradient from *this* call is gathered in .grad (None = nothing yet);
         # the earlier gradient is added back at the end.
         olds = [n.grad for n in everything]
@@ -215,14 +218,17 @@ def _add_back(both):
     """old + new for every (node, old, new): stacked, one elementwise sum for all when they are
     float64 batches of one length (each node's gradient then a row of the result, its own)."""
     ns, olds, news = zip(*both)
-    shapes = {a.shape for a in olds} | {a.shape for a in news}
-    dtypes = {a.dtype for a in olds} | {a.dtype for a in news}
-    if len(both) > 1 and len(shapes) == 1 and dtypes == {_F64} and len(next(iter(shapes))) == 1:
-        total = np.array(olds)
-        total += np.array(news)
-        for n, g in zip(ns, total):
-            n.grad = g
-        return
+    if len(both) > 1:
+        try:  # batches of different lengths do not stack (numpy refuses ragged lists)
+            total, add = _stack_rows(olds), _stack_rows(news)
+        except ValueError:
+            total = add = None
+        if total is not None and total.ndim == 2 and total.shape == add.shape and \
+                total.dtype == _F64 and add.dtype == _F64:
+            total += add
+            for n, g in zip(ns, total):
+                n.grad = g
+            return
     for n, old, new in both:
         n.grad = old + new
 
@@ -230,7 +236,8 @@ def _add_back(both):
 def _sweep_order(root):
     """(the op nodes in topological_order's order, the leaves in any order): the sweep needs
     only the first; leaves are gathered in bulk, so a layer's weights cost no Python loop."""
-    return _sweep_plan(root)[:2]
+    order, leaves, _, _, sets = _sweep_plan(root)
+    return order, leaves + list(chain.from_iterable(sets))
 
 
 def _sweep_plan(root):
@@ -238,13 +245,13 @@ def _sweep_plan(root):
     `autograd.dots` layers: whether it may (no weight in two places of the layers), and the
     nodes that must see those gradients written first (another use of a layer's weight, as
     losses.l2's dot)."""
-    order, leaves, groups = [], set(), set()
-    weights, slots, leafy = set(), 0, []  # the layers' weights; their places; nodes with leaf parents
+    order, leaves, groups = [], set(), {}  # groups: each _DotRows met -> its nodes met
+    leafy = []  # nodes with leaf parents
     expanded = set()
     stack = [(root, False)]
     push, pop, append, add = stack.append, stack.pop, order.append, expanded.add
     if root._op is None:
-        return [], [root], (), False, 0
+        return [], [root], (), False, []
     while stack:
         node, done = pop()
         if done:
@@ -264,11 +271,11 @@ def _sweep_plan(root):
         if op.arity == "n":  # a dot's weights, say: leaves in bulk
             rows = node._b
             if type(rows) is _DotRows and rows.leaf_ws:  # a node of autograd.dots
-                weights.update(islice(parents, rows.n))
-                slots += rows.n
-                if rows in groups:  # the shared inputs were pushed by an earlier node of the
-                    continue        # group, and (no cycles) expanded before this one
-                groups.add(rows)
+                met = groups.get(rows)
+                if met is not None:  # the shared inputs were pushed by an earlier node of the
+                    met.append(node)  # group, and (no cycles) expanded before this one
+                    continue
+                groups[rows] = [node]
                 parents = parents[rows.n:]
             kinds = [p._op for p in parents]
             if None in kinds:
@@ -288,9 +295,15 @@ def _sweep_plan(root):
                 push((p, False))
         if seen_leaf:
             leafy.append((node, parents))
-    defer = bool(weights) and slots == len(weights)
+    sets, slots = _weights_of(groups)
+    n_weights = sum(map(len, sets))
+    # deferring needs every weight of the layers in one place only
+    defer = n_weights > 0 and slots == n_weights and \
+        all(a.isdisjoint(b) for i, a in enumerate(sets) for b in sets[i + 1:])
+    if not defer and len(sets) > 1:
+        sets = [set().union(*sets)]
     touch = set()
-    shared = weights & leaves if defer else ()
+    shared = set().union(*[w & leaves for w in sets]) if defer else ()
     if shared:
         for node, parents in leafy:
             if not shared.isdisjoint(parents):
@@ -299,8 +312,27 @@ def _sweep_plan(root):
                     break
                 touch.add(node)
     if not defer or shared:  # else no weight is among the leaves (no pass over the weights)
-        leaves -= weights
-    return order, list(leaves) + list(weights), touch, defer, len(weights)
+        for w in sets:
+            leaves -= w
+    return order, list(leaves), touch, defer, sets
+
+
+def _weights_of(groups):
+    """The weights of the autograd.dots nodes met, as a list of sets (one a layer), and how
+    many places they fill: a layer all of whose nodes were met gives the set its dots() call
+    kept (no pass over its weights here), the others their nodes' weights one by one."""
+    sets, slots = [], 0
+    for rows, nodes in groups.items():
+        if rows.wset is not None and len(nodes) == len(rows.nodes):
+            sets.append(rows.wset)
+            slots += len(rows.wset)
+        else:
+            part = set()
+            for node in nodes:
+                part.update(islice(node._a, rows.n))
+            sets.append(part)
+            slots += rows.n * len(nodes)
+    return sets, slots
 
 
 def _sweep(topo, create_graph, touch=(), defer=0, late=None):
@@ -325,6 +357,14 @@ def _sweep(topo, create_graph, touch=(), defer=0, late=None):
                 hit = pre.pop(node, None)
                 if hit is not None and hit[0] is node.grad and hit[1] is node._a.data:
                     _accumulate(node._a, hit[2])  # RELU's rule, run for its layer at once
+                    continue
+            if pre and op is _ADD:
+                hit = pre.pop(node, None)  # its relu's result alone, and a bias still a number:
+                b = node._b                # ADD's rule (g, g), the bias's sum made ahead
+                if hit is not None and hit[0] is g and type(b.data) is float:
+                    _accumulate(node._a, g)
+                    cur = b.grad
+                    b.grad = hit[2] if cur is None else cur + hit[2]
                     continue
             if op is _DOT and not create_graph:
                 if type(g) is ndarray and _dot_backward(node, g, active, defer, late, pre):
@@ -466,14 +506,19 @@ def _flush(rows):
     xt = rows.xt                                   # (batch, n): every input is a batch here
     batch, n = xt.shape
     m = len(pend)
-    ws = []
-    for node, _ in pend:
-        ws += node._a[:n]
-    wd = [w.data for w in ws]
-    if set(map(type, wd)) != {float}:  # a weight made a batch since forward
+    Gp = _stack_rows([g for _, g in pend])         # (m, batch), the nodes' gradients
+    order = _row_order(rows, pend)
+    if order is None:  # some of the layer's nodes, or in another order: theirs
+        ws = []
+        for node, _ in pend:
+            ws += node._a[:n]
+    else:  # the whole layer: weights (and gradients) in dots' row order
+        ws = rows.flat
+    try:  # the weights' data now, as the rule reads them (converted in C)
+        W = np.frombuffer(_darray("d", [w.data for w in ws])).reshape(m, n)
+    except TypeError:  # a weight made a batch since forward
         return _flush_by_the_rule(rows, pend)
-    W = np.fromiter(wd, _F64, len(wd)).reshape(m, n)  # (m, n), the weights
-    G = np.array([g for _, g in pend])             # (m, batch), the nodes' gradients
+    G = Gp if not order else Gp[::-1]              # rows as W's
     # weights: rows of products (example, node, input), summed over the examples in order
     T = np.empty((m, n))
     step = max(1, _BLOCK // (batch * n))
@@ -492,11 +537,13 @@ def _flush(rows):
     elif rows.late is not None:  # not reset: add to the earlier gradient as backward() would
         olds = [w.grad for w in ws]
         rows.late.append((ws, olds, True))
-        if set(map(type, olds)) != {float} or set(olds) != {0.0}:  # else (after zero_grad) t alone
+        if not _zeroed(olds):  # else (after zero_grad) t alone
             new = [t if type(o) is float and o == 0.0 else o + t for o, t in zip(olds, new)]
     for w, t in zip(ws, new):
         w.grad = t
     # inputs: (node, input, example) products, added node after node onto the earlier gradient
+    if order:  # the sweep's order, rows reversed
+        W, G = W[::-1], Gp
     cur, rows.cur = rows.cur, None
     step = max(1, _BLOCK // (batch * n))
     acc = None
@@ -517,7 +564,29 @@ def _flush(rows):
     return acc
 
 
+def _row_order(rows, pend):
+    """0 when the waiting nodes are all of dots' nodes in its row order, 1 when in the
+    reverse order (the sweep's usual one), None otherwise."""
+    nodes = rows.nodes
+    if nodes is None or len(pend) != len(nodes):
+        return None
+    met = [node for node, _ in pend]
+    if met == nodes:
+        return 0
+    met.reverse()
+    return 1 if met == nodes else None
+
+
+def _zeroed(olds):
+    """Whether every item is one float zero object (as zero_grad leaves them): identity, so
+    that an int 0 or a numpy zero among them (whose sum with a gradient differs in type or
+    in the sign of a zero) is never taken for it."""
+    z = olds[0] if olds else None
+    return type(z) is float and z == 0.0 and all(map(operator.is_, olds, repeat(z)))
+
+
 _RELU = ops.RELU
+_ADD = ops.ADD
 
 
 def _relus_ahead(xs, acc, pre):
@@ -532,10 +601,19 @@ def _relus_ahead(xs, acc, pre):
     if set(map(type, ins)) != {ndarray} or {d.shape for d in ins} != {acc.shape[1:]} or \
             {d.dtype for d in ins} != {_F64}:
         return
-    out = _RELU.backward(acc[idx], np.array([xs[i].data for i in idx]), np.array(ins))[0]
-    for i, d, r in zip(idx, ins, out):
+    out = _RELU.backward(acc[idx], _stack_rows([xs[i].data for i in idx]), _stack_rows(ins))[0]
+    rs = list(out)
+    for i, d, r in zip(idx, ins, rs):
         x = xs[i]
         pre[x] = (x.grad, d, r)
+    # Their `add` nodes (a layer's w.x + b): each bias's term, the sum over the batch of the
+    # relu's result, for all rows at once (cumsum along a row: left to right, as _accumulate)
+    adds = [xs[i]._a for i in idx]
+    bias = [j for j, a in enumerate(adds) if a._op is _ADD and a._b._op is None and type(a._b.data) is float]
+    if len(bias) > 1:
+        sums = out[bias].cumsum(axis=1)[:, -1].tolist()
+        for j, t in zip(bias, sums):
+            pre[adds[j]] = (rs[j], None, t)
 
 
 def _flush_by_the_rule(rows, pend):

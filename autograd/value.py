@@ -14,6 +14,8 @@ from __future__ import annotations
 import functools
 import numbers
 import threading
+from array import array as _darray
+from itertools import chain
 
 import numpy as np
 
@@ -23,6 +25,9 @@ from .ops import ndarray
 _new = object.__new__
 _zeros = np.zeros
 _f64 = np.dtype(np.float64)
+_frombuffer = np.frombuffer
+_chain = chain.from_iterable
+_concatenate = np.concatenate
 
 
 class _PerThread(threading.local):
@@ -152,6 +157,19 @@ def _columns(X, prefix="x"):
 @functools.lru_cache(maxsize=64)
 def _labels(prefix, k):
     return tuple(f"{prefix}{j}" for j in range(k))
+
+
+def _stack_rows(arrays):
+    """np.array(arrays) (a list): for 1-D arrays of one length as one concatenate (numpy's
+    array() looks at each item's shape and type in turn: about twice the time)."""
+    try:
+        if len(set(map(len, arrays))) == 1:
+            out = _concatenate(arrays)
+            if out.ndim == 1:  # only 1-D arrays concatenate to 1-D
+                return out.reshape(len(arrays), -1)
+    except (TypeError, ValueError):  # a 0-d array or a number among them: numpy's own way
+        pass
+    return np.array(arrays)
 
 
 def _wrap(x):
@@ -525,34 +543,74 @@ def dots(weights, inputs):
         >>> [v.data for v in autograd.dots([[Value(1.0), Value(2.0)], [Value(3.0), 4.0]], [0.5, -1.0])]
         [-1.5, -2.5]
     """
+    return _dots(weights, inputs, None)
+
+
+class _LayerWeights:
+    """What `_dots` found out about a layer's weights, kept by the layer (nn.Layer) from call
+    to call: their flat list, and that they are distinct Values, all leaves (the set of
+    them for backward's plan). The next call compares its flat list with it (one C-level
+    identity comparison) instead of checking every weight again in Python. One tuple,
+    replaced whole, so that threads sharing a layer never see half of an update; a copy
+    or a pickle of the layer starts empty."""
+
+    __slots__ = ("state",)
+
+    def __init__(self):
+        self.state = (None, False, None)  # (flat list, all leaves, their frozenset or None)
+
+    def __reduce__(self):
+        return _LayerWeights, ()
+
+
+def _dots(weights, inputs, seen):
+    """dots(); `seen` (a _LayerWeights or None) remembers the checks on the weights."""
     rows = [list(ws) for ws in weights]
     xs = tuple(inputs)
     if set(map(type, xs)) != {Value}:
         xs = tuple(_checked(v, "dot", i) for i, v in enumerate(xs))
-    for ws in rows:
-        if len(ws) != len(xs):
-            raise ValueError(f"dot: {len(ws)} weights but {len(xs)} inputs")
     n = len(xs)
+    for ws in rows:
+        if len(ws) != n:
+            raise ValueError(f"dot: {len(ws)} weights but {len(xs)} inputs")
     datas = [x.data for x in xs]
-    if ndarray in set(map(type, datas)):
+    kinds = set(map(type, datas))
+    if ndarray in kinds:
         _lengths_differ(ops.DOT.name, datas)
     batch = ops._batch_of(datas)
-    X = ops._stack(datas, batch) if batch and n and len(set(map(id, xs))) == n else None
+    X = None
+    if batch and n and len(set(map(id, xs))) == n:
+        X = _stack_rows(datas) if kinds == {ndarray} else ops._stack(datas, batch)
     if X is None:  # scalars, or an input used twice: one dot at a time
         return [dot(ws, xs) for ws in rows]
-    flat = [w for ws in rows for w in ws]
-    if set(map(type, flat)) != {Value}:
-        rows = [ws if set(map(type, ws)) == {Value} else [_checked(w, "dot", i) for i, w in enumerate(ws)]
-                for ws in rows]
-        flat = [w for ws in rows for w in ws]
-    wd = [w.data for w in flat]
-    if set(map(type, wd)) != {float}:  # a weight holds a batch: the general path
+    flat = list(_chain(rows))
+    known = seen.state if seen is not None else None
+    if known is not None and known[0] == flat:  # the same Values as last time (by identity)
+        _, leaf, wset = known
+    else:
+        if set(map(type, flat)) != {Value}:
+            rows = [ws if set(map(type, ws)) == {Value} else [_checked(w, "dot", i) for i, w in enumerate(ws)]
+                    for ws in rows]
+            flat = list(_chain(rows))
+        leaf = {w._op for w in flat} == {None}
+        wset = None
+        if seen is not None:  # kept for the next calls: worth the set
+            wset = frozenset(flat) if leaf else None
+            if wset is not None and len(wset) != len(flat):
+                wset = None  # a weight in two places: backward's plan goes node by node
+            seen.state = (flat, leaf, wset)
+    try:  # floats (or other real numbers: the same products); a weight holding a batch raises
+        W = _frombuffer(_darray("d", [w.data for w in flat])).reshape(len(rows), n)
+    except TypeError:  # a weight holds a batch (or is no number): the general path
         return [dot(ws, xs) for ws in rows]
-    W = np.fromiter(wd, np.float64, len(wd)).reshape(len(rows), n)
     out = _weighted_sums(W, X)
     shared = _DotRows(n)
-    shared.leaf_ws = {w._op for w in flat} == {None}
-    return _nodes(out, ops.DOT, [((*ws, *xs), shared) for ws in rows])
+    shared.leaf_ws = leaf
+    shared.wset = wset
+    nodes = _nodes(out, ops.DOT, [((*ws, *xs), shared) for ws in rows])
+    if wset is not None:
+        shared.nodes, shared.flat = nodes, flat
+    return nodes
 
 
 def _biased(sums, biases, op=None):
@@ -565,7 +623,7 @@ def _biased(sums, biases, op=None):
     bs = [b.data for b in biases]
     if {type(d) for d in bs} != {float} or len({len(d) for d in datas}) != 1:
         return None
-    A = np.array(datas)
+    A = _stack_rows(datas)
     A += np.array(bs)[:, None]  # each row s + b, as ADD's forward
     out = _nodes(A, ops.ADD, zip(sums, biases))
     if op is not None:
@@ -599,11 +657,15 @@ class _DotRows:
     backward() stacks the shared inputs once per sweep (`xt`) and gathers the inputs'
     gradients in one array (`gx`) until something else reads or adds to them."""
 
-    __slots__ = ("n", "leaf_ws", "xt", "gx", "bx", "bi", "si", "pend", "cur", "shared", "late", "pre")
+    __slots__ = ("n", "leaf_ws", "xt", "gx", "bx", "bi", "si", "pend", "cur", "shared", "late", "pre",
+                 "wset", "nodes", "flat")
 
     def __init__(self, n):
         self.n = n
         self.leaf_ws = False  # every weight a leaf: backward's ordering takes them in bulk
+        # From dots, when the weights are distinct leaves: their set (backward's plan takes it
+        # whole), the nodes in row order and the weights in that order.
+        self.wset = self.nodes = self.flat = None
         self.xt = self.gx = self.bx = self.bi = self.si = None
         self.pend = self.cur = None  # nodes waiting for backward's _flush; the inputs' earlier grads
         self.shared = None  # whether other nodes add to the weights too (in this sweep)

@@ -25,7 +25,7 @@ import numpy as np
 import autograd
 from autograd import Value
 from autograd import ops
-from autograd.value import _biased, _columns
+from autograd.value import _LayerWeights, _biased, _columns, _dots
 
 ACTIVATIONS = {
     "relu": lambda v: v.relu(),
@@ -239,10 +239,14 @@ class Layer(Module):
 
     def forward(self, x):
         x = _as_inputs(x, self.nin)
-        if any(type(n) is not Neuron for n in self.neurons):  # a subclass may forward its own way
-            return [n(x) for n in self.neurons]
-        sums = autograd.dots([n.w for n in self.neurons], x)  # = each Neuron's dot, inputs stacked once
-        if self.activation in _ROWWISE and all(n.activation == self.activation for n in self.neurons):
+        neurons = self.neurons
+        if {type(n) for n in neurons} != {Neuron}:  # a subclass may forward its own way
+            return [n(x) for n in neurons]
+        seen = self.__dict__.get("_seen")
+        if seen is None:  # what dots found out about the weights, kept for the next calls
+            seen = self._seen = _LayerWeights()
+        sums = _dots([n.w for n in neurons], x, seen)  # = each Neuron's dot, inputs stacked once
+        if self.activation in _ROWWISE and {n.activation for n in neurons} == {self.activation}:
             out = _biased(sums, [n.b for n in self.neurons], _ROWWISE[self.activation])
             if out is not None:  # the same nodes and numbers, each operation once for the layer
                 return out

@@ -611,3 +611,23 @@ def test_cross_entropy_with_class_indices_is_minus_dot_of_log_softmax_to_the_bit
         loss.backward()
         out += [loss.data] + [z.grad for z in zs]
     assert all(same(a, b) for a, b in zip(got, want))
+
+
+def test_nn_layer_weights_replaced_tied_or_computed_after_a_call_are_the_reference():
+    # A Layer keeps what dots() checked about its weights from call to call: a weight Value
+    # replaced, a new list, a Value in two places, a weight that is no leaf are all seen.
+    rng = np.random.default_rng(40)
+    layer = Layer(4, 3, activation="relu", rng=np.random.default_rng(2))
+    X = rng.standard_normal((6, 4))
+    check_backward(autograd.sum(layer(X)).sum())
+    edits = [lambda: layer.neurons[1].w.__setitem__(2, Value(3.0)),
+             lambda: setattr(layer.neurons[2], "w", [Value(w.data) for w in layer.neurons[2].w]),
+             lambda: layer.neurons[0].w.__setitem__(0, layer.neurons[1].w[3]),
+             lambda: layer.neurons[2].w.__setitem__(1, Value(0.5) * 2.0)]
+    for change in edits:
+        change()
+        out = layer(X)
+        assert [o.data.tobytes() for o in out] == [n(X).data.tobytes() for n in layer.neurons]
+        topo = check_backward(autograd.sum(out).sum())
+        assert all(w in topo for n in layer.neurons for w in n.w)
+        layer.zero_grad()
