@@ -44,8 +44,9 @@ def _simd_flags():
     return []
 
 
-# IEEE: no reassociation, no fma
-CFLAGS = ["-O3", "-shared", "-fPIC", "-fno-fast-math", "-ffp-contract=off"] + _simd_flags()
+# IEEE: no reassociation, no fma. -fno-trapping-math changes no value (no flag or trap is read):
+# it lets gcc turn a select such as relu's `g * (x > 0.0 ? 1.0 : 0.0)` into vector blends
+CFLAGS = ["-O3", "-shared", "-fPIC", "-fno-fast-math", "-ffp-contract=off", "-fno-trapping-math"] + _simd_flags()
 
 
 class CompilerNotFound(RuntimeError):

@@ -28,9 +28,8 @@ import numpy as np
 
 from .symbolic import Sym, c_number, to_c
 from .c_backend import fold
+from .dot_kernels import KERNELS, scratch_sizes
 
-TILE = 8  # examples per register tile of the dot kernels (a multiple of any SIMD width)
-VG_IB = 256  # examples per chunk of the weight-gradient kernel (as in KERNELS)
 
 
 class Group:
@@ -238,8 +237,10 @@ class _Gen:
         self.n_par = o - self.par0
         self.val0 = o
         for g in plan.groups:
-            g.base = o
             B = g.batch or 1
+            if B % 8 == 0 and len(g.members) > 1:  # whole rows of 64 bytes: a tile's store touches one line a row
+                o = -(-o // 8) * 8
+            g.base = o
             for j, m in enumerate(g.members):
                 self.off[m] = o + j * B
             o += len(g.members) * B
@@ -250,6 +251,8 @@ class _Gen:
         # first write stores (0.0 + the term, the bits of adding it to a zeroed slot) so that
         # their part of GM needs no zeroing
         self.written, self.fresh = set(), set()
+        # groups the dot kernels' epilogues compute, and the stretches of M they check
+        self.fused, self.checked = set(), []
 
     def first_write(self, nodes, batch):
         """Whether a loop writing these nodes' gradients (each once, whole) writes them first."""
@@ -311,6 +314,8 @@ def _sym(arr, addr, batch):
 # -- forward --------------------------------------------------------------------------------------
 
 def _forward(G, g):
+    if id(g) in G.fused:  # run inside a dot layer's kernel (_epilogue)
+        return []
     t = G.t
     n0 = t.nodes[g.members[0]]
     m, B = len(g.members), g.batch or 1
@@ -327,13 +332,73 @@ def _forward(G, g):
         scale = f" * {c_number(1.0 / b)}" if form == "BATCH_MEAN" else ""
         return [f"for (int j = 0; j < {m}; j++) {{ double s = 0.0; "
                 f"for (int i = 0; i < {b}; i++) s += M[{addrs[0]} + i]; M[{g.base} + j] = s{scale}; }}"]
+    return [f"for (int j = 0; j < {m}; j++) for (int i = 0; i < {B}; i++) {out} = {_elementwise(G, g)};"]
+
+
+def _elementwise(G, g):
+    """C for element i of member j of an elementwise group."""
+    t = G.t
+    n0 = t.nodes[g.members[0]]
+    pbatch = [t.nodes[p].batch for p in n0.parents]
+    addrs = [G.vec([t.nodes[mm].parents[pos] for mm in g.members]) for pos in range(len(n0.parents))]
     names = {name: _el("M", a, pb) for name, a, pb in zip("ab", addrs, pbatch)}
     k = g.k
     if isinstance(k, tuple):
         names.update(k0=c_number(k[0]), k1=c_number(k[1]))
     elif k is not None:
         names["k"] = c_number(k)
-    return [f"for (int j = 0; j < {m}; j++) for (int i = 0; i < {B}; i++) {out} = {form.format(**names)};"]
+    return g.op.c.format(**names)
+
+
+def _epilogue(G, g):
+    """A function run on each tile a dot layer's forward kernel writes (rows j0.., examples
+    i0..): the elementwise groups that follow the layer member by member (its `+ b`, its
+    activation) on the tile while it is in L1, instead of passes of their own over memory; and
+    the finiteness check of all these values (VG_FIN), which vg_all_finite then skips."""
+    t, groups = G.t, G.plan.groups
+    m, B = len(g.members), g.batch
+    at = next(k for k, h in enumerate(groups) if h is g)
+    ready = {n for h in groups[:at] for n in h.members}
+    rows = {g.base}  # groups whose member j sits at base + j * B: the layer and its chain
+    chain = []
+    for h in groups[at + 1:]:
+        if (h.op.arity not in (1, 2) or h.op.c in ("BATCH_SUM", "BATCH_MEAN") or h.batch != B
+                or len(h.members) != m):
+            continue
+        fits, uses = True, False
+        for pos in range(len(t.nodes[h.members[0]].parents)):
+            ps = [t.nodes[mm].parents[pos] for mm in h.members]
+            if t.nodes[ps[0]].batch:
+                a = _affine([G.off[p] for p in ps])
+                fits = fits and a is not None and a[0] in rows and (a[1] == B or m == 1)
+                uses = True
+            else:  # a scalar per member: a parameter, or computed before the layer
+                fits = fits and all(t.nodes[p].kind != "op" or p in ready for p in ps)
+        if fits and uses:
+            chain.append(h)
+            rows.add(h.base)
+            G.fused.add(id(h))
+    name = f"ep{len(G.decl)}"
+    full, part = [], []
+    for h in chain:
+        out = f"M[{h.base} + j * {B} + i]"
+        expr = _elementwise(G, h)
+        full.append(f"    for (int i = i0; i < i0 + 8; i++) {out} = {expr};")
+        part.append(f"    for (int i = i0; i < i0 + n; i++) {out} = {expr};")
+    bases = [g.base] + [h.base for h in chain]
+    for base in bases:
+        G.checked.append((base, m * B))
+    pf = [f"    __builtin_prefetch(M + {h.base} + j * {B} + i0 + 16, 1, 3);" for h in chain]  # as vg_tile
+    fin8 = " ".join(f"f{k % 2} = vg_fin8(f{k % 2}, M + {b} + j * {B} + i0);" for k, b in enumerate(bases))
+    fin = " ".join(f"f0[0] = f0[0] + M[{b} + j * {B} + i] * 0.0;" for b in bases)
+    G.decl.append("\n".join([
+        f"static inline void {name}(int j0, int rows, int i0, int n) {{",
+        "  vg_v4 f0 = VG_Z, f1 = VG_Z;",
+        "  for (int j = j0; j < j0 + rows; j++) {",
+        "    if (n == 8) {", *pf, *full, f"      {fin8}", "      continue; }",
+        *part, f"    for (int i = i0; i < i0 + n; i++) {{ {fin} }}", "  }",
+        "  VG_FIN = VG_FIN + (f0 + f1);", "}"]))
+    return name
 
 
 def _nary_parts(G, g):
@@ -365,7 +430,9 @@ def _forward_nary(G, g):
     m, B = len(g.members), g.batch or 1
     blocks, P, flags, parts = _nary_parts(G, g)
     if _is_dot_layer(g, P, flags, parts, blocks):
-        return [f"vg_dot_fwd(M, {m}, {B}, {P}, {g.base}, {_fn_w(G, parts[0][0])}, {_fn_x(G, parts[1][0])});"]
+        _dot_scratch(G, m, B, P)
+        wa, xa = _fn_w(G, parts[0][0]), _fn_x(G, parts[1][0])
+        return [f"vg_dot_fwd(M, {m}, {B}, {P}, {g.base}, {wa}, {xa}, {_epilogue(G, g)});"]
     fill = {f"x{b}": f"M[{a} + i * {st}]" for b, (a, st, _, _) in enumerate(parts)}
     acc = G.scratch_array("ACC", B)
     lines = [f"for (int j = 0; j < {m}; j++) {{"]
@@ -462,30 +529,32 @@ def _backward_nary(G, g):
     return lines
 
 
+def _dot_scratch(G, m, B, P):
+    """The kernels' packed operands and sums (dot_kernels.py), at the largest size a layer needs."""
+    for name, size in zip(("VG_AP", "VG_BP", "VG_WS"), scratch_sizes(m, B, P)):
+        G.scratch_array(name, size)
+
+
 def _dot_backward_kernel(G, g, addr, P, needs):
     m, B = len(g.members), g.batch
     w, x = _fn_w(G, addr[0][0]), _fn_x(G, addr[1][0])
+    _dot_scratch(G, m, B, P)
     lines = []
     if needs[1]:  # inputs: sum over the neurons (last first, as the sweep) of W[j][q] * G[j][i]
-        wt = G.scratch_array("WT", m * P)
         xs = _blocks(G.t, g)[1][0]
         fresh = G.first_write(xs, B)
         if fresh:
             G.fresh.update(xs)
         G.written.update(xs)
-        lines.append(f"vg_dot_bwd_x(M, GM, {wt}, {int(fresh)}, {m}, {B}, {P}, {g.base}, {w}, {x});")
+        lines.append(f"vg_dot_bwd_x(M, GM, {int(fresh)}, {m}, {B}, {P}, {g.base}, {w}, {x});")
     if needs[0]:  # weights: sum over the examples, in order, of G[j][i] * X[q][i]
-        panels = -(-P // TILE) * TILE  # inputs padded to whole panels
-        xt = G.scratch_array("XT", min(B, VG_IB) * panels)
-        ws = G.scratch_array("WS", m * panels)
         G.written.update(p for r in _blocks(G.t, g)[0] for p in r)
-        lines.append(f"vg_dot_bwd_w(M, GM, {xt}, {ws}, {m}, {B}, {P}, {g.base}, {w}, {x});")
+        lines.append(f"vg_dot_bwd_w(M, GM, {m}, {B}, {P}, {g.base}, {w}, {x});")
     return lines
 
 
-# The dot kernels, as macros instantiated per group with its address functions (so the
-# compiler sees constant strides). Written once; a group's call is one line.
-KERNELS = r"""
+# C every layered program holds: fmax as glibc's, the finiteness check, and the dot kernels
+COMMON = r"""
 /* glibc's fmax on x86-64 (maxsd, then NaN handling): the larger; of two equal values (+0, -0)
    the second; a NaN loses to a number. Inline, so that loops using it vectorise. */
 static inline double vg_fmax(double a, double b) { return a > b ? a : (b != b ? a : b); }
@@ -503,287 +572,6 @@ static int vg_all_finite(const double *x, int n) {
   return s == s;
 }
 int vg_grad_checked = 1;  /* vg_run's result covers the gradient's finiteness too */
-#define VG_IB 256  /* examples per chunk of the weight gradient: its running sums wait in WS between chunks */
-
-/* The examples the tiles leave over, one at a time with four rows (inputs) side by side: four
-   independent sums rather than one long chain of additions. The kernels test B (a literal) for
-   their tails, so that a tail not needed is dropped as the code is parsed: no compile time. */
-#define VG_FWD_REST(M, m, B, P, base, wa, xa, i0) \
-  for (int e = (i0); e < (B); e++) { int j = 0; \
-    for (; j + 4 <= (m); j += 4) { double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0; \
-      for (int q = 0; q < (P); q++) { double x = M[xa(q) + e]; \
-        a0 = a0 + M[wa(j, q)] * x; a1 = a1 + M[wa(j + 1, q)] * x; a2 = a2 + M[wa(j + 2, q)] * x; a3 = a3 + M[wa(j + 3, q)] * x; } \
-      M[(base) + j * (B) + e] = a0; M[(base) + (j + 1) * (B) + e] = a1; \
-      M[(base) + (j + 2) * (B) + e] = a2; M[(base) + (j + 3) * (B) + e] = a3; } \
-    for (; j < (m); j++) { double a = 0.0; \
-      for (int q = 0; q < (P); q++) a = a + M[wa(j, q)] * M[xa(q) + e]; \
-      M[(base) + j * (B) + e] = a; } }
-#define VG_BWDX_REST(GM, WT, F, m, B, P, base, xa, i0) \
-  for (int e = (i0); e < (B); e++) { int q = 0; \
-    for (; q + 4 <= (P); q += 4) { \
-      double a0 = (F) ? 0.0 : GM[xa(q) + e], a1 = (F) ? 0.0 : GM[xa(q + 1) + e]; \
-      double a2 = (F) ? 0.0 : GM[xa(q + 2) + e], a3 = (F) ? 0.0 : GM[xa(q + 3) + e]; \
-      const double *v0 = WT + q * (m), *v1 = v0 + (m), *v2 = v1 + (m), *v3 = v2 + (m); \
-      for (int j = (m) - 1; j >= 0; j--) { double g = GM[(base) + j * (B) + e]; \
-        a0 = a0 + v0[j] * g; a1 = a1 + v1[j] * g; a2 = a2 + v2[j] * g; a3 = a3 + v3[j] * g; } \
-      GM[xa(q) + e] = a0; GM[xa(q + 1) + e] = a1; GM[xa(q + 2) + e] = a2; GM[xa(q + 3) + e] = a3; } \
-    for (; q < (P); q++) { double a = (F) ? 0.0 : GM[xa(q) + e]; \
-      for (int j = (m) - 1; j >= 0; j--) a = a + WT[q * (m) + j] * GM[(base) + j * (B) + e]; \
-      GM[xa(q) + e] = a; } }
-
-#ifdef __AVX2__
-/* With AVX2: four doubles as one value (elementwise IEEE multiply and add; no FMA), 4 x 8 tiles. */
-/* With many examples, a tile fetches its successor's rows ahead: one stream per input and per
-   output row is more than the hardware prefetcher follows. */
-typedef double vg_v4 __attribute__((vector_size(32), aligned(8)));
-#define VG_LD(p) (*(const vg_v4 *)(p))
-#define VG_ST(p, v) (*(vg_v4 *)(p) = (v))
-/* F: the inputs' gradient starts here (nothing added to it yet): the sums start from 0.0, as
-   from the zeroed array, which then need not be zeroed */
-#define VG_LD0(F, p) ((F) ? (vg_v4){0.0, 0.0, 0.0, 0.0} : VG_LD(p))
-/* o[8 k + t] = x_t[k] for k, t < 4: four rows of four doubles transposed (moves only; vector
-   shuffles of the compiler, not <immintrin.h>, whose parsing alone costs 0.5 s a compile) */
-#if defined(__clang__)
-#define VG_SHUF(a, b, i, j, k, l) __builtin_shufflevector(a, b, i, j, k, l)
-#else
-typedef long long vg_i4 __attribute__((vector_size(32)));
-#define VG_SHUF(a, b, i, j, k, l) __builtin_shuffle(a, b, (vg_i4){i, j, k, l})
-#endif
-static inline void vg_t4(const double *x0, const double *x1, const double *x2, const double *x3, double *o) {
-  vg_v4 r0 = VG_LD(x0), r1 = VG_LD(x1), r2 = VG_LD(x2), r3 = VG_LD(x3);
-  vg_v4 t0 = VG_SHUF(r0, r1, 0, 4, 2, 6), t1 = VG_SHUF(r0, r1, 1, 5, 3, 7);
-  vg_v4 t2 = VG_SHUF(r2, r3, 0, 4, 2, 6), t3 = VG_SHUF(r2, r3, 1, 5, 3, 7);
-  VG_ST(o, VG_SHUF(t0, t2, 0, 1, 4, 5)); VG_ST(o + 8, VG_SHUF(t1, t3, 0, 1, 4, 5));
-  VG_ST(o + 16, VG_SHUF(t0, t2, 2, 3, 6, 7)); VG_ST(o + 24, VG_SHUF(t1, t3, 2, 3, 6, 7));
-}
-#define vg_dot_fwd(M, m, B, P, base, wa, xa) do { \
-  int i = 0; \
-  for (; i + 8 <= (B); i += 8) { \
-    if ((B) >= 2048) { for (int q = 0; q < (P); q++) __builtin_prefetch(M + xa(q) + i + 32, 0, 3); \
-      for (int j = 0; j < (m); j++) __builtin_prefetch(M + (base) + j * (B) + i + 32, 1, 3); } \
-    int j = 0; \
-    for (; j + 4 <= (m); j += 4) { \
-      vg_v4 a0 = {0.0, 0.0, 0.0, 0.0}, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0; \
-      for (int q = 0; q < (P); q++) { \
-        const double *xp = M + xa(q) + i; vg_v4 x = VG_LD(xp), y = VG_LD(xp + 4); \
-        double w0 = M[wa(j, q)], w1 = M[wa(j + 1, q)], w2 = M[wa(j + 2, q)], w3 = M[wa(j + 3, q)]; \
-        a0 = a0 + w0 * x; b0 = b0 + w0 * y; a1 = a1 + w1 * x; b1 = b1 + w1 * y; \
-        a2 = a2 + w2 * x; b2 = b2 + w2 * y; a3 = a3 + w3 * x; b3 = b3 + w3 * y; } \
-      double *o = M + (base) + j * (B) + i; \
-      VG_ST(o, a0); VG_ST(o + 4, b0); VG_ST(o + (B), a1); VG_ST(o + (B) + 4, b1); \
-      VG_ST(o + 2 * (B), a2); VG_ST(o + 2 * (B) + 4, b2); VG_ST(o + 3 * (B), a3); VG_ST(o + 3 * (B) + 4, b3); \
-    } \
-    for (; j < (m); j++) { \
-      vg_v4 a = {0.0, 0.0, 0.0, 0.0}, b = a; \
-      for (int q = 0; q < (P); q++) { const double *xp = M + xa(q) + i; double w = M[wa(j, q)]; \
-        a = a + w * VG_LD(xp); b = b + w * VG_LD(xp + 4); } \
-      VG_ST(M + (base) + j * (B) + i, a); VG_ST(M + (base) + j * (B) + i + 4, b); \
-    } \
-  } \
-  if ((B) % 8 >= 4) { /* four examples left: one vector a row */ \
-    int j = 0; \
-    for (; j + 4 <= (m); j += 4) { \
-      vg_v4 a0 = {0.0, 0.0, 0.0, 0.0}, a1 = a0, a2 = a0, a3 = a0; \
-      for (int q = 0; q < (P); q++) { vg_v4 x = VG_LD(M + xa(q) + i); \
-        a0 = a0 + M[wa(j, q)] * x; a1 = a1 + M[wa(j + 1, q)] * x; a2 = a2 + M[wa(j + 2, q)] * x; a3 = a3 + M[wa(j + 3, q)] * x; } \
-      double *o = M + (base) + j * (B) + i; \
-      VG_ST(o, a0); VG_ST(o + (B), a1); VG_ST(o + 2 * (B), a2); VG_ST(o + 3 * (B), a3); \
-    } \
-    for (; j < (m); j++) { vg_v4 a = {0.0, 0.0, 0.0, 0.0}; \
-      for (int q = 0; q < (P); q++) a = a + M[wa(j, q)] * VG_LD(M + xa(q) + i); \
-      VG_ST(M + (base) + j * (B) + i, a); } \
-    i += 4; \
-  } \
-  if ((B) % 4) VG_FWD_REST(M, m, B, P, base, wa, xa, (B) - (B) % 4); \
-} while (0)
-
-#define vg_dot_bwd_x(M, GM, WT, F, m, B, P, base, wa, xa) do { \
-  for (int j = 0; j < (m); j++) for (int q = 0; q < (P); q++) WT[q * (m) + j] = M[wa(j, q)]; \
-  int i = 0; \
-  for (; i + 8 <= (B); i += 8) { \
-    if ((B) >= 2048) { for (int q = 0; q < (P); q++) __builtin_prefetch(GM + xa(q) + i + 32, 1, 3); \
-      for (int j = 0; j < (m); j++) __builtin_prefetch(GM + (base) + j * (B) + i + 32, 0, 3); } \
-    int q = 0; \
-    for (; q + 4 <= (P); q += 4) { \
-      double *g0 = GM + xa(q) + i, *g1 = GM + xa(q + 1) + i, *g2 = GM + xa(q + 2) + i, *g3 = GM + xa(q + 3) + i; \
-      const double *v0 = WT + q * (m), *v1 = v0 + (m), *v2 = v1 + (m), *v3 = v2 + (m); \
-      vg_v4 a0 = VG_LD0(F, g0), b0 = VG_LD0(F, g0 + 4), a1 = VG_LD0(F, g1), b1 = VG_LD0(F, g1 + 4); \
-      vg_v4 a2 = VG_LD0(F, g2), b2 = VG_LD0(F, g2 + 4), a3 = VG_LD0(F, g3), b3 = VG_LD0(F, g3 + 4); \
-      for (int j = (m) - 1; j >= 0; j--) { \
-        const double *gj = GM + (base) + j * (B) + i; vg_v4 x = VG_LD(gj), y = VG_LD(gj + 4); \
-        double w0 = v0[j], w1 = v1[j], w2 = v2[j], w3 = v3[j]; \
-        a0 = a0 + w0 * x; b0 = b0 + w0 * y; a1 = a1 + w1 * x; b1 = b1 + w1 * y; \
-        a2 = a2 + w2 * x; b2 = b2 + w2 * y; a3 = a3 + w3 * x; b3 = b3 + w3 * y; } \
-      VG_ST(g0, a0); VG_ST(g0 + 4, b0); VG_ST(g1, a1); VG_ST(g1 + 4, b1); \
-      VG_ST(g2, a2); VG_ST(g2 + 4, b2); VG_ST(g3, a3); VG_ST(g3 + 4, b3); \
-    } \
-    for (; q < (P); q++) { \
-      double *g0 = GM + xa(q) + i; vg_v4 a = VG_LD0(F, g0), b = VG_LD0(F, g0 + 4); \
-      for (int j = (m) - 1; j >= 0; j--) { const double *gj = GM + (base) + j * (B) + i; double w = WT[q * (m) + j]; \
-        a = a + w * VG_LD(gj); b = b + w * VG_LD(gj + 4); } \
-      VG_ST(g0, a); VG_ST(g0 + 4, b); \
-    } \
-  } \
-  if ((B) % 8 >= 4) { /* four examples left: one vector an input */ \
-    int q = 0; \
-    for (; q + 4 <= (P); q += 4) { \
-      double *g0 = GM + xa(q) + i, *g1 = GM + xa(q + 1) + i, *g2 = GM + xa(q + 2) + i, *g3 = GM + xa(q + 3) + i; \
-      const double *v0 = WT + q * (m), *v1 = v0 + (m), *v2 = v1 + (m), *v3 = v2 + (m); \
-      vg_v4 a0 = VG_LD0(F, g0), a1 = VG_LD0(F, g1), a2 = VG_LD0(F, g2), a3 = VG_LD0(F, g3); \
-      for (int j = (m) - 1; j >= 0; j--) { vg_v4 x = VG_LD(GM + (base) + j * (B) + i); \
-        a0 = a0 + v0[j] * x; a1 = a1 + v1[j] * x; a2 = a2 + v2[j] * x; a3 = a3 + v3[j] * x; } \
-      VG_ST(g0, a0); VG_ST(g1, a1); VG_ST(g2, a2); VG_ST(g3, a3); \
-    } \
-    for (; q < (P); q++) { double *g0 = GM + xa(q) + i; vg_v4 a = VG_LD0(F, g0); \
-      for (int j = (m) - 1; j >= 0; j--) a = a + WT[q * (m) + j] * VG_LD(GM + (base) + j * (B) + i); \
-      VG_ST(g0, a); } \
-    i += 4; \
-  } \
-  if ((B) % 4) VG_BWDX_REST(GM, WT, F, m, B, P, base, xa, (B) - (B) % 4); \
-} while (0)
-
-#define vg_dot_bwd_w(M, GM, XT, WS, m, B, P, base, wa, xa) do { \
-  const int nq = ((P) + 8 - 1) / 8 * 8;  /* the last panel padded with zeros */ \
-  for (int i0 = 0; i0 < (B); i0 += VG_IB) { \
-    const int ib = (B) - i0 < VG_IB ? (B) - i0 : VG_IB, last = i0 + ib >= (B); \
-    for (int q = 0; q < nq; q += 8) { \
-      for (int h = q; h < q + 8; h += 4) { double *pan = XT + h % 8; /* this panel, while it is in L1 */ \
-        if (h + 4 <= (P)) { /* four inputs, four examples at a time: a 4 x 4 transpose in registers */ \
-          const double *x0 = M + xa(h) + i0, *x1 = M + xa(h + 1) + i0, *x2 = M + xa(h + 2) + i0, *x3 = M + xa(h + 3) + i0; \
-          int i = 0; \
-          for (; i + 4 <= ib; i += 4) vg_t4(x0 + i, x1 + i, x2 + i, x3 + i, pan + i * 8); \
-          for (; i < ib; i++) { pan[i * 8] = x0[i]; pan[i * 8 + 1] = x1[i]; pan[i * 8 + 2] = x2[i]; pan[i * 8 + 3] = x3[i]; } \
-        } else for (int t = 0; t < 4; t++) { \
-          if (h + t < (P)) { const double *x = M + xa(h + t) + i0; for (int i = 0; i < ib; i++) pan[i * 8 + t] = x[i]; } \
-          else for (int i = 0; i < ib; i++) pan[i * 8 + t] = 0.0; } } \
-      const double *pan = XT; double *ws = WS + q * (m); \
-      int j = 0; \
-      for (; j + 4 <= (m); j += 4) { \
-        const double *h0 = GM + (base) + j * (B) + i0, *h1 = h0 + (B), *h2 = h1 + (B), *h3 = h2 + (B); \
-        double *s = ws + j * 8; \
-        vg_v4 a0 = {0.0, 0.0, 0.0, 0.0}, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0; \
-        if ((B) > VG_IB && i0) { a0 = VG_LD(s); b0 = VG_LD(s + 4); a1 = VG_LD(s + 8); b1 = VG_LD(s + 12); \
-          a2 = VG_LD(s + 16); b2 = VG_LD(s + 20); a3 = VG_LD(s + 24); b3 = VG_LD(s + 28); } \
-        for (int i = 0; i < ib; i++) { const double *xt = pan + i * 8; vg_v4 x = VG_LD(xt), y = VG_LD(xt + 4); \
-          double u0 = h0[i], u1 = h1[i], u2 = h2[i], u3 = h3[i]; \
-          a0 = a0 + u0 * x; b0 = b0 + u0 * y; a1 = a1 + u1 * x; b1 = b1 + u1 * y; \
-          a2 = a2 + u2 * x; b2 = b2 + u2 * y; a3 = a3 + u3 * x; b3 = b3 + u3 * y; } \
-        if ((B) > VG_IB && !last) { VG_ST(s, a0); VG_ST(s + 4, b0); VG_ST(s + 8, a1); VG_ST(s + 12, b1); \
-          VG_ST(s + 16, a2); VG_ST(s + 20, b2); VG_ST(s + 24, a3); VG_ST(s + 28, b3); continue; } \
-        for (int t = 0; t < 4; t++) { \
-          if (q + t < (P)) GM[wa(j, q + t)] += a0[t]; if (q + 4 + t < (P)) GM[wa(j, q + 4 + t)] += b0[t]; if (q + t < (P)) GM[wa(j + 1, q + t)] += a1[t]; if (q + 4 + t < (P)) GM[wa(j + 1, q + 4 + t)] += b1[t]; \
-          if (q + t < (P)) GM[wa(j + 2, q + t)] += a2[t]; if (q + 4 + t < (P)) GM[wa(j + 2, q + 4 + t)] += b2[t]; if (q + t < (P)) GM[wa(j + 3, q + t)] += a3[t]; if (q + 4 + t < (P)) GM[wa(j + 3, q + 4 + t)] += b3[t]; } \
-      } \
-      for (; j < (m); j++) { \
-        const double *h = GM + (base) + j * (B) + i0; double *s = ws + j * 8; \
-        vg_v4 a = {0.0, 0.0, 0.0, 0.0}, b = a; \
-        if ((B) > VG_IB && i0) { a = VG_LD(s); b = VG_LD(s + 4); } \
-        for (int i = 0; i < ib; i++) { const double *xt = pan + i * 8; a = a + h[i] * VG_LD(xt); b = b + h[i] * VG_LD(xt + 4); } \
-        if ((B) > VG_IB && !last) { VG_ST(s, a); VG_ST(s + 4, b); continue; } \
-        for (int t = 0; t < 4; t++) { if (q + t < (P)) GM[wa(j, q + t)] += a[t]; if (q + 4 + t < (P)) GM[wa(j, q + 4 + t)] += b[t]; } \
-      } \
-    } \
-  } \
-} while (0)
-#else
-#define VG_ROWS4(j, q, wa) double w0 = M[wa(j, q)], w1 = M[wa((j) + 1, q)], w2 = M[wa((j) + 2, q)], w3 = M[wa((j) + 3, q)]
-/* out[j][i] = sum over q in order of W[j][q] * X[q][i]. A tile of TILE examples stays in L1
-   while every block of rows passes over it; four rows share each load of x. */
-#define vg_dot_fwd(M, m, B, P, base, wa, xa) do { \
-  int i = 0; \
-  for (; i + TILE <= (B); i += TILE) { \
-    int j = 0; \
-    for (; j + 4 <= (m); j += 4) { \
-      double a0[TILE], a1[TILE], a2[TILE], a3[TILE]; \
-      for (int t = 0; t < TILE; t++) { a0[t] = 0.0; a1[t] = 0.0; a2[t] = 0.0; a3[t] = 0.0; } \
-      for (int q = 0; q < (P); q++) { \
-        const double *x = M + xa(q) + i; VG_ROWS4(j, q, wa); \
-        for (int t = 0; t < TILE; t++) { double v = x[t]; \
-          a0[t] = a0[t] + w0 * v; a1[t] = a1[t] + w1 * v; a2[t] = a2[t] + w2 * v; a3[t] = a3[t] + w3 * v; } \
-      } \
-      double *o = M + (base) + j * (B) + i; \
-      for (int t = 0; t < TILE; t++) { o[t] = a0[t]; o[(B) + t] = a1[t]; o[2 * (B) + t] = a2[t]; o[3 * (B) + t] = a3[t]; } \
-    } \
-    for (; j < (m); j++) { \
-      double a[TILE]; for (int t = 0; t < TILE; t++) a[t] = 0.0; \
-      for (int q = 0; q < (P); q++) { const double *x = M + xa(q) + i; double w = M[wa(j, q)]; \
-        for (int t = 0; t < TILE; t++) a[t] = a[t] + w * x[t]; } \
-      for (int t = 0; t < TILE; t++) M[(base) + j * (B) + i + t] = a[t]; \
-    } \
-  } \
-  if ((B) % TILE) VG_FWD_REST(M, m, B, P, base, wa, xa, (B) / TILE * TILE); \
-} while (0)
-
-/* grad X[q][i] += W[j][q] * G[j][i] for the rows j last to first (the eager sweep's order),
-   on W transposed (WT) so that four inputs' weights are read side by side, as in the forward. */
-#define vg_dot_bwd_x(M, GM, WT, F, m, B, P, base, wa, xa) do { \
-  for (int j = 0; j < (m); j++) for (int q = 0; q < (P); q++) WT[q * (m) + j] = M[wa(j, q)]; \
-  int i = 0; \
-  for (; i + TILE <= (B); i += TILE) { \
-    int q = 0; \
-    for (; q + 4 <= (P); q += 4) { \
-      double *g0 = GM + xa(q) + i, *g1 = GM + xa(q + 1) + i, *g2 = GM + xa(q + 2) + i, *g3 = GM + xa(q + 3) + i; \
-      const double *v0 = WT + q * (m), *v1 = v0 + (m), *v2 = v1 + (m), *v3 = v2 + (m); \
-      double a0[TILE], a1[TILE], a2[TILE], a3[TILE]; \
-      for (int t = 0; t < TILE; t++) { a0[t] = (F) ? 0.0 : g0[t]; a1[t] = (F) ? 0.0 : g1[t]; a2[t] = (F) ? 0.0 : g2[t]; a3[t] = (F) ? 0.0 : g3[t]; } \
-      for (int j = (m) - 1; j >= 0; j--) { \
-        const double *gj = GM + (base) + j * (B) + i; \
-        double w0 = v0[j], w1 = v1[j], w2 = v2[j], w3 = v3[j]; \
-        for (int t = 0; t < TILE; t++) { double v = gj[t]; \
-          a0[t] = a0[t] + w0 * v; a1[t] = a1[t] + w1 * v; a2[t] = a2[t] + w2 * v; a3[t] = a3[t] + w3 * v; } \
-      } \
-      for (int t = 0; t < TILE; t++) { g0[t] = a0[t]; g1[t] = a1[t]; g2[t] = a2[t]; g3[t] = a3[t]; } \
-    } \
-    for (; q < (P); q++) { \
-      double *g0 = GM + xa(q) + i; double a[TILE]; for (int t = 0; t < TILE; t++) a[t] = (F) ? 0.0 : g0[t]; \
-      for (int j = (m) - 1; j >= 0; j--) { const double *gj = GM + (base) + j * (B) + i; double w = WT[q * (m) + j]; \
-        for (int t = 0; t < TILE; t++) a[t] = a[t] + w * gj[t]; } \
-      for (int t = 0; t < TILE; t++) g0[t] = a[t]; \
-    } \
-  } \
-  if ((B) % TILE) VG_BWDX_REST(GM, WT, F, m, B, P, base, xa, (B) / TILE * TILE); \
-} while (0)
-
-/* grad W[j][q] += sum over the examples i in order of G[j][i] * X[q][i]. X is copied into
-   panels of TILE inputs (XT: panel, example, input) read straight through; four rows share
-   each load. */
-#define vg_dot_bwd_w(M, GM, XT, WS, m, B, P, base, wa, xa) do { \
-  const int nq = ((P) + TILE - 1) / TILE * TILE;  /* the last panel padded with zeros */ \
-  for (int i0 = 0; i0 < (B); i0 += VG_IB) { \
-    const int ib = (B) - i0 < VG_IB ? (B) - i0 : VG_IB, last = i0 + ib >= (B); \
-    for (int q = 0; q < nq; q++) { double *pan = XT + (q / TILE) * ib * TILE + q % TILE; \
-      if (q < (P)) { const double *x = M + xa(q) + i0; for (int i = 0; i < ib; i++) pan[i * TILE] = x[i]; } \
-      else for (int i = 0; i < ib; i++) pan[i * TILE] = 0.0; } \
-    for (int q = 0; q < nq; q += TILE) { \
-      const double *pan = XT + (q / TILE) * ib * TILE; double *ws = WS + q * (m); \
-      int j = 0; \
-      for (; j + 4 <= (m); j += 4) { \
-        const double *h0 = GM + (base) + j * (B) + i0, *h1 = h0 + (B), *h2 = h1 + (B), *h3 = h2 + (B); \
-        double *s = ws + j * TILE; \
-        double a0[TILE], a1[TILE], a2[TILE], a3[TILE]; \
-        for (int t = 0; t < TILE; t++) { a0[t] = (B) > VG_IB && i0 ? s[t] : 0.0; a1[t] = (B) > VG_IB && i0 ? s[TILE + t] : 0.0; \
-          a2[t] = (B) > VG_IB && i0 ? s[2 * TILE + t] : 0.0; a3[t] = (B) > VG_IB && i0 ? s[3 * TILE + t] : 0.0; } \
-        for (int i = 0; i < ib; i++) { const double *xt = pan + i * TILE; \
-          double u0 = h0[i], u1 = h1[i], u2 = h2[i], u3 = h3[i]; \
-          for (int t = 0; t < TILE; t++) { double v = xt[t]; \
-            a0[t] = a0[t] + u0 * v; a1[t] = a1[t] + u1 * v; a2[t] = a2[t] + u2 * v; a3[t] = a3[t] + u3 * v; } \
-        } \
-        if ((B) > VG_IB && !last) { for (int t = 0; t < TILE; t++) { s[t] = a0[t]; s[TILE + t] = a1[t]; s[2 * TILE + t] = a2[t]; s[3 * TILE + t] = a3[t]; } continue; } \
-        for (int t = 0; t < TILE; t++) { if (q + t < (P)) GM[wa(j, q + t)] += a0[t]; if (q + t < (P)) GM[wa(j + 1, q + t)] += a1[t]; \
-          if (q + t < (P)) GM[wa(j + 2, q + t)] += a2[t]; if (q + t < (P)) GM[wa(j + 3, q + t)] += a3[t]; } \
-      } \
-      for (; j < (m); j++) { \
-        const double *h = GM + (base) + j * (B) + i0; double *s = ws + j * TILE; \
-        double a[TILE]; for (int t = 0; t < TILE; t++) a[t] = (B) > VG_IB && i0 ? s[t] : 0.0; \
-        for (int i = 0; i < ib; i++) { const double *xt = pan + i * TILE; double u = h[i]; \
-          for (int t = 0; t < TILE; t++) a[t] = a[t] + u * xt[t]; } \
-        if ((B) > VG_IB && !last) { for (int t = 0; t < TILE; t++) s[t] = a[t]; continue; } \
-        for (int t = 0; t < TILE; t++) if (q + t < (P)) GM[wa(j, q + t)] += a[t]; \
-      } \
-    } \
-  } \
-} while (0)
-#endif
 """
 
 
@@ -809,12 +597,22 @@ def _zero_gradients(G):
     return lines
 
 
+def _finite(G):
+    """`ok`: every value finite. The epilogues checked theirs; vg_all_finite reads the rest."""
+    lines, start = [], G.val0
+    for a, n in sorted(G.checked) + [(G.total, 0)]:
+        if a > start:
+            lines.append(f"ok &= vg_all_finite(M + {start}, {a - start});")
+        start = max(start, a + n)
+    return ["int ok = vg_fin_ok();"] + lines
+
+
 def generate(t, prelude, plan=None):
     """C source with vg_run(in, par, out, pgrad, guards, want_grad), as c_backend.generate."""
     plan = plan or Plan(t)
     reorder_params(t, plan.param_order())
     G = _Gen(plan)
-    body = [f"memcpy(M, in, sizeof(double) * {G.n_in});",
+    body = ["VG_FIN = VG_Z;", f"memcpy(M, in, sizeof(double) * {G.n_in});",
             f"memcpy(M + {G.par0}, par, sizeof(double) * {G.n_par});"]
     for g in plan.groups:
         body.extend(_forward(G, g))
@@ -828,7 +626,7 @@ def generate(t, prelude, plan=None):
         body.append(f"for (int i = 0; i < {b}; i++) guards[{o} + i] = M[{G.off[i]} + i];" if b
                     else f"guards[{o}] = M[{G.off[i]}];")
         o += b or 1
-    body.append(f"int ok = vg_all_finite(M + {G.val0}, {G.total - G.val0});")
+    body += _finite(G)
     body.append("if (!want_grad) return ok;")
     backward = []
     if t.root in t.needs_grad:
@@ -840,10 +638,10 @@ def generate(t, prelude, plan=None):
     body.append(f"memcpy(pgrad, GM + {G.par0}, sizeof(double) * {G.n_par});")
     body.append(f"ok &= vg_all_finite(pgrad, {G.n_par});  /* flat.py reads vg_grad_checked */")
     body.append("return ok;")
-    decl = [f"#define TILE {TILE}", KERNELS, f"static double M[{max(G.total, 1)}];",
-            f"static double GM[{max(G.total, 1)}];"]
+    decl = [COMMON, KERNELS, f"static double M[{max(G.total, 1)}] __attribute__((aligned(64)));",
+            f"static double GM[{max(G.total, 1)}] __attribute__((aligned(64)));"]
     decl += G.decl
-    decl += [f"static double {name}[{size}];" for name, size in G.scratch.items()]
+    decl += [f"static double {name}[{size}] __attribute__((aligned(64)));" for name, size in G.scratch.items()]
     src = [prelude, *decl,
            "int vg_run(const double *in, const double *par, double *out, double *pgrad, "
            "double *guards, int want_grad) {", *("  " + line for line in body), "}"]
