@@ -37,9 +37,15 @@ bench: $(VENV)/.test
 clean:
 	rm -rf $(VENV) out
 
-# Mutation testing (docs/mutation.md): slow, hours on two cores. `make mutate MUTANTS='autograd.ops*'`
-# runs a subset; `$(BIN)/mutmut results` lists the survivors, `$(BIN)/mutmut show NAME` one diff.
+# Mutation testing (docs/mutation.md): slow. `make mutate MUTANTS='autograd.ops*'` runs one file's
+# mutants; MUTATE_TESTS, a pytest -k expression, narrows the tests each mutant runs (the presets
+# below: the tests that kill that file's mutants fast); MUTATE_JOBS caps the parallel workers.
+# `$(BIN)/mutmut results` lists the survivors, `$(BIN)/mutmut show NAME` one diff.
+MUTATE_OPS := test_engine_ops or test_engine_new_ops or test_engine_batched or test_engine_errors or test_mutants
+MUTATE_BACKWARD := (test_engine_graphs or test_engine_fast or test_engine_batched or test_engine_errors or test_mutants) and not [c] and not [c-
+MUTATE_COMPILER := test_compile or test_compile_flat or test_mutants
 mutate: $(VENV)/.test
 	$(BIN)/pip install --quiet "mutmut>=3.3"
-	OMP_NUM_THREADS=1 $(BIN)/mutmut run $(MUTANTS)
+	OMP_NUM_THREADS=1 PYTEST_ADDOPTS="$(if $(MUTATE_TESTS),-k '$(MUTATE_TESTS)')" \
+	  $(BIN)/mutmut run $(if $(MUTATE_JOBS),--max-children $(MUTATE_JOBS)) $(MUTANTS)
 	$(BIN)/mutmut results
