@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import functools
 import numbers
-import threading
 import struct
+import threading
 from itertools import chain
 
 import numpy as np
