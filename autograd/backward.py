@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc
 import operator
 import threading
-from array import array as _darray
 from itertools import chain, compress, islice, repeat
 from contextlib import ContextDecorator
 
@@ -20,7 +19,7 @@ import numpy as np
 
 from . import ops
 from .ops import ndarray
-from .value import Value, _DotRows, _set_grad_enabled, _stack_rows, _thread
+from .value import Value, _DotRows, _packed, _set_grad_enabled, _stack_rows, _thread
 
 
 class no_grad(ContextDecorator):
@@ -514,10 +513,10 @@ def _flush(rows):
             ws += node._a[:n]
     else:  # the whole layer: weights (and gradients) in dots' row order
         ws = rows.flat
-    try:  # the weights' data now, as the rule reads them (converted in C)
-        W = np.frombuffer(_darray("d", [w.data for w in ws])).reshape(m, n)
-    except TypeError:  # a weight made a batch since forward
+    W = _packed([w.data for w in ws])  # the weights' data now, as the rule reads them
+    if W is None:  # a weight made a batch since forward
         return _flush_by_the_rule(rows, pend)
+    W = W.reshape(m, n)
     G = Gp if not order else Gp[::-1]              # rows as W's
     # weights: rows of products (example, node, input), summed over the examples in order
     T = np.empty((m, n))

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import functools
 import numbers
+import struct
 import threading
-from array import array as _darray
 from itertools import chain
 
 import numpy as np
@@ -157,6 +157,16 @@ def _columns(X, prefix="x"):
 @functools.lru_cache(maxsize=64)
 def _labels(prefix, k):
     return tuple(f"{prefix}{j}" for j in range(k))
+
+
+def _packed(xs):
+    """A list of real numbers as a read-only float64 array, packed by struct in C (a third of
+    np.fromiter's time); None when an item is no real number (a batch, None, a string), which
+    fromiter would turn into nan or parse."""
+    try:
+        return _frombuffer(struct.pack(f"{len(xs)}d", *xs))
+    except (struct.error, TypeError, ValueError, OverflowError):
+        return None
 
 
 def _stack_rows(arrays):
@@ -599,10 +609,10 @@ def _dots(weights, inputs, seen):
             if wset is not None and len(wset) != len(flat):
                 wset = None  # a weight in two places: backward's plan goes node by node
             seen.state = (flat, leaf, wset)
-    try:  # floats (or other real numbers: the same products); a weight holding a batch raises
-        W = _frombuffer(_darray("d", [w.data for w in flat])).reshape(len(rows), n)
-    except TypeError:  # a weight holds a batch (or is no number): the general path
+    W = _packed([w.data for w in flat])  # floats (or other real numbers: the same products)
+    if W is None:  # a weight holds a batch (or is no number): the general path
         return [dot(ws, xs) for ws in rows]
+    W = W.reshape(len(rows), n)
     out = _weighted_sums(W, X)
     shared = _DotRows(n)
     shared.leaf_ws = leaf

@@ -11,9 +11,10 @@
 from __future__ import annotations
 
 import math
-from array import array
 
 import numpy as np
+
+from autograd.value import _packed
 
 
 class Optimizer:
@@ -112,11 +113,10 @@ class Optimizer:
 
 
 def _floats(xs):
-    """np.fromiter(xs, float64): through array('d') (quicker) when every item is a real number."""
-    try:
-        return np.frombuffer(array("d", xs))
-    except TypeError:  # None or a string among them: fromiter's own conversion (or error)
-        return np.fromiter(xs, np.float64, len(xs))
+    """np.fromiter(xs, float64) (a new, writable array), packed by struct when every item is a
+    real number (a third of fromiter's time); else fromiter's own conversion or error."""
+    out = _packed(xs)
+    return out.copy() if out is not None else np.fromiter(xs, np.float64, len(xs))
 
 
 class SGD(Optimizer):
