@@ -58,9 +58,9 @@ class L2:
     fit knows what it computes: a compiled fit of an MLP then finds its program in the cache
     without tracing (see nn.compiled_fit).
 
-        >>> from nn import MLP
+        >>> from nn import MLP, losses
         >>> model = MLP(2, [1], seed=0)
-        >>> L2(0.5)(model).data == nn_l2(model.parameters(), 0.5).data
+        >>> L2(0.5)(model).data == losses.l2(model.parameters(), 0.5).data
         True
     """
 
@@ -89,9 +89,6 @@ class L2:
 
     def __repr__(self):
         return f"L2({self.weight!r})"
-
-
-nn_l2 = losses_mod.l2  # for the doctest above
 
 
 def describe(model, loss_fn, regularization, params):
