@@ -29,6 +29,8 @@ import weakref
 import numpy as np
 
 import autograd
+import autograd.ops
+import autograd.value
 from autograd import Value
 from autograd.compiler import flat as flat_mod
 
@@ -46,11 +48,12 @@ LOSSES = {
 }
 _OWN_LOSSES = dict(LOSSES)  # held, so their ids stay theirs
 _LOSS_NAMES = {id(f): name for name, f in _OWN_LOSSES.items()}
-# what the traced graph of an MLP depends on besides its sizes and activations: these very
-# functions (one monkeypatched at run time means: trace)
-_CODE = (MLP.forward, Layer.forward, Neuron.forward, Module.__call__, Module.parameters, module_mod._as_inputs,
-         dict(module_mod.ACTIVATIONS), dict(module_mod._ROWWISE), losses_mod.l2)
-
+# what the traced graph of an MLP depends on besides its sizes and activations: the code of these
+# modules and classes as imported (a function or method replaced at run time means: trace)
+_WATCHED = (module_mod, losses_mod, autograd, autograd.ops, autograd.value, MLP, Layer, Neuron, Module, Value)
+_SNAPSHOT = [(obj, dict(vars(obj))) for obj in _WATCHED]
+_TABLES = (dict(module_mod.ACTIVATIONS), dict(module_mod._ROWWISE))
+_MISSING = object()
 
 class L2:
     """An L2 penalty for fit's `regularization`: weight * sum of p^2 over model.parameters()
@@ -58,9 +61,9 @@ class L2:
     fit knows what it computes: a compiled fit of an MLP then finds its program in the cache
     without tracing (see nn.compiled_fit).
 
-        >>> from nn import MLP
+        >>> from nn import MLP, losses
         >>> model = MLP(2, [1], seed=0)
-        >>> L2(0.5)(model).data == nn_l2(model.parameters(), 0.5).data
+        >>> L2(0.5)(model).data == losses.l2(model.parameters(), 0.5).data
         True
     """
 
@@ -89,9 +92,6 @@ class L2:
 
     def __repr__(self):
         return f"L2({self.weight!r})"
-
-
-nn_l2 = losses_mod.l2  # for the doctest above
 
 
 def describe(model, loss_fn, regularization, params):
@@ -165,9 +165,17 @@ def _own_parameters(model, layers):
 
 
 def _code_changed():
-    now = (MLP.forward, Layer.forward, Neuron.forward, Module.__call__, Module.parameters, module_mod._as_inputs,
-           module_mod.ACTIVATIONS, module_mod._ROWWISE, losses_mod.l2)
-    return any(a is not b and a != b for a, b in zip(now, _CODE))
+    """Whether a name of nn.module, nn.losses, autograd, autograd.ops or autograd.value, or an
+    attribute of MLP, Layer, Neuron, Module or Value, or an activation, was replaced since import
+    (names added to a module later, e.g. a submodule imported, do not count; to a class, they do)."""
+    for obj, snap in _SNAPSHOT:
+        live = vars(obj)
+        if isinstance(obj, type) and len(live) != len(snap):
+            return True  # e.g. Layer.__call__ set: it would override Module's
+        for k, v in snap.items():
+            if live.get(k, _MISSING) is not v:
+                return True
+    return (dict(module_mod.ACTIVATIONS), dict(module_mod._ROWWISE)) != _TABLES
 
 
 def _runs(items):

@@ -241,6 +241,23 @@ def test_what_is_not_described_falls_back_to_tracing():
     assert compiled_fit.describe(dropout, nn.losses.hinge, None, dropout.parameters()) is None
 
 
+def test_code_replaced_at_run_time_means_a_trace(monkeypatch):
+    m = nn.MLP(3, [4, 1], seed=0)
+    assert compiled_fit.describe(m, nn.losses.hinge, None, m.parameters()) is not None
+    relu = Value.relu
+    for obj, name, new in ((Value, "relu", lambda self: relu(self) * 1.0),
+                           (nn.module, "_biased", lambda *a: None),
+                           (nn.module.ACTIVATIONS, "relu", lambda v: v.tanh()),
+                           (nn.Layer, "__call__", lambda self, x: self.forward(x))):
+        with monkeypatch.context() as mp:
+            if isinstance(obj, dict):
+                mp.setitem(obj, name, new)
+            else:
+                mp.setattr(obj, name, new, raising=False)
+            assert compiled_fit.describe(m, nn.losses.hinge, None, m.parameters()) is None, name
+    assert compiled_fit.describe(m, nn.losses.hinge, None, m.parameters()) is not None
+
+
 def test_the_description_names_every_ingredient():
     def d(**kw):
         v = dict(BASE, **kw)
