@@ -198,7 +198,7 @@ def test_compiled_fit_sees_labels_changed_in_place():
                                                                   abs=1e-15)
 
 
-@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # 1e308 * w, on purpose
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # 1e308 * w overflows on purpose
 def test_compiled_fit_interrupted_keeps_the_last_steps_weights():
     """An exception inside an epoch (here a non-finite loss at the second batch) leaves the
     Values at the weights of the last good step, as the eager path does."""
