@@ -14,7 +14,7 @@ median time per step; the losses of every step must agree with valuegrad eager's
 Per width: the first C compile (autograd.compile's wall time with a fresh VALUEGRAD_CACHE, in a
 child process killed after --max-compile-seconds: "skipped: compile over N s"), the cached load
 (autograd.compile again in this process, the .so on disk), the generated C's size, and JAX's
-compile. "fit cached load": a 1-epoch nn.fit(model, "hinge", SGD, regularization=nn.train.L2(1e-4),
+compile. "fit cached load": a 1-epoch nn.fit(model, "hinge", SGD, regularization=nn.L2(1e-4),
 compile=True) call in a fresh child process with the program on disk, minus the same call once
 warm (the epoch itself): first after the library alone was cached (the loss is traced: in
 brackets), then in three more children once a fit has remembered the program under the model's

@@ -14,8 +14,8 @@ from .io import ModelFileError, load, save
 from .module import MLP, Dropout, Layer, Module, Neuron, Sequential
 from .summary import summary
 from .torch_bridge import from_torch, to_torch
-from .train import EarlyStopping, NonFiniteLossError, fit, predict, predict_classes
+from .train import L2, EarlyStopping, NonFiniteLossError, fit, predict, predict_classes
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "losses", "optim", "data", "metrics", "fit",
-           "EarlyStopping", "NonFiniteLossError", "predict", "predict_classes", "save", "load",
+           "EarlyStopping", "L2", "NonFiniteLossError", "predict", "predict_classes", "save", "load",
            "ModelFileError", "Sequential", "Dropout", "summary", "to_torch", "from_torch"]
