@@ -64,7 +64,7 @@ static inline void vg_t4(const double *x0, const double *x1, const double *x2, c
 /* the finiteness of what the kernels' epilogues wrote: x * 0.0 is +-0 for a finite x and NaN
    otherwise, and a NaN survives every later sum */
 static vg_v4 VG_FIN;
-static inline vg_v4 vg_fin8(vg_v4 f, const double *p) { return f + (VG_LD(p) * 0.0 + VG_LD(p + 4) * 0.0); }
+static inline vg_v4 vg_fin8(const double *p) { return VG_LD(p) * 0.0 + VG_LD(p + 4) * 0.0; }
 static inline int vg_fin_ok(void) { double s = (VG_FIN[0] + VG_FIN[1]) + (VG_FIN[2] + VG_FIN[3]); return s == s; }
 
 /* c[2 r + h][u] += A[k][r] * Bp[k][4 h + u] for the steps k in order: a tile of VG_MR x 8 sums.
@@ -106,7 +106,7 @@ static __attribute__((noinline)) void vg_pack_t8(double *bp, const double *const
   if (n == 8) for (; k + 4 <= K; k += 4) {
     vg_t4(x[0] + k, x[1] + k, x[2] + k, x[3] + k, bp + 8 * k);
     vg_t4(x[4] + k, x[5] + k, x[6] + k, x[7] + k, bp + 8 * k + 4); }
-  for (; k < K; k++) for (int t = 0; t < 8; t++) bp[8 * k + t] = t < n ? x[t][k] : 0.0;
+  for (double *b = bp + 8 * k; k < K; k++, b += 8) for (int t = 0; t < 8; t++) b[t] = t < n ? x[t][k] : 0.0;
 }
 static __attribute__((noinline)) void vg_pack_tr(double *ap, const double *const *x, int n, int K) {
   for (int k = 0; k < K; k++) for (int t = 0; t < VG_MR; t++) ap[VG_MR * k + t] = t < n ? x[t][k] : 0.0;
@@ -146,7 +146,8 @@ static __attribute__((noinline)) void vg_pack_tr(double *ap, const double *const
 } while (0)
 
 /* weights' gradient: GM[wa(j, q)] += sum over the examples i in order of G[j][i] * X[q][i],
-   by chunks of VG_KW examples (the sums wait in VG_WS between chunks). */
+   by chunks of VG_KW examples (the sums wait in VG_WS between chunks); added as vectors where
+   eight weights of a row sit side by side (the address functions are affine: a constant test). */
 #define vg_dot_bwd_w(M, GM, m, B, P, base, wa, xa) do { \
   const int nj = ((m) + VG_MR - 1) / VG_MR, np = ((P) + 7) / 8; \
   for (int k0 = 0; k0 < (B); k0 += VG_KW) { \
@@ -164,7 +165,11 @@ static __attribute__((noinline)) void vg_pack_tr(double *ap, const double *const
         for (int u = 0; u < 2 * VG_MR; u++) c[u] = k0 ? s[u] : VG_Z; \
         vg_kern(VG_AP + jb * kn * VG_MR, VG_BP, kn, c); \
         if (!last) { for (int u = 0; u < 2 * VG_MR; u++) s[u] = c[u]; continue; } \
-        for (int r = 0; r < VG_MR && jb * VG_MR + r < (m); r++) \
-          for (int t = 0; t < 8 && qp * 8 + t < (P); t++) GM[wa(jb * VG_MR + r, qp * 8 + t)] += c[2 * r + t / 4][t %% 4]; } } } \
+        for (int r = 0; r < VG_MR && jb * VG_MR + r < (m); r++) { \
+          const int j = jb * VG_MR + r, q = qp * 8, w = wa(j, q); \
+          if (q + 8 <= (P) && wa(j, q + 1) == w + 1 && wa(j, q + 2) == w + 2 && wa(j, q + 3) == w + 3 \
+              && wa(j, q + 4) == w + 4 && wa(j, q + 5) == w + 5 && wa(j, q + 6) == w + 6 && wa(j, q + 7) == w + 7) { \
+            VG_ST(GM + w, VG_LD(GM + w) + c[2 * r]); VG_ST(GM + w + 4, VG_LD(GM + w + 4) + c[2 * r + 1]); continue; } \
+          for (int t = 0; t < 8 && q + t < (P); t++) GM[wa(j, q + t)] += c[2 * r + t / 4][t %% 4]; } } } } \
 } while (0)
 """ % {"mr": MR, "kw": KC_W}
