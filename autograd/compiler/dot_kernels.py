@@ -93,6 +93,21 @@ static __attribute__((noinline)) void vg_tile(const double *A, const double *Bp,
     else for (int t = 0; t < nb; t++) o[r][t] = c[2 * r + t / 4][t %% 4];
   }
 }
+/* as vg_tile, A read in place: row r's steps at w[r][0..K) (a layer's weight rows, contiguous in
+   the forward pass): no packing pass over the weights, which costs the most when the batch is small */
+static __attribute__((noinline)) void vg_tile_rows(const double *const *w, const double *Bp, int K, double *const *o, int rows, int nb) {
+  vg_v4 acc[VG_MR][2];
+  for (int r = 0; r < VG_MR; r++) { acc[r][0] = VG_Z; acc[r][1] = VG_Z; }
+  for (int r = 0; r < rows; r++) __builtin_prefetch(o[r] + 16, 1, 3);
+  for (int k = 0; k < K; k++) {
+    vg_v4 x = VG_LD(Bp + 8 * k), y = VG_LD(Bp + 8 * k + 4);
+    for (int r = 0; r < VG_MR; r++) { double v = w[r][k]; acc[r][0] = acc[r][0] + v * x; acc[r][1] = acc[r][1] + v * y; }
+  }
+  for (int r = 0; r < rows; r++) {
+    if (nb == 8) { VG_ST(o[r], acc[r][0]); VG_ST(o[r] + 4, acc[r][1]); }
+    else for (int t = 0; t < nb; t++) o[r][t] = acc[r][t / 4][t %% 4];
+  }
+}
 /* one step of the B operand: bp[0..8) = x[0..nb), zeros after */
 static inline void vg_pack8(double *bp, const double *x, int nb) {
   __builtin_prefetch(x + 16, 0, 3);  /* hundreds of rows read 64 bytes at a time: more streams than the
@@ -114,10 +129,11 @@ static __attribute__((noinline)) void vg_pack_tr(double *ap, const double *const
 
 /* forward: M[base + j B + i] = sum over q in order of W[j][q] * X[q][i], W[j][q] at M[wa(j, q)],
    X[q] at M + xa(q). The weights are packed once; each 8 examples' inputs once, then every
-   block of rows passes over them; ep(j0, rows, i0, nb) runs on each tile written. */
-#define vg_dot_fwd(M, m, B, P, base, wa, xa, ep) do { \
+   block of rows passes over them; ep(j0, rows, i0, nb) runs on each tile written. direct: the
+   weights W[j][0..P) are contiguous (wa(j, q) = wa(j, 0) + q) and read in place. */
+#define vg_dot_fwd(M, m, B, P, base, wa, xa, ep, direct) do { \
   const int nj = ((m) + VG_MR - 1) / VG_MR; \
-  for (int jb = 0; jb < nj; jb++) for (int k = 0; k < (P); k++) for (int r = 0; r < VG_MR; r++) \
+  if (!(direct)) for (int jb = 0; jb < nj; jb++) for (int k = 0; k < (P); k++) for (int r = 0; r < VG_MR; r++) \
     VG_AP[(jb * (P) + k) * VG_MR + r] = jb * VG_MR + r < (m) ? M[wa(jb * VG_MR + r, k)] : 0.0; \
   for (int i = 0; i < (B); i += 8) { \
     const int nb = (B) - i < 8 ? (B) - i : 8; \
@@ -125,7 +141,10 @@ static __attribute__((noinline)) void vg_pack_tr(double *ap, const double *const
     for (int jb = 0; jb < nj; jb++) { \
       double *o[VG_MR]; const int rows = (m) - jb * VG_MR < VG_MR ? (m) - jb * VG_MR : VG_MR; \
       for (int r = 0; r < VG_MR; r++) o[r] = M + (base) + (jb * VG_MR + (r < rows ? r : 0)) * (B) + i; \
-      vg_tile(VG_AP + jb * (P) * VG_MR, VG_BP, (P), o, rows, nb, 0); \
+      if (direct) { const double *w[VG_MR]; \
+        for (int r = 0; r < VG_MR; r++) w[r] = M + wa(jb * VG_MR + (r < rows ? r : 0), 0); \
+        vg_tile_rows(w, VG_BP, (P), o, rows, nb); } \
+      else vg_tile(VG_AP + jb * (P) * VG_MR, VG_BP, (P), o, rows, nb, 0); \
       ep(jb * VG_MR, rows, i, nb); } } \
 } while (0)
 

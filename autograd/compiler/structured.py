@@ -434,7 +434,8 @@ def _forward_nary(G, g):
     if _is_dot_layer(g, P, flags, parts, blocks):
         _dot_scratch(G, m, B, P)
         wa, xa = _fn_w(G, parts[0][0]), _fn_x(G, parts[1][0])
-        return [f"vg_dot_fwd(M, {m}, {B}, {P}, {g.base}, {wa}, {xa}, {_epilogue(G, g)});"]
+        direct = int(parts[0][0].endswith(" + q * 1)") or P == 1)  # weight rows contiguous (G.mat)
+        return [f"vg_dot_fwd(M, {m}, {B}, {P}, {g.base}, {wa}, {xa}, {_epilogue(G, g)}, {direct});"]
     fill = {f"x{b}": f"M[{a} + i * {st}]" for b, (a, st, _, _) in enumerate(parts)}
     acc = G.scratch_array("ACC", B)
     lines = [f"for (int j = 0; j < {m}; j++) {{"]
