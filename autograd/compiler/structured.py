@@ -385,8 +385,12 @@ def _epilogue(G, g):
         expr = _elementwise(G, h)
         part.append(f"    for (int i = i0; i < i0 + n; i++) {out} = {expr};")
     bases = [g.base] + [h.base for h in chain]
-    for base in bases:
-        G.checked.append((base, m * B))
+    # large layers only: a small one's values are still in cache for vg_all_finite, and rereading
+    # a tile just stored costs more there (unaligned rows: the loads wait for the stores)
+    check = m * B >= 32768
+    if check:
+        for base in bases:
+            G.checked.append((base, m * B))
     pf = [f"    __builtin_prefetch(M + {h.base} + j * {B} + i0 + 16, 1, 3);" for h in chain]  # as vg_tile
     # per row one sum of the x * 0.0 (a tree), then one addition to one of two running sums
     fin8 = "f[j & 1] = f[j & 1] + (" + " + ".join(f"vg_fin8(M + {b} + j * {B} + i0)" for b in bases) + ");"
@@ -395,11 +399,10 @@ def _epilogue(G, g):
     # selects with integer moves, and the 8-byte stores would then stall vg_fin8's vector loads
     G.decl.append("\n".join([
         f"static inline void {name}(int j0, int rows, int i0, int n) {{",
-        "  vg_v4 f[2] = {VG_Z, VG_Z};",
+        *(["  vg_v4 f[2] = {VG_Z, VG_Z};"] if check else []),
         "  for (int j = j0; j < j0 + rows; j++) {", *pf, *part,
-        f"    if (n == 8) {fin8}",
-        f"    else for (int i = i0; i < i0 + n; i++) {{ {fin} }}", "  }",
-        "  VG_FIN = VG_FIN + (f[0] + f[1]);", "}"]))
+        *([f"    if (n == 8) {fin8}", f"    else for (int i = i0; i < i0 + n; i++) {{ {fin} }}"] if check else []),
+        "  }", *(["  VG_FIN = VG_FIN + (f[0] + f[1]);"] if check else []), "}"]))
     return name
 
 
