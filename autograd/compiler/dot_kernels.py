@@ -64,7 +64,7 @@ static inline void vg_t4(const double *x0, const double *x1, const double *x2, c
 /* the finiteness of what the kernels' epilogues wrote: x * 0.0 is +-0 for a finite x and NaN
    otherwise, and a NaN survives every later sum */
 static vg_v4 VG_FIN;
-static inline vg_v4 vg_fin8(vg_v4 f, const double *p) { return f + (VG_LD(p) * 0.0 + VG_LD(p + 4) * 0.0); }
+static inline vg_v4 vg_fin8(const double *p) { return VG_LD(p) * 0.0 + VG_LD(p + 4) * 0.0; }
 static inline int vg_fin_ok(void) { double s = (VG_FIN[0] + VG_FIN[1]) + (VG_FIN[2] + VG_FIN[3]); return s == s; }
 
 /* c[2 r + h][u] += A[k][r] * Bp[k][4 h + u] for the steps k in order: a tile of VG_MR x 8 sums.
@@ -93,6 +93,21 @@ static __attribute__((noinline)) void vg_tile(const double *A, const double *Bp,
     else for (int t = 0; t < nb; t++) o[r][t] = c[2 * r + t / 4][t %% 4];
   }
 }
+/* as vg_tile, A read in place: row r's steps at w[r][0..K) (a layer's weight rows, contiguous in
+   the forward pass): no packing pass over the weights, which costs the most when the batch is small */
+static __attribute__((noinline)) void vg_tile_rows(const double *const *w, const double *Bp, int K, double *const *o, int rows, int nb) {
+  vg_v4 acc[VG_MR][2];
+  for (int r = 0; r < VG_MR; r++) { acc[r][0] = VG_Z; acc[r][1] = VG_Z; }
+  for (int r = 0; r < rows; r++) __builtin_prefetch(o[r] + 16, 1, 3);
+  for (int k = 0; k < K; k++) {
+    vg_v4 x = VG_LD(Bp + 8 * k), y = VG_LD(Bp + 8 * k + 4);
+    for (int r = 0; r < VG_MR; r++) { double v = w[r][k]; acc[r][0] = acc[r][0] + v * x; acc[r][1] = acc[r][1] + v * y; }
+  }
+  for (int r = 0; r < rows; r++) {
+    if (nb == 8) { VG_ST(o[r], acc[r][0]); VG_ST(o[r] + 4, acc[r][1]); }
+    else for (int t = 0; t < nb; t++) o[r][t] = acc[r][t / 4][t %% 4];
+  }
+}
 /* one step of the B operand: bp[0..8) = x[0..nb), zeros after */
 static inline void vg_pack8(double *bp, const double *x, int nb) {
   __builtin_prefetch(x + 16, 0, 3);  /* hundreds of rows read 64 bytes at a time: more streams than the
@@ -106,7 +121,7 @@ static __attribute__((noinline)) void vg_pack_t8(double *bp, const double *const
   if (n == 8) for (; k + 4 <= K; k += 4) {
     vg_t4(x[0] + k, x[1] + k, x[2] + k, x[3] + k, bp + 8 * k);
     vg_t4(x[4] + k, x[5] + k, x[6] + k, x[7] + k, bp + 8 * k + 4); }
-  for (; k < K; k++) for (int t = 0; t < 8; t++) bp[8 * k + t] = t < n ? x[t][k] : 0.0;
+  for (double *b = bp + 8 * k; k < K; k++, b += 8) for (int t = 0; t < 8; t++) b[t] = t < n ? x[t][k] : 0.0;
 }
 static __attribute__((noinline)) void vg_pack_tr(double *ap, const double *const *x, int n, int K) {
   for (int k = 0; k < K; k++) for (int t = 0; t < VG_MR; t++) ap[VG_MR * k + t] = t < n ? x[t][k] : 0.0;
@@ -114,10 +129,11 @@ static __attribute__((noinline)) void vg_pack_tr(double *ap, const double *const
 
 /* forward: M[base + j B + i] = sum over q in order of W[j][q] * X[q][i], W[j][q] at M[wa(j, q)],
    X[q] at M + xa(q). The weights are packed once; each 8 examples' inputs once, then every
-   block of rows passes over them; ep(j0, rows, i0, nb) runs on each tile written. */
-#define vg_dot_fwd(M, m, B, P, base, wa, xa, ep) do { \
+   block of rows passes over them; ep(j0, rows, i0, nb) runs on each tile written. direct: the
+   weights W[j][0..P) are contiguous (wa(j, q) = wa(j, 0) + q) and read in place. */
+#define vg_dot_fwd(M, m, B, P, base, wa, xa, ep, direct) do { \
   const int nj = ((m) + VG_MR - 1) / VG_MR; \
-  for (int jb = 0; jb < nj; jb++) for (int k = 0; k < (P); k++) for (int r = 0; r < VG_MR; r++) \
+  if (!(direct)) for (int jb = 0; jb < nj; jb++) for (int k = 0; k < (P); k++) for (int r = 0; r < VG_MR; r++) \
     VG_AP[(jb * (P) + k) * VG_MR + r] = jb * VG_MR + r < (m) ? M[wa(jb * VG_MR + r, k)] : 0.0; \
   for (int i = 0; i < (B); i += 8) { \
     const int nb = (B) - i < 8 ? (B) - i : 8; \
@@ -125,7 +141,10 @@ static __attribute__((noinline)) void vg_pack_tr(double *ap, const double *const
     for (int jb = 0; jb < nj; jb++) { \
       double *o[VG_MR]; const int rows = (m) - jb * VG_MR < VG_MR ? (m) - jb * VG_MR : VG_MR; \
       for (int r = 0; r < VG_MR; r++) o[r] = M + (base) + (jb * VG_MR + (r < rows ? r : 0)) * (B) + i; \
-      vg_tile(VG_AP + jb * (P) * VG_MR, VG_BP, (P), o, rows, nb, 0); \
+      if (direct) { const double *w[VG_MR]; \
+        for (int r = 0; r < VG_MR; r++) w[r] = M + wa(jb * VG_MR + (r < rows ? r : 0), 0); \
+        vg_tile_rows(w, VG_BP, (P), o, rows, nb); } \
+      else vg_tile(VG_AP + jb * (P) * VG_MR, VG_BP, (P), o, rows, nb, 0); \
       ep(jb * VG_MR, rows, i, nb); } } \
 } while (0)
 
@@ -146,7 +165,8 @@ static __attribute__((noinline)) void vg_pack_tr(double *ap, const double *const
 } while (0)
 
 /* weights' gradient: GM[wa(j, q)] += sum over the examples i in order of G[j][i] * X[q][i],
-   by chunks of VG_KW examples (the sums wait in VG_WS between chunks). */
+   by chunks of VG_KW examples (the sums wait in VG_WS between chunks); added as vectors where
+   eight weights of a row sit side by side (the address functions are affine: a constant test). */
 #define vg_dot_bwd_w(M, GM, m, B, P, base, wa, xa) do { \
   const int nj = ((m) + VG_MR - 1) / VG_MR, np = ((P) + 7) / 8; \
   for (int k0 = 0; k0 < (B); k0 += VG_KW) { \
@@ -164,7 +184,11 @@ static __attribute__((noinline)) void vg_pack_tr(double *ap, const double *const
         for (int u = 0; u < 2 * VG_MR; u++) c[u] = k0 ? s[u] : VG_Z; \
         vg_kern(VG_AP + jb * kn * VG_MR, VG_BP, kn, c); \
         if (!last) { for (int u = 0; u < 2 * VG_MR; u++) s[u] = c[u]; continue; } \
-        for (int r = 0; r < VG_MR && jb * VG_MR + r < (m); r++) \
-          for (int t = 0; t < 8 && qp * 8 + t < (P); t++) GM[wa(jb * VG_MR + r, qp * 8 + t)] += c[2 * r + t / 4][t %% 4]; } } } \
+        for (int r = 0; r < VG_MR && jb * VG_MR + r < (m); r++) { \
+          const int j = jb * VG_MR + r, q = qp * 8, w = wa(j, q); \
+          if (q + 8 <= (P) && wa(j, q + 1) == w + 1 && wa(j, q + 2) == w + 2 && wa(j, q + 3) == w + 3 \
+              && wa(j, q + 4) == w + 4 && wa(j, q + 5) == w + 5 && wa(j, q + 6) == w + 6 && wa(j, q + 7) == w + 7) { \
+            VG_ST(GM + w, VG_LD(GM + w) + c[2 * r]); VG_ST(GM + w + 4, VG_LD(GM + w + 4) + c[2 * r + 1]); continue; } \
+          for (int t = 0; t < 8 && q + t < (P); t++) GM[wa(j, q + t)] += c[2 * r + t / 4][t %% 4]; } } } } \
 } while (0)
 """ % {"mr": MR, "kw": KC_W}

@@ -379,25 +379,30 @@ def _epilogue(G, g):
             rows.add(h.base)
             G.fused.add(id(h))
     name = f"ep{len(G.decl)}"
-    full, part = [], []
+    part = []
     for h in chain:
         out = f"M[{h.base} + j * {B} + i]"
         expr = _elementwise(G, h)
-        full.append(f"    for (int i = i0; i < i0 + 8; i++) {out} = {expr};")
         part.append(f"    for (int i = i0; i < i0 + n; i++) {out} = {expr};")
     bases = [g.base] + [h.base for h in chain]
-    for base in bases:
-        G.checked.append((base, m * B))
+    # large layers only: a small one's values are still in cache for vg_all_finite, and rereading
+    # a tile just stored costs more there (unaligned rows: the loads wait for the stores)
+    check = m * B >= 32768
+    if check:
+        for base in bases:
+            G.checked.append((base, m * B))
     pf = [f"    __builtin_prefetch(M + {h.base} + j * {B} + i0 + 16, 1, 3);" for h in chain]  # as vg_tile
-    fin8 = " ".join(f"f{k % 2} = vg_fin8(f{k % 2}, M + {b} + j * {B} + i0);" for k, b in enumerate(bases))
-    fin = " ".join(f"f0[0] = f0[0] + M[{b} + j * {B} + i] * 0.0;" for b in bases)
+    # per row one sum of the x * 0.0 (a tree), then one addition to one of two running sums
+    fin8 = "f[j & 1] = f[j & 1] + (" + " + ".join(f"vg_fin8(M + {b} + j * {B} + i0)" for b in bases) + ");"
+    fin = " ".join(f"f[0][0] = f[0][0] + M[{b} + j * {B} + i] * 0.0;" for b in bases)
+    # the loops run to n, not to a literal 8: gcc would unroll those into scalar code that
+    # selects with integer moves, and the 8-byte stores would then stall vg_fin8's vector loads
     G.decl.append("\n".join([
         f"static inline void {name}(int j0, int rows, int i0, int n) {{",
-        "  vg_v4 f0 = VG_Z, f1 = VG_Z;",
-        "  for (int j = j0; j < j0 + rows; j++) {",
-        "    if (n == 8) {", *pf, *full, f"      {fin8}", "      continue; }",
-        *part, f"    for (int i = i0; i < i0 + n; i++) {{ {fin} }}", "  }",
-        "  VG_FIN = VG_FIN + (f0 + f1);", "}"]))
+        *(["  vg_v4 f[2] = {VG_Z, VG_Z};"] if check else []),
+        "  for (int j = j0; j < j0 + rows; j++) {", *pf, *part,
+        *([f"    if (n == 8) {fin8}", f"    else for (int i = i0; i < i0 + n; i++) {{ {fin} }}"] if check else []),
+        "  }", *(["  VG_FIN = VG_FIN + (f[0] + f[1]);"] if check else []), "}"]))
     return name
 
 
@@ -432,7 +437,8 @@ def _forward_nary(G, g):
     if _is_dot_layer(g, P, flags, parts, blocks):
         _dot_scratch(G, m, B, P)
         wa, xa = _fn_w(G, parts[0][0]), _fn_x(G, parts[1][0])
-        return [f"vg_dot_fwd(M, {m}, {B}, {P}, {g.base}, {wa}, {xa}, {_epilogue(G, g)});"]
+        direct = int(parts[0][0].endswith(" + q * 1)") or P == 1)  # weight rows contiguous (G.mat)
+        return [f"vg_dot_fwd(M, {m}, {B}, {P}, {g.base}, {wa}, {xa}, {_epilogue(G, g)}, {direct});"]
     fill = {f"x{b}": f"M[{a} + i * {st}]" for b, (a, st, _, _) in enumerate(parts)}
     acc = G.scratch_array("ACC", B)
     lines = [f"for (int j = 0; j < {m}; j++) {{"]
@@ -494,6 +500,8 @@ def _backward(G, g):
             outside.append(f"GM[{a}] += {to_c(pg, '')};")
         G.written.update(ps)
     # members in reverse: a node fed to several members gets their gradients in the sweep's order
+    if sums and m > 1:
+        return _backward_rows(m, loop_batch, inside, sums, outside)
     lines = [f"for (int j = {m - 1}; j >= 0; j--) {{"]
     if inside:
         lines += [f"  double {s} = 0.0;" for s, _ in sums]
@@ -502,6 +510,24 @@ def _backward(G, g):
     lines += ["  " + o for o in outside]
     lines.append("}")
     return lines
+
+
+def _backward_rows(m, batch, inside, sums, outside, R=4):
+    """As one member at a time, R members (rows) at a time: a sum over the examples per row (a
+    bias's gradient) is one chain of dependent additions; R of them side by side run R times
+    as fast. Every address still gets its terms in the same order: for an example, the rows
+    come last first, as they would one row after the other."""
+    body = " ".join(inside)
+    for name, _ in sums:
+        body = body.replace(f"{name} += ", f"{name}[r] += ")
+    zeros = ", ".join(["0.0"] * R)
+    return [f"for (int j0 = {m - 1}; j0 >= 0; j0 -= {R}) {{",
+            f"  const int nr = j0 + 1 < {R} ? j0 + 1 : {R};",
+            *[f"  double {name}[{R}] = {{{zeros}}};" for name, _ in sums],
+            f"  for (int i = 0; i < {batch}; i++) for (int r = 0; r < nr; r++) {{ const int j = j0 - r; {body} }}",
+            "  for (int r = 0; r < nr; r++) { const int j = j0 - r; "
+            + " ".join([f"GM[{a}] += {name}[r];" for name, a in sums] + outside) + " }",
+            "}"]
 
 
 def _backward_nary(G, g):
