@@ -575,9 +575,11 @@ def _elu(a, k):
 
 def _elu_grad(g, out, a, k):
     # k * exp(a) below 0, computed from the input (not out + k, which cancels for a << 0);
-    # exp of the negative part only, so that a > 709 does not overflow into 0 * inf.
+    # exp of the negative part only, so that a > 709 does not overflow into 0 * inf. At a = 0
+    # exactly: k (the side below 0), and its own derivative 0 (exp's argument is a * [a < 0]),
+    # as PyTorch's ELU and its double backward give.
     neg = 1.0 - step(a)
-    return (g * (step(a) + neg * k * exp(a * neg)),)
+    return (g * (step(a) + neg * k * exp(a * step(-a))),)
 
 
 def _silu(a):
