@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench clean mutate
+.PHONY: demo test bench clean mutate mutate-ops mutate-backward mutate-compiler
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -49,3 +49,10 @@ mutate: $(VENV)/.test
 	OMP_NUM_THREADS=1 PYTEST_ADDOPTS="$(if $(MUTATE_TESTS),-k '$(MUTATE_TESTS)')" \
 	  $(BIN)/mutmut run $(if $(MUTATE_JOBS),--max-children $(MUTATE_JOBS)) $(MUTANTS)
 	$(BIN)/mutmut results
+
+mutate-ops:
+	$(MAKE) mutate MUTANTS='autograd.ops*' MUTATE_TESTS='$(MUTATE_OPS)'
+mutate-backward:
+	$(MAKE) mutate MUTANTS='autograd.backward*' MUTATE_TESTS='$(MUTATE_BACKWARD)'
+mutate-compiler:
+	$(MAKE) mutate MUTANTS='autograd.compiler*' MUTATE_TESTS='$(MUTATE_COMPILER)'

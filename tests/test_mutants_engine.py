@@ -7,6 +7,7 @@ switches one off gives the same numbers (that is their contract, pinned by test_
 so only the count of per-node rule calls tells it apart.
 """
 import math
+import re
 
 import numpy as np
 import pytest
@@ -254,3 +255,45 @@ def test_a_layer_with_a_weight_in_two_places_and_a_weight_now_a_batch_takes_the_
     # the batch weight got one number per example: g * x, g = 1
     assert np.array_equal(weights[1][2].grad, xs[2].data)
     assert np.allclose(xs[1].grad, sum(row[1].data for row in weights), rtol=1e-15, atol=0)
+
+
+# -- the domain errors' whole messages (test_engine_errors.py checks the name and value are in
+# them; a mutant renaming the operation to "XXsqrtXX" passed that) -----------------------------
+
+def _np(x):  # a batch element's repr: -2.0 or np.float64(-2.0), as numpy prints it
+    return rf"(np\.float64\()?{re.escape(x)}\)?"
+
+
+DOMAIN_MESSAGES = [
+    (lambda: Value(0.0).log(), ValueError, r"log: input must be > 0, got 0\.0"),
+    (lambda: Value(-1.0).log(), ValueError, r"log: input must be > 0, got -1\.0"),
+    (lambda: Value(-1.0).sqrt(), ValueError, r"sqrt: input must be >= 0, got -1\.0"),
+    (lambda: Value(-8.0) ** 0.5, ValueError,
+     r"pow: negative base -8\.0 \*\* non-integer exponent 0\.5 has no real value"),
+    (lambda: Value(0.0) ** -1, ValueError, r"pow: 0 \*\* negative exponent -1(\.0)? is undefined"),
+    (lambda: Value(1.5) / 0, ZeroDivisionError, r"div: division by zero \(1\.5 / 0\)"),
+    (lambda: Value(math.inf).sin(), ValueError, r"sin: input must be finite, got inf"),
+    (lambda: Value(-math.inf).cos(), ValueError, r"cos: input must be finite, got -inf"),
+    (lambda: Value(np.array([1.0, 0.0])).log(), ValueError,
+     rf"log: input must be > 0, got {_np('0.0')} at batch index 1"),
+    (lambda: Value(np.array([4.0, 1.0, -2.0])).sqrt(), ValueError,
+     rf"sqrt: input must be >= 0, got {_np('-2.0')} at batch index 2"),
+    (lambda: Value(np.array([4.0, -1.0])) ** 0.5, ValueError,
+     rf"pow: negative base {_np('-1.0')} \*\* non-integer exponent {_np('0.5')} \(at batch index 1\) "
+     r"has no real value"),
+    (lambda: Value(np.array([4.0, 0.0])) ** -1, ValueError,
+     rf"pow: 0 \*\* negative exponent {_np('-1.0')} \(at batch index 1\) is undefined"),
+    (lambda: 1.0 / Value(np.array([1.0, 2.0, 0.0])), ZeroDivisionError,
+     r"div: division by zero \(denominator is 0 at batch index 2\)"),
+    (lambda: Value(np.array([0.0, math.inf])).sin(), ValueError,
+     rf"sin: input must be finite, got {_np('inf')} at batch index 1"),
+    (lambda: Value(np.array([-math.inf, 1.0])).cos(), ValueError,
+     rf"cos: input must be finite, got {_np('-inf')} at batch index 0"),
+]
+
+
+@pytest.mark.parametrize("fn, exc, message", DOMAIN_MESSAGES)
+def test_domain_error_messages_in_full(fn, exc, message):
+    with pytest.raises(exc) as info:
+        fn()
+    assert re.fullmatch(message, str(info.value)), str(info.value)
