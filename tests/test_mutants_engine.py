@@ -297,3 +297,49 @@ def test_domain_error_messages_in_full(fn, exc, message):
     with pytest.raises(exc) as info:
         fn()
     assert re.fullmatch(message, str(info.value)), str(info.value)
+
+
+@pytest.mark.parametrize("fn, want", [(autograd.maximum, [3.0, 5.0, 3.0]), (autograd.minimum, [1.0, 3.0, -2.0])])
+def test_maximum_minimum_of_a_batch_and_a_scalar_either_way(fn, want):
+    b = np.array([1.0, 5.0, -2.0])
+    assert list(fn(Value(b), Value(3.0)).data) == want
+    assert list(fn(Value(3.0), Value(b)).data) == want
+
+
+@pytest.mark.parametrize("a, b", [(0.0, -0.0), (-0.0, 0.0)])
+@pytest.mark.parametrize("fn, ref", [(autograd.maximum, np.maximum), (autograd.minimum, np.minimum)])
+def test_maximum_minimum_of_signed_zeros_return_numpys_zero(fn, ref, a, b):
+    # a tie returns b, as numpy does: the sign of the zero tells which
+    got = fn(Value(a), Value(b)).data
+    assert math.copysign(1.0, got) == math.copysign(1.0, float(ref(a, b))) == math.copysign(1.0, b)
+
+
+@pytest.mark.parametrize("x, signs", [(0.0, (1.0, -1.0)), (-0.0, (-1.0, 1.0))])
+def test_sqrt_gradient_at_zero_is_a_signed_infinity_or_nan(x, signs):
+    # d sqrt(x)/dx = g * 0.5 / sqrt(x): +-inf at a zero (its sign from g and the zero's), nan for g = 0
+    for c, sign in zip((1.0, -1.0), signs):
+        v = Value(x)
+        (v.sqrt() * c).backward()
+        assert v.grad == math.copysign(math.inf, sign)
+    v = Value(x)
+    (v.sqrt() * 0.0).backward()
+    assert math.isnan(v.grad)
+
+
+def test_sqrt_gradient_of_a_batch_at_zero_warns_nothing():
+    import warnings
+    v = Value(np.array([0.0, 0.0, 4.0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (v.sqrt() * Value(np.array([1.0, 0.0, 1.0]))).sum().backward()
+    assert v.grad[0] == math.inf and math.isnan(v.grad[1]) and v.grad[2] == 0.25
+
+
+def test_a_layer_over_scalar_and_batched_inputs_never_runs_the_dot_rule(rule_calls):
+    ws = [[Value(0.5), Value(-1.0), Value(2.0)], [Value(1.5), Value(0.25), Value(-3.0)]]
+    xs = [Value(np.array([1.0, 2.0])), Value(4.0), Value(np.array([-1.0, 0.5]))]
+    autograd.sum(autograd.dots(ws, xs)).sum().backward()
+    assert rule_calls["dot"] == 0
+    assert [[w.grad for w in row] for row in ws] == [[3.0, 8.0, -0.5]] * 2
+    assert xs[1].grad == 2 * (-1.0 + 0.25)
+    assert list(xs[0].grad) == [2.0, 2.0] and list(xs[2].grad) == [-1.0, -1.0]
