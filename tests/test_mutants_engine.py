@@ -40,7 +40,7 @@ def layer(rng, k, n, batch):
 
 def loop_grads(weights, xs, gs):
     """d/dw and d/dx of sum_j gs[j] . dot(weights[j], xs), one product per weight, a plain loop."""
-    gw = [[float(np.cumsum(g * x.data)[-1]) for x in xs] for g, row in zip(gs, weights)]
+    gw = [[float(np.cumsum(g * x.data)[-1]) for x in xs] for g in gs]
     gx = []
     for i in range(len(xs)):
         t = None
@@ -343,3 +343,43 @@ def test_a_layer_over_scalar_and_batched_inputs_never_runs_the_dot_rule(rule_cal
     assert [[w.grad for w in row] for row in ws] == [[3.0, 8.0, -0.5]] * 2
     assert xs[1].grad == 2 * (-1.0 + 0.25)
     assert list(xs[0].grad) == [2.0, 2.0] and list(xs[2].grad) == [-1.0, -1.0]
+
+
+def _bits(x):
+    return [(float(v), math.copysign(1.0, v)) for v in np.atleast_1d(x)]
+
+
+@pytest.mark.parametrize("k", [0.1, 1.0, -0.5])
+def test_activations_at_signed_zeros(k):
+    # relu, leaky_relu and elu at +-0.0, one at a time and as a batch: x > 0 ? x : (the other
+    # branch), as PyTorch writes them; the sign of a zero result comes from that branch.
+    zs = [0.0, -0.0]
+    for a in zs:
+        assert _bits(Value(a).relu().data) == _bits(0.0)
+        assert _bits(Value(a).leaky_relu(k).data) == _bits(a * k)
+        assert _bits(Value(a).elu(k).data) == _bits(k * math.expm1(a))
+    b = Value(np.array(zs))
+    assert _bits(b.relu().data) == _bits([0.0, 0.0])
+    assert _bits(b.leaky_relu(k).data) == _bits([a * k for a in zs])
+    assert _bits(b.elu(k).data) == _bits([k * math.expm1(a) for a in zs])
+
+
+@pytest.mark.parametrize("a", [0.0, 0.25, 0.9, 5.0, -0.9])
+def test_sigmoid_uses_the_form_without_overflow_for_each_sign(a):
+    # 1 / (1 + e^-a) for a >= 0, e^a / (1 + e^a) below: at 0.9 the two differ in the last bit
+    want = 1.0 / (1.0 + math.exp(-a)) if a >= 0 else math.exp(a) / (1.0 + math.exp(a))
+    assert Value(a).sigmoid().data == want
+    assert Value(np.array([a])).sigmoid().data[0] == want
+
+
+def test_pow_of_two_batches_gradient_at_zero_to_the_zero():
+    # d(a**b)/da = b * a**(b - 1): 0 at a = b = 0 (not 0 * inf), 3 * 2**2 = 12 at (2, 3)
+    a, b = Value(np.array([0.0, 2.0])), Value(np.array([0.0, 3.0]))
+    (a ** b).sum().backward()
+    assert list(a.grad) == [0.0, 12.0]
+
+
+def test_mean_of_a_scalar_passes_the_gradient_on_whole():
+    v = Value(3.0)
+    (v.mean() * 2.0).backward()
+    assert v.grad == 2.0
