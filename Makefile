@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench clean mutate
+.PHONY: demo test bench clean mutate mutate-ops mutate-backward mutate-compiler
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -41,7 +41,7 @@ clean:
 # mutants; MUTATE_TESTS, a pytest -k expression, narrows the tests each mutant runs (the presets
 # below: the tests that kill that file's mutants fast); MUTATE_JOBS caps the parallel workers.
 # `$(BIN)/mutmut results` lists the survivors, `$(BIN)/mutmut show NAME` one diff.
-MUTATE_OPS := test_engine_ops or test_engine_new_ops or test_engine_batched or test_engine_errors or test_mutants
+MUTATE_OPS := test_engine_ops or test_engine_new_ops or test_engine_batched or test_engine_errors or test_mutants or sum_rows or (ops_equal_eager and numpy)
 MUTATE_BACKWARD := (test_engine_graphs or test_engine_fast or test_engine_batched or test_engine_errors or test_mutants) and not [c] and not [c-
 MUTATE_COMPILER := test_compile or test_compile_flat or test_mutants
 mutate: $(VENV)/.test
@@ -49,3 +49,10 @@ mutate: $(VENV)/.test
 	OMP_NUM_THREADS=1 PYTEST_ADDOPTS="$(if $(MUTATE_TESTS),-k '$(MUTATE_TESTS)')" \
 	  $(BIN)/mutmut run $(if $(MUTATE_JOBS),--max-children $(MUTATE_JOBS)) $(MUTANTS)
 	$(BIN)/mutmut results
+
+mutate-ops:
+	$(MAKE) mutate MUTANTS='autograd.ops*' MUTATE_TESTS='$(MUTATE_OPS)'
+mutate-backward:
+	$(MAKE) mutate MUTANTS='autograd.backward*' MUTATE_TESTS='$(MUTATE_BACKWARD)'
+mutate-compiler:
+	$(MAKE) mutate MUTANTS='autograd.compiler*' MUTATE_TESTS='$(MUTATE_COMPILER)'

@@ -7,6 +7,7 @@ switches one off gives the same numbers (that is their contract, pinned by test_
 so only the count of per-node rule calls tells it apart.
 """
 import math
+import re
 
 import numpy as np
 import pytest
@@ -39,7 +40,7 @@ def layer(rng, k, n, batch):
 
 def loop_grads(weights, xs, gs):
     """d/dw and d/dx of sum_j gs[j] . dot(weights[j], xs), one product per weight, a plain loop."""
-    gw = [[float(np.cumsum(g * x.data)[-1]) for x in xs] for g, row in zip(gs, weights)]
+    gw = [[float(np.cumsum(g * x.data)[-1]) for x in xs] for g in gs]
     gx = []
     for i in range(len(xs)):
         t = None
@@ -254,3 +255,131 @@ def test_a_layer_with_a_weight_in_two_places_and_a_weight_now_a_batch_takes_the_
     # the batch weight got one number per example: g * x, g = 1
     assert np.array_equal(weights[1][2].grad, xs[2].data)
     assert np.allclose(xs[1].grad, sum(row[1].data for row in weights), rtol=1e-15, atol=0)
+
+
+# -- the domain errors' whole messages (test_engine_errors.py checks the name and value are in
+# them; a mutant renaming the operation to "XXsqrtXX" passed that) -----------------------------
+
+def _np(x):  # a batch element's repr: -2.0 or np.float64(-2.0), as numpy prints it
+    return rf"(np\.float64\()?{re.escape(x)}\)?"
+
+
+DOMAIN_MESSAGES = [
+    (lambda: Value(0.0).log(), ValueError, r"log: input must be > 0, got 0\.0"),
+    (lambda: Value(-1.0).log(), ValueError, r"log: input must be > 0, got -1\.0"),
+    (lambda: Value(-1.0).sqrt(), ValueError, r"sqrt: input must be >= 0, got -1\.0"),
+    (lambda: Value(-8.0) ** 0.5, ValueError,
+     r"pow: negative base -8\.0 \*\* non-integer exponent 0\.5 has no real value"),
+    (lambda: Value(0.0) ** -1, ValueError, r"pow: 0 \*\* negative exponent -1(\.0)? is undefined"),
+    (lambda: Value(1.5) / 0, ZeroDivisionError, r"div: division by zero \(1\.5 / 0\)"),
+    (lambda: Value(math.inf).sin(), ValueError, r"sin: input must be finite, got inf"),
+    (lambda: Value(-math.inf).cos(), ValueError, r"cos: input must be finite, got -inf"),
+    (lambda: Value(np.array([1.0, 0.0])).log(), ValueError,
+     rf"log: input must be > 0, got {_np('0.0')} at batch index 1"),
+    (lambda: Value(np.array([4.0, 1.0, -2.0])).sqrt(), ValueError,
+     rf"sqrt: input must be >= 0, got {_np('-2.0')} at batch index 2"),
+    (lambda: Value(np.array([4.0, -1.0])) ** 0.5, ValueError,
+     rf"pow: negative base {_np('-1.0')} \*\* non-integer exponent {_np('0.5')} \(at batch index 1\) "
+     r"has no real value"),
+    (lambda: Value(np.array([4.0, 0.0])) ** -1, ValueError,
+     rf"pow: 0 \*\* negative exponent {_np('-1.0')} \(at batch index 1\) is undefined"),
+    (lambda: 1.0 / Value(np.array([1.0, 2.0, 0.0])), ZeroDivisionError,
+     r"div: division by zero \(denominator is 0 at batch index 2\)"),
+    (lambda: Value(np.array([0.0, math.inf])).sin(), ValueError,
+     rf"sin: input must be finite, got {_np('inf')} at batch index 1"),
+    (lambda: Value(np.array([-math.inf, 1.0])).cos(), ValueError,
+     rf"cos: input must be finite, got {_np('-inf')} at batch index 0"),
+]
+
+
+@pytest.mark.parametrize("fn, exc, message", DOMAIN_MESSAGES)
+def test_domain_error_messages_in_full(fn, exc, message):
+    with pytest.raises(exc) as info:
+        fn()
+    assert re.fullmatch(message, str(info.value)), str(info.value)
+
+
+@pytest.mark.parametrize("fn, want", [(autograd.maximum, [3.0, 5.0, 3.0]), (autograd.minimum, [1.0, 3.0, -2.0])])
+def test_maximum_minimum_of_a_batch_and_a_scalar_either_way(fn, want):
+    b = np.array([1.0, 5.0, -2.0])
+    assert list(fn(Value(b), Value(3.0)).data) == want
+    assert list(fn(Value(3.0), Value(b)).data) == want
+
+
+@pytest.mark.parametrize("a, b", [(0.0, -0.0), (-0.0, 0.0)])
+@pytest.mark.parametrize("fn, ref", [(autograd.maximum, np.maximum), (autograd.minimum, np.minimum)])
+def test_maximum_minimum_of_signed_zeros_return_numpys_zero(fn, ref, a, b):
+    # a tie returns b, as numpy does: the sign of the zero tells which
+    got = fn(Value(a), Value(b)).data
+    assert math.copysign(1.0, got) == math.copysign(1.0, float(ref(a, b))) == math.copysign(1.0, b)
+
+
+@pytest.mark.parametrize("x, signs", [(0.0, (1.0, -1.0)), (-0.0, (-1.0, 1.0))])
+def test_sqrt_gradient_at_zero_is_a_signed_infinity_or_nan(x, signs):
+    # d sqrt(x)/dx = g * 0.5 / sqrt(x): +-inf at a zero (its sign from g and the zero's), nan for g = 0
+    for c, sign in zip((1.0, -1.0), signs):
+        v = Value(x)
+        (v.sqrt() * c).backward()
+        assert v.grad == math.copysign(math.inf, sign)
+    v = Value(x)
+    (v.sqrt() * 0.0).backward()
+    assert math.isnan(v.grad)
+
+
+def test_sqrt_gradient_of_a_batch_at_zero_warns_nothing():
+    import warnings
+    v = Value(np.array([0.0, 0.0, 4.0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (v.sqrt() * Value(np.array([1.0, 0.0, 1.0]))).sum().backward()
+    assert v.grad[0] == math.inf and math.isnan(v.grad[1]) and v.grad[2] == 0.25
+
+
+def test_a_layer_over_scalar_and_batched_inputs_never_runs_the_dot_rule(rule_calls):
+    ws = [[Value(0.5), Value(-1.0), Value(2.0)], [Value(1.5), Value(0.25), Value(-3.0)]]
+    xs = [Value(np.array([1.0, 2.0])), Value(4.0), Value(np.array([-1.0, 0.5]))]
+    autograd.sum(autograd.dots(ws, xs)).sum().backward()
+    assert rule_calls["dot"] == 0
+    assert [[w.grad for w in row] for row in ws] == [[3.0, 8.0, -0.5]] * 2
+    assert xs[1].grad == 2 * (-1.0 + 0.25)
+    assert list(xs[0].grad) == [2.0, 2.0] and list(xs[2].grad) == [-1.0, -1.0]
+
+
+def _bits(x):
+    return [(float(v), math.copysign(1.0, v)) for v in np.atleast_1d(x)]
+
+
+@pytest.mark.parametrize("k", [0.1, 1.0, -0.5])
+def test_activations_at_signed_zeros(k):
+    # relu, leaky_relu and elu at +-0.0, one at a time and as a batch: x > 0 ? x : (the other
+    # branch), as PyTorch writes them; the sign of a zero result comes from that branch.
+    zs = [0.0, -0.0]
+    for a in zs:
+        assert _bits(Value(a).relu().data) == _bits(0.0)
+        assert _bits(Value(a).leaky_relu(k).data) == _bits(a * k)
+        assert _bits(Value(a).elu(k).data) == _bits(k * math.expm1(a))
+    b = Value(np.array(zs))
+    assert _bits(b.relu().data) == _bits([0.0, 0.0])
+    assert _bits(b.leaky_relu(k).data) == _bits([a * k for a in zs])
+    assert _bits(b.elu(k).data) == _bits([k * math.expm1(a) for a in zs])
+
+
+@pytest.mark.parametrize("a", [0.0, 0.25, 0.9, 5.0, -0.9])
+def test_sigmoid_uses_the_form_without_overflow_for_each_sign(a):
+    # 1 / (1 + e^-a) for a >= 0, e^a / (1 + e^a) below: at 0.9 the two differ in the last bit
+    want = 1.0 / (1.0 + math.exp(-a)) if a >= 0 else math.exp(a) / (1.0 + math.exp(a))
+    assert Value(a).sigmoid().data == want
+    assert Value(np.array([a])).sigmoid().data[0] == want
+
+
+def test_pow_of_two_batches_gradient_at_zero_to_the_zero():
+    # d(a**b)/da = b * a**(b - 1): 0 at a = b = 0 (not 0 * inf), 3 * 2**2 = 12 at (2, 3)
+    a, b = Value(np.array([0.0, 2.0])), Value(np.array([0.0, 3.0]))
+    (a ** b).sum().backward()
+    assert list(a.grad) == [0.0, 12.0]
+
+
+def test_mean_of_a_scalar_passes_the_gradient_on_whole():
+    v = Value(3.0)
+    (v.mean() * 2.0).backward()
+    assert v.grad == 2.0
