@@ -1,6 +1,6 @@
 """What one nn.fit(compile=True) call costs beyond its compiled steps: CPU time, interleaved rounds.
 
-    python bench/fit_overhead.py [--rounds 41] [--workload digits|demo]
+    python bench/fit_overhead.py [--rounds 41] [--workload digits|demo|mnist]
 
 digits (issue 10's B): a 1-epoch `nn.fit(model, "cross_entropy", SGD, X, y, batch_size=32,
 compile=True, shuffle=False)` call against the raw compiled epoch (`autograd.compile(...).flat(params)`
@@ -9,7 +9,8 @@ compiled and warm before timing (the C library built once, in a private temporar
 round times one of each, in alternating order, with time.process_time (CPU time: the machine is
 shared); medians. Also timed alone: reading every parameter's `.data` into one array and writing an
 array back (`FlatStep.load`), the two per-call costs a fit cannot skip (a user may set `p.data` by
-hand between calls).
+hand between calls). mnist: the MNIST-shaped epoch of bench/mnist.py on 20,000 rows (313 batches
+of 64).
 """
 from __future__ import annotations
 
@@ -38,12 +39,13 @@ def cpu(fn, *args):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=41)
-    ap.add_argument("--workload", choices=("digits", "demo"), default="digits")
+    ap.add_argument("--workload", choices=("digits", "demo", "mnist"), default="digits")
     opts = ap.parse_args(argv)
     cache = tempfile.mkdtemp(prefix="valuegrad_bench_cache_")
     os.environ["VALUEGRAD_CACHE"] = cache
     try:
-        wl = workload.digits() if opts.workload == "digits" else workload.demo(steps=1)
+        wl = {"digits": workload.digits, "demo": lambda: workload.demo(steps=1),
+              "mnist": lambda: workload.mnist_like(examples=20000)}[opts.workload]()
         raw, fit = workload.Flat(wl, "c"), workload.Fit(wl)
         raw.compile()
         n = wl.steps if wl.per_epoch != 1 else 1

@@ -55,6 +55,7 @@ _SNAPSHOT = [(obj, dict(vars(obj))) for obj in _WATCHED]
 _TABLES = (dict(module_mod.ACTIVATIONS), dict(module_mod._ROWWISE))
 _MISSING = object()
 
+
 class L2:
     """An L2 penalty for fit's `regularization`: weight * sum of p^2 over model.parameters()
     (`nn.losses.l2`). The same numbers as `lambda m: losses.l2(m.parameters(), weight)`, but
@@ -170,8 +171,9 @@ def _code_changed():
     (names added to a module later, e.g. a submodule imported, do not count; to a class, they do)."""
     for obj, snap in _SNAPSHOT:
         live = vars(obj)
-        if isinstance(obj, type) and len(live) != len(snap):
-            return True  # e.g. Layer.__call__ set: it would override Module's
+        if isinstance(obj, type) and len(live) - ("__slotnames__" in live) != len(snap) - ("__slotnames__" in snap):
+            return True  # e.g. Layer.__call__ set: it would override Module's (copy and pickle's
+            # own cache of slot names, __slotnames__, changes no code)
         for k, v in snap.items():
             if live.get(k, _MISSING) is not v:
                 return True

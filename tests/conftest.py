@@ -1,8 +1,10 @@
-"""What several test files share: driving headless Chromium."""
+"""What several test files share: driving headless Chromium, a private compile cache."""
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -42,3 +44,14 @@ def plays_in_a_browser(tmp_path):
         assert 'data-ready="1"' in dom
         return json.loads(re.search(r'<pre id="seen">(.*?)</pre>', dom).group(1))
     return play
+
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests/compare_compiled.py
+
+
+@pytest.fixture
+def private_cache(tmp_path_factory, monkeypatch):
+    """A compile cache of the test session's own (VALUEGRAD_CACHE), never the user's."""
+    path = tmp_path_factory.mktemp("valuegrad_cache")
+    monkeypatch.setenv("VALUEGRAD_CACHE", str(path))
+    return path

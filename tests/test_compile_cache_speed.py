@@ -34,9 +34,7 @@ except c_backend.CompilerNotFound:
 needs_cc = pytest.mark.skipif(not HAVE_CC, reason="no C compiler")
 
 
-@pytest.fixture(autouse=True)
-def _cache_env(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path_factory.mktemp("valuegrad_cache")))
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def _mlp_loss(seed=0):

@@ -9,19 +9,11 @@ import pytest
 import autograd
 import nn
 from autograd import Value
-from autograd.compiler import c_backend
+
+from compare_compiled import use_simd
 
 
-@pytest.fixture(autouse=True)
-def _cache_env(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path_factory.mktemp("valuegrad_cache")))
-
-
-def _flags(monkeypatch, simd):
-    if simd and "-mavx2" not in c_backend.CFLAGS:
-        pytest.skip("this CPU has no AVX2")
-    monkeypatch.setattr(c_backend, "CFLAGS", [f for f in c_backend.CFLAGS if f != "-mavx2"]
-                        + (["-mavx2"] if simd else []))
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def _eager(f, params, args):
@@ -48,7 +40,7 @@ CASES = [(2, 1), (3, 5), (7, 13), (9, 257), (17, 13), (17, 257), (3, 257), (7, 1
 
 @pytest.mark.parametrize("width, batch", CASES)
 def test_demo_loss_equals_eager_bit_for_bit(monkeypatch, width, batch):
-    _flags(monkeypatch, True)
+    use_simd(monkeypatch, True)
     rng = np.random.default_rng(width * 1000 + batch)
     model = nn.MLP(2, [width, width, 1], seed=batch)
     X = rng.normal(size=(batch, 2))
@@ -70,7 +62,7 @@ def test_demo_loss_equals_eager_bit_for_bit(monkeypatch, width, batch):
 @pytest.mark.parametrize("width, batch", [(9, 13), (17, 257)])
 def test_cross_entropy_equals_eager_bit_for_bit(monkeypatch, simd, width, batch):
     """Three layers (the middle one's input gradient runs too), ten classes."""
-    _flags(monkeypatch, simd)
+    use_simd(monkeypatch, simd)
     rng = np.random.default_rng(width + batch)
     model = nn.MLP(5, [width, width + 2, 10], seed=width)
     X = rng.normal(size=(batch, 5))

@@ -16,9 +16,7 @@ from autograd.compiler.trace import trace
 from nn.train import _CompiledStep
 
 
-@pytest.fixture(autouse=True)
-def _cache_env(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path_factory.mktemp("valuegrad_cache")))
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def test_fit_twice_traces_once_and_equals_eager():

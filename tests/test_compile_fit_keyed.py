@@ -7,8 +7,10 @@ the fit must give the bits of a traced fit of its own graph. "Fresh process" is 
 model objects and an emptied in-memory library table (the files stay), and once for real.
 """
 import contextlib
+import copy
 import json
 import os
+import pickle
 import subprocess
 import sys
 
@@ -255,6 +257,19 @@ def test_code_replaced_at_run_time_means_a_trace(monkeypatch):
             else:
                 mp.setattr(obj, name, new, raising=False)
             assert compiled_fit.describe(m, nn.losses.hinge, None, m.parameters()) is None, name
+    assert compiled_fit.describe(m, nn.losses.hinge, None, m.parameters()) is not None
+
+
+def test_copying_or_pickling_a_model_keeps_the_keyed_path():
+    # copy and pickle cache each class's slot names in the class (__slotnames__): no code changed
+    # (found by the full suite: a deepcopy in another test turned the keyed path off for good)
+    for cls in (nn.MLP, nn.Layer, nn.Neuron, Value):
+        if "__slotnames__" in vars(cls):
+            delattr(cls, "__slotnames__")
+    m = nn.MLP(3, [4, 1], seed=0)
+    copy.deepcopy(m)
+    pickle.dumps(m)
+    assert any("__slotnames__" in vars(cls) for cls in (nn.MLP, nn.Layer, nn.Neuron, Value))
     assert compiled_fit.describe(m, nn.losses.hinge, None, m.parameters()) is not None
 
 

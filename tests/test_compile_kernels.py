@@ -8,19 +8,11 @@ import pytest
 import autograd
 import nn
 from autograd import Value
-from autograd.compiler import c_backend
+
+from compare_compiled import use_simd
 
 
-@pytest.fixture(autouse=True)
-def _cache_env(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path_factory.mktemp("valuegrad_cache")))
-
-
-def _flags(monkeypatch, simd):
-    if simd and "-mavx2" not in c_backend.CFLAGS:
-        pytest.skip("this CPU has no AVX2")
-    monkeypatch.setattr(c_backend, "CFLAGS", [f for f in c_backend.CFLAGS if f != "-mavx2"]
-                        + (["-mavx2"] if simd else []))
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def _eager(f, params, args):
@@ -34,7 +26,7 @@ def _eager(f, params, args):
 @pytest.mark.parametrize("simd", [True, False], ids=["avx2", "portable"])
 @pytest.mark.parametrize("batch, nin", [(1, 13), (31, 2), (32, 13), (33, 2), (257, 13), (600, 2)])
 def test_kernels_equal_eager_bit_for_bit(monkeypatch, simd, batch, nin):
-    _flags(monkeypatch, simd)
+    use_simd(monkeypatch, simd)
     rng = np.random.default_rng(batch)
     model = nn.MLP(nin, [11, 9, 3], seed=batch)
     X = rng.normal(size=(batch, nin))

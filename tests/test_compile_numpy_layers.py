@@ -11,30 +11,7 @@ from autograd import Value
 from autograd.compiler import numpy_backend
 from autograd.compiler.trace import flatten_args
 
-
-def fn_args(args):
-    return [[Value(c) for c in np.asarray(a, dtype=np.float64).T] if np.ndim(a) == 2 else Value(a) for a in args]
-
-
-def eager(f, params, *args):
-    for p in params:
-        p.grad = 0.0
-    out = f(*fn_args(args))
-    out.backward()
-    grads = [p.grad for p in params]
-    for p in params:
-        p.grad = 0.0
-    return out.data, grads
-
-
-def compiled(prog, params, *args):
-    for p in params:
-        p.grad = 0.0
-    out = prog(*args)
-    grads = [p.grad for p in params]
-    for p in params:
-        p.grad = 0.0
-    return out, grads
+from compare_compiled import compiled, eager, values_of
 
 
 def bits(x):
@@ -161,7 +138,7 @@ def test_domain_error_names_the_example_as_eager_does():
         return autograd.sum([(z + shift).log() for z in model(X)]).sum()
     prog = autograd.compile(f, X, np.full(4, 100.0), backend="numpy")
     assert layered(prog)
-    z = np.array([v.data for v in model(fn_args([X])[0])])  # (3 outputs, 4 examples)
+    z = np.array([v.data for v in model(values_of([X])[0])])  # (3 outputs, 4 examples)
     shift = -np.sort(z.ravel())[z.size // 2] * np.ones(4)  # some outputs go below 0
     program = next(iter(prog.programs.values()))
     source, ns = numpy_backend.generate(program.trace)  # the straight-line code, on its own
@@ -251,6 +228,6 @@ def test_unused_argument_branches_and_no_grad():
     for target in (y, y + 10.0, y):  # small loss, then large (the other branch), then small
         assert not mismatches(prog, f, params, X, np.ones(3), target)
     assert prog.traces == 3  # each change of branch traces again
-    want = f(*fn_args([X, np.ones(3), y])).data
+    want = f(*values_of([X, np.ones(3), y])).data
     got = prog(X, np.ones(3), y, grad=False)
     assert bits(got) == bits(want) and all(p.grad == 0.0 for p in params)

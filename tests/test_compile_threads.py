@@ -13,9 +13,7 @@ from autograd.compiler import c_backend
 from autograd.compiler.trace import trace
 
 
-@pytest.fixture(autouse=True)
-def _cache_env(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path_factory.mktemp("valuegrad_cache")))
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def eager_grads(x):

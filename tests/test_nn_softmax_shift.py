@@ -22,10 +22,10 @@ from autograd.compiler.trace import trace
 from autograd.draw_backward import backward_steps
 from nn import losses as L
 
+from compare_compiled import compiled, eager
 
-@pytest.fixture(autouse=True)
-def _cache_env(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path_factory.mktemp("valuegrad_cache")))
+
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def bits(x):
@@ -152,8 +152,8 @@ def test_generated_code_skips_the_shifts_zero_gradient():
     (m,) = [i for i, op in enumerate(t.ops) if op is autograd.OPS["max_detached"]]
     assert m in t.needs_grad
     x = np.array([0.25, 2.0, -1.0])
-    want_out, want = _eager(f, [w[0], e], x)
-    got_out, got = _compiled(autograd.compile(f, x, backend="numpy"), [w[0], e], x)
+    want_out, want = eager(f, [w[0], e], x)
+    got_out, got = compiled(autograd.compile(f, x, backend="numpy"), [w[0], e], x)
     assert bits(got_out) == bits(want_out) and [bits(g) for g in got] == [bits(g) for g in want]
     assert want[1] == 0.0 and math.copysign(1.0, want[1]) == -1.0
 
@@ -167,28 +167,6 @@ def _linear_logits(K=4, y=None):
     def f(Z, Y):
         return L.cross_entropy([w * z + b for w, z, b in zip(ws, Z, bs)], Y if y is None else y)
     return f, ws + bs
-
-
-def _eager(f, params, *args):
-    fn_args = [_columns(a) if np.ndim(a) == 2 else Value(a) for a in args]
-    for p in params:
-        p.grad = 0.0
-    out = f(*fn_args)
-    out.backward()
-    grads = [p.grad for p in params]
-    for p in params:
-        p.grad = 0.0
-    return out.data, grads
-
-
-def _compiled(prog, params, *args):
-    for p in params:
-        p.grad = 0.0
-    out = prog(*args)
-    grads = [p.grad for p in params]
-    for p in params:
-        p.grad = 0.0
-    return out, grads
 
 
 def _batches(rng, n=6, K=4):
@@ -209,8 +187,8 @@ def test_compiled_cross_entropy_on_other_batches_is_eagers_bit_for_bit(backend, 
     flat = prog.flat(params)
     theta = np.array([p.data for p in params])
     for Z in (Z1, Z2, Z3, Z1):
-        want_out, want = _eager(f, params, Z, Y)
-        got_out, got = _compiled(prog, params, Z, Y)
+        want_out, want = eager(f, params, Z, Y)
+        got_out, got = compiled(prog, params, Z, Y)
         assert bits(got_out) == bits(want_out) and np.isfinite(got_out)
         assert [bits(g) for g in got] == [bits(g) for g in want]
         loss, grad = flat(theta, Z, Y)
@@ -242,8 +220,8 @@ def test_layered_programs_recompute_the_max(backend):
     for X, up in ((X2, 0.0), (X1, 1000.0), (X2, 1000.0)):
         for b in biases:
             b.data += up
-        want_out, want = _eager(f, params, X, Y)
-        got_out, got = _compiled(prog, params, X, Y)
+        want_out, want = eager(f, params, X, Y)
+        got_out, got = compiled(prog, params, X, Y)
         assert bits(got_out) == bits(want_out) and np.isfinite(got_out)
         assert [bits(g) for g in got] == [bits(g) for g in want]
     if backend == "c":
@@ -369,15 +347,15 @@ def test_max_detached_has_derivative_zero():
     assert x.grad == 2.0  # d/dx (2x - c)
 
 
-def test_a_nan_logit_is_reported_eager_and_compiled():
+def test_a_nan_logit_is_reported_eager_andcompiled():
     f, params = _linear_logits(3)
     Z = np.array([[0.5, 1.0, -1.0], [2.0, math.nan, 0.0]])
     Y = np.eye(3)[[0, 1]]
-    want, _ = _eager(f, params, Z, Y)
+    want, _ = eager(f, params, Z, Y)
     assert math.isnan(want)
     for backend in ("c", "numpy"):
         prog = autograd.compile(f, np.zeros((2, 3)), Y, backend=backend)
-        got, grads = _compiled(prog, params, Z, Y)
+        got, grads = compiled(prog, params, Z, Y)
         assert math.isnan(got)
         assert all(np.isnan(g) for g in grads)
         softmax = autograd.compile(lambda Z: L.softmax(Z)[0], np.zeros((2, 3)), backend=backend)
