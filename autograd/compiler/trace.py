@@ -280,29 +280,17 @@ def _topological(roots):
                     append(p)
                     continue
                 a = op.arity
-                if a == 2:
-                    x, y = p._b, p._a  # last first
-                    if x._op is None and y._op is None:
-                        if x not in index:
-                            index[x] = len(order)
-                            append(x)
-                        if y not in index:
-                            index[y] = len(order)
-                            append(y)
+                if a == 2 or a == 1:
+                    ins = (p._b, p._a) if a == 2 else (p._a,)  # last first
+                    if ins[0]._op is None and ins[-1]._op is None:  # leaves only: no push
+                        for x in ins:
+                            if x not in index:
+                                index[x] = len(order)
+                                append(x)
                         index[p] = len(order)
                         append(p)
                         continue
-                    push((p, iter((x, y))))
-                elif a == 1:
-                    x = p._a
-                    if x._op is None:
-                        if x not in index:
-                            index[x] = len(order)
-                            append(x)
-                        index[p] = len(order)
-                        append(p)
-                        continue
-                    push((p, iter((x,))))
+                    push((p, iter(ins)))
                 else:
                     push((p, reversed(p._a)))
                 index[p] = -1
