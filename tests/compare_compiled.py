@@ -1,10 +1,28 @@
 """What the compile tests share: running a function eagerly and compiled with the same
 parameters, and picking the C flags."""
+import random
+
 import numpy as np
 import pytest
 
+import nn
+
 from autograd import Value
 from autograd.compiler import c_backend
+
+
+def micrograd_demo():
+    """micrograd's demo set-up (seeds 1337): X, y in {-1, 1} (moons, n=100), MLP(2, [16, 16, 1])
+    and its loss f(X, y) = hinge + 1e-4 L2."""
+    random.seed(1337)
+    np.random.seed(1337)
+    X, y = nn.data.make_moons(n_samples=100, noise=0.1)
+    y = y * 2 - 1.0
+    model = nn.MLP(2, [16, 16, 1])
+
+    def f(X, y):
+        return nn.losses.hinge(model(X), y) + nn.losses.l2(model.parameters(), 1e-4)
+    return X, y, model, f
 
 
 def values_of(args):

@@ -9,7 +9,6 @@ and every compile writes to a temporary VALUEGRAD_CACHE, never to ~/.cache.
 import json
 import math
 import os
-import random
 import subprocess
 import sys
 import textwrap
@@ -26,6 +25,7 @@ from autograd.compiler import c_backend
 from autograd.compiler.trace import trace
 
 from autograd import compiler as compile_mod  # the package; autograd.compile is the function
+from compare_compiled import micrograd_demo
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKENDS = ("numpy", "c")
@@ -353,14 +353,7 @@ STEP0_LOSS, STEP99_LOSS = 0.8958441028683222, 0.010978370135492717
 
 
 def demo_run(backend):
-    random.seed(1337)
-    np.random.seed(1337)
-    X, y = nn.data.make_moons(n_samples=100, noise=0.1)
-    y = y * 2 - 1.0
-    model = nn.MLP(2, [16, 16, 1])
-
-    def f(X, y):
-        return nn.losses.hinge(model(X), y) + nn.losses.l2(model.parameters(), 1e-4)
+    X, y, model, f = micrograd_demo()
     prog = autograd.compile(f, X, y, backend=backend)
     history = []
     for k in range(100):

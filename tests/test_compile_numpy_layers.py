@@ -11,7 +11,7 @@ from autograd import Value
 from autograd.compiler import numpy_backend
 from autograd.compiler.trace import flatten_args
 
-from compare_compiled import compiled, eager, values_of
+from compare_compiled import compiled, eager, micrograd_demo, values_of
 
 
 def bits(x):
@@ -154,15 +154,7 @@ def test_domain_error_names_the_example_as_eager_does():
 
 def test_micrograd_demo_layered_and_exact():
     """micrograd's demo (the README promises its losses digit for digit) runs layered."""
-    import random
-    random.seed(1337)
-    np.random.seed(1337)
-    X, y = nn.data.make_moons(n_samples=100, noise=0.1)
-    y = y * 2 - 1.0
-    model = nn.MLP(2, [16, 16, 1])
-
-    def f(X, y):
-        return nn.losses.hinge(model(X), y) + nn.losses.l2(model.parameters(), 1e-4)
+    X, y, model, f = micrograd_demo()
     prog = autograd.compile(f, X, y, backend="numpy")
     assert layered(prog)
     for k in range(3):
