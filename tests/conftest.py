@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -55,3 +56,20 @@ def private_cache(tmp_path_factory, monkeypatch):
     path = tmp_path_factory.mktemp("valuegrad_cache")
     monkeypatch.setenv("VALUEGRAD_CACHE", str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _mutation_run_isolation(tmp_path_factory):
+    """Under mutmut (MUTANT_UNDER_TEST is set in every phase of its run) all mutants share the
+    source files the compile cache is keyed by, so a library one mutant built would be loaded by
+    the next: each test gets a cache of its own. And gcc at -O0 unless VALUEGRAD_CC says otherwise:
+    the same IEEE numbers (no fma, sums in source order), half the test time. A MonkeyPatch of its
+    own, so that a test's `monkeypatch.undo()` keeps it."""
+    if "MUTANT_UNDER_TEST" not in os.environ:
+        yield
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VALUEGRAD_CACHE", str(tmp_path_factory.mktemp("mutant_cache")))
+        if not os.environ.get("VALUEGRAD_CC"):
+            mp.setenv("VALUEGRAD_CC", shlex.join(["sh", "-c", 'exec gcc "$@" -O0', "cc"]))
+        yield
