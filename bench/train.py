@@ -114,7 +114,8 @@ def mg_log(x):
 
 
 def mg_cross_entropy(logits, target):
-    """logsumexp(z) - z[target], with the max subtracted first (a constant), as nn.losses."""
+    """logsumexp(z) - z[target], the max subtracted first as a plain number (micrograd has no detached
+    max; nn.losses records it as a node, `autograd.max_detached`, with derivative 0: the same values)."""
     m = max(z.data for z in logits)
     shifted = [z - m for z in logits]
     return mg_log(sum(mg_exp(s) for s in shifted)) - shifted[target]

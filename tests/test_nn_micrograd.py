@@ -13,6 +13,7 @@ import pytest
 import autograd
 import nn
 from autograd import Value
+from compare_compiled import micrograd_demo
 
 STEP0_LOSS, STEP0_ACC = 0.8958441028683222, 0.5
 STEP99_LOSS, STEP99_ACC = 0.010978370135492717, 1.0
@@ -24,12 +25,9 @@ def rel_err(a, b):
 
 
 def setup_demo():
-    random.seed(1337)
-    np.random.seed(1337)
-    X, y = nn.data.make_moons(n_samples=100, noise=0.1)
-    y = y * 2 - 1
-    model = nn.MLP(2, [16, 16, 1])
-    return X, y, model
+    """micrograd's set-up (compare_compiled.micrograd_demo) with its integer labels."""
+    X, y, model, _ = micrograd_demo()
+    return X, y.astype(int), model
 
 
 def per_example_loss(model, X, y):
