@@ -13,6 +13,7 @@ leaves a half-written model behind. Loading checks everything and names what is 
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -20,6 +21,8 @@ import stat
 
 from autograd import gc_paused
 from autograd.files import atomic_write
+
+from . import saved_modules
 
 FORMAT = "valuegrad-model"
 VERSION = 1
@@ -30,17 +33,22 @@ class ModelFileError(ValueError):
 
 
 def save(model, path):
-    from .module import MLP
-    if not isinstance(model, MLP):
-        raise TypeError(f"save() writes MLP models; got {type(model).__name__}")
+    """Write an MLP, or a Sequential of Layer, Dropout, MLP and Sequential modules, as JSON."""
+    from .module import MLP, Sequential
+    if isinstance(model, MLP):
+        cls, config = "MLP", model.config
+    elif type(model) is Sequential:
+        cls, config = "Sequential", {"modules": saved_modules.describe(model)["modules"]}
+    else:
+        raise TypeError(f"save() writes an MLP or a Sequential; got {type(model).__name__} (a lone "
+                        f"Layer goes in a Sequential: nn.Sequential(layer).save(path))")
     params = {}
     for name, p in model.named_parameters():
         x = float(p.data)
         if not math.isfinite(x):
             raise ValueError(f"save: parameter {name} is {x}; refusing to save a non-finite weight")
         params[name] = x
-    doc = {"format": FORMAT, "version": VERSION, "class": "MLP", "config": model.config,
-           "parameters": params}
+    doc = {"format": FORMAT, "version": VERSION, "class": cls, "config": config, "parameters": params}
     text = json.dumps(doc, indent=1, allow_nan=False)
     atomic_write_text(path, text)
 
@@ -81,23 +89,60 @@ def load(path):
     version = doc.get("version")
     if version != VERSION:
         fail(f"unknown format version {_short(version)}; this valuegrad reads version {VERSION}")
-    if doc.get("class") != "MLP":
-        fail(f"unknown model class {_short(doc.get('class'))}; known: 'MLP'")
+    cls = doc.get("class")
+    if cls not in ("MLP", "Sequential"):
+        fail(f"unknown model class {_short(cls)}; known: 'MLP', 'Sequential'")
     config, params = doc.get("config"), doc.get("parameters")
     if not isinstance(config, dict):
         fail("\"config\" must be an object")
     if not isinstance(params, dict):
         fail("\"parameters\" must be an object")
-    _check_config(config, fail, ACTIVATIONS, INITS)
-    names = _parameter_names(config["nin"], config["nouts"])
-    if len(names) != len(params) or not all(n in params for n in names):
-        expected = set(names)
-        missing = [n for n in names if n not in params]
-        extra = [n for n in params if n not in expected]
-        fail(f"parameters do not fit the architecture (config {_short(config['nin'])} -> "
-             f"{_short(config['nouts'])} has {len(names)}, the file {len(params)}): missing {missing[:3]}"
-             f"{' ...' if len(missing) > 3 else ''}, unexpected {[_short(n) for n in extra[:3]]}"
-             f"{' ...' if len(extra) > 3 else ''}")
+    if cls == "MLP":
+        _check_config(config, fail, ACTIVATIONS, INITS)
+        nin, nouts = config["nin"], config["nouts"]
+        count, arch = saved_modules._mlp_count(nin, nouts), f"config {_short(nin)} -> {_short(nouts)}"
+        names_of = lambda: parameter_names(nin, nouts)  # noqa: E731
+    else:
+        tree = {"class": "Sequential", "modules": config.get("modules")}
+        budget = saved_modules.Budget(MAX_PARAMETERS, MAX_LAYERS)
+        saved_modules.check(tree, fail, "modules", budget)
+        count, arch = MAX_PARAMETERS - budget.parameters, "the modules"
+        names_of = lambda: saved_modules.names(tree)  # noqa: E731
+    values = _values(names_of, count, params, fail, arch)
+    # Only now, with every size and number known to be sane, is the model built.
+    # Tens of thousands of new Values and no cycles among them: the cyclic collector would only
+    # walk every object the program holds, many times over (seconds in a big process).
+    with gc_paused():
+        if cls == "MLP":
+            model = MLP(**{k: config[k] for k in ("nin", "nouts", "activation", "output_activation", "init")},
+                        seed=0)
+        else:
+            model = saved_modules.build(tree)
+    if cls == "MLP":
+        it = iter(values)  # in _parameter_names' order: layer by layer, neuron by neuron, w then b
+        for layer in model.layers:
+            for neuron in layer.neurons:
+                for w in neuron.w:
+                    w.data = next(it)
+                neuron.b.data = next(it)
+        model.config["seed"] = config.get("seed")
+    else:
+        for p, x in zip(model.parameters(), values):  # the same order as the names checked
+            p.data = x
+    return model
+
+
+def _values(names_of, count, params, fail, arch):
+    """The parameters' numbers in the architecture's order, once its `count` names (made by
+    names_of(), lazily: a small file may claim millions) match the file's exactly."""
+    names = list(names_of()) if count <= len(params) else None  # at most as many as the file holds
+    if names is None or len(names) != len(params) or not all(n in params for n in names):
+        missing = list(itertools.islice((n for n in names_of() if n not in params), 4))
+        known = set(names or ())
+        extra = [] if names is None else [n for n in params if n not in known][:4]
+        fail(f"parameters do not fit the architecture ({arch} has {count}, the file {len(params)}): "
+             f"missing {missing[:3]}{' ...' if len(missing) > 3 else ''}, "
+             f"unexpected {[_short(n) for n in extra[:3]]}{' ...' if len(extra) > 3 else ''}")
     values = []
     for name in names:
         value = params[name]
@@ -110,20 +155,7 @@ def load(path):
         if not math.isfinite(x):
             fail(f"parameter {name} is not a finite float")
         values.append(x)
-    # Only now, with every size and number known to be sane, is the model built.
-    # Tens of thousands of new Values and no cycles among them: the cyclic collector would only
-    # walk every object the program holds, many times over (seconds in a big process).
-    with gc_paused():
-        model = MLP(**{k: config[k] for k in ("nin", "nouts", "activation", "output_activation", "init")},
-                    seed=0)
-    it = iter(values)  # in _parameter_names' order: layer by layer, neuron by neuron, w then b
-    for layer in model.layers:
-        for neuron in layer.neurons:
-            for w in neuron.w:
-                w.data = next(it)
-            neuron.b.data = next(it)
-    model.config["seed"] = config.get("seed")
-    return model
+    return values
 
 
 def _read_text(path, fail):
@@ -158,12 +190,13 @@ def _short(x, n=60):
     return r if len(r) <= n else r[:n] + "..."
 
 
-def _parameter_names(nin, nouts):
-    """The names MLP(nin, nouts).named_parameters() gives, without building it."""
+def parameter_names(nin, nouts, prefix="", layer=False):
+    """The names MLP(nin, nouts).named_parameters() gives, without building it (a lone Layer's
+    with `layer`: 'neurons.3.w.1', no 'layers.0.')."""
     names, fan_in = [], nin
     for i, nout in enumerate(nouts):
         for j in range(nout):
-            base = f"layers.{i}.neurons.{j}."
+            base = f"{prefix}neurons.{j}." if layer else f"{prefix}layers.{i}.neurons.{j}."
             names.extend([base + f"w.{k}" for k in range(fan_in)])
             names.append(base + "b")
         fan_in = nout

@@ -367,6 +367,11 @@ class Sequential(Module):
             x = m(x)
         return x[0] if isinstance(x, list) and len(x) == 1 else x
 
+    def save(self, path):
+        """Write the modules and their weights as JSON, atomically (see nn.io)."""
+        from .io import save
+        save(self, path)
+
     def __getitem__(self, i):
         if isinstance(i, slice):
             return Sequential(*self._modules[i])
