@@ -566,10 +566,10 @@ def _flush(rows):
 def _row_order(rows, pend):
     """0 when the waiting nodes are all of dots' nodes in its row order, 1 when in the
     reverse order (the sweep's usual one), None otherwise."""
-    nodes = rows.nodes
+    nodes = rows.nodes  # their ids
     if nodes is None or len(pend) != len(nodes):
         return None
-    met = [node for node, _ in pend]
+    met = [id(node) for node, _ in pend]
     if met == nodes:
         return 0
     met.reverse()
