@@ -365,6 +365,9 @@ def _sweep(topo, create_graph, touch=(), defer=0, late=None):
                     cur = b.grad
                     b.grad = hit[2] if cur is None else cur + hit[2]
                     continue
+            if op is _MAXD and not create_graph:
+                _max_detached_backward(node._a)
+                continue
             if op is _DOT and not create_graph:
                 if type(g) is ndarray and _dot_backward(node, g, active, defer, late, pre):
                     continue
@@ -403,6 +406,26 @@ def _sweep(topo, create_graph, touch=(), defer=0, late=None):
                 _write_back(rows)
             rows.xt = rows.bx = rows.bi = rows.si = rows.gx = rows.pend = rows.cur = rows.shared = None
             rows.late = rows.pre = None
+
+
+_MAXD = ops.MAX_DETACHED
+
+
+def _max_detached_backward(xs):
+    """MAX_DETACHED's rule (each input gets ones_like(x) * -0.0), skipping the inputs whose
+    gradient is already a float, or a float64 batch of their shape: cur + -0.0 is cur bit for
+    bit (+0.0 + -0.0 is +0.0, -0.0 + -0.0 is -0.0, nan stays nan), so they keep it. The
+    others (no gradient yet, a gathered one, another type) get the rule's term."""
+    todo = []
+    for x in xs:
+        cur, d = x.grad, x.data
+        if type(cur) is ndarray and type(d) is ndarray and cur.dtype == _F64 and cur.shape == d.shape:
+            continue
+        if type(cur) is float and type(d) is float:
+            continue
+        todo.append(x)
+    for x in todo:  # decided above for all first: an input met twice is treated as the rule does
+        _accumulate(x, ops.ones_like(x.data) * -0.0)
 
 
 def _reset_weights(node, late):
