@@ -215,21 +215,48 @@ def backward(root, grad=None, *, create_graph=False):
 
 def _add_back(both):
     """old + new for every (node, old, new): stacked, one elementwise sum for all when they are
-    float64 batches of one length (each node's gradient then a row of the result, its own)."""
+    float64 batches of one length (each node's gradient then a row of the result, its own).
+    Olds that are all +0.0 (the zero gradients nodes are born with) are not stacked: the sum
+    is then new + 0.0, row by row the same bits."""
     ns, olds, news = zip(*both)
     if len(both) > 1:
         try:  # batches of different lengths do not stack (numpy refuses ragged lists)
-            total, add = _stack_rows(olds), _stack_rows(news)
+            add = _stack_rows(news)
+            total = None if add.ndim == 2 and _positive_zeros(olds, add.shape[1:]) else _stack_rows(olds)
         except ValueError:
-            total = add = None
-        if total is not None and total.ndim == 2 and total.shape == add.shape and \
-                total.dtype == _F64 and add.dtype == _F64:
-            total += add
-            for n, g in zip(ns, total):
-                n.grad = g
-            return
+            add = total = None
+        if add is not None and add.ndim == 2 and add.dtype == _F64:
+            if total is None:
+                add += 0.0  # old + new with old +0.0: only -0.0 changes (to +0.0), nan stays nan
+                total = add
+            elif total.ndim != 2 or total.shape != add.shape or total.dtype != _F64:
+                total = None
+            else:
+                total += add
+            if total is not None:
+                for n, g in zip(ns, total):
+                    n.grad = g
+                return
     for n, old, new in both:
         n.grad = old + new
+
+
+def _positive_zeros(olds, shape):
+    """Whether every item is a float64 array of `shape` viewing a float64 array that holds +0.0
+    alone (each such block, as _nodes makes them, looked at once)."""
+    seen = set()
+    for o in olds:
+        if type(o) is not ndarray or o.dtype != _F64 or o.shape != shape:
+            return False
+        b = o.base
+        if b is None:
+            b = o
+        if id(b) in seen:
+            continue
+        if type(b) is not ndarray or b.dtype != _F64 or _count_nonzero(b.view(np.int64)):
+            return False  # a bit set somewhere: not +0.0 alone (-0.0 and nan have bits too)
+        seen.add(id(b))
+    return True
 
 
 def _sweep_order(root):
@@ -352,6 +379,11 @@ def _sweep(topo, create_graph, touch=(), defer=0, late=None):
             g = node.grad
             if type(g) is _Gathered:
                 g = g.resolve()
+            if op is _DOT and type(g) is ndarray:
+                rows = node._b
+                if type(rows) is _DotRows and rows.pend is not None:  # its layer is waiting:
+                    rows.pend.append((node, g))                       # _dot_backward's last step
+                    continue
             if pre and op is _RELU:
                 hit = pre.pop(node, None)
                 if hit is not None and hit[0] is node.grad and hit[1] is node._a.data:
@@ -516,6 +548,7 @@ class _Gathered:
 
 
 _F64 = np.dtype(np.float64)
+_count_nonzero = np.count_nonzero
 _BLOCK = 1 << 16  # numbers in one product array: big enough to pay numpy's call, small for the cache
 
 
@@ -676,7 +709,7 @@ def _dot_backward(node, g, active, defer=False, late=None, pre=None):
     if rows.xt is None:  # the first of its nodes in this sweep: stack the inputs once
         xs = ps[n:]
         datas = [x.data for x in xs]
-        x = ops._stack(datas, len(g))
+        x = _stack_rows(datas) if set(map(type, datas)) == {ndarray} else ops._stack(datas, len(g))
         if x is None or x.shape != (n, len(g)):
             return False
         rows.xt = np.ascontiguousarray(x.T)

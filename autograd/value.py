@@ -585,8 +585,8 @@ def _dots(weights, inputs, seen):
             raise ValueError(f"dot: {len(ws)} weights but {len(xs)} inputs")
     datas = [x.data for x in xs]
     kinds = set(map(type, datas))
-    if ndarray in kinds:
-        _lengths_differ(ops.DOT.name, datas)
+    if ndarray in kinds and (kinds != {ndarray} or len(set(map(len, datas))) > 1):
+        _lengths_differ(ops.DOT.name, datas)  # (batches alone, of one length: nothing to say)
     batch = ops._batch_of(datas)
     X = None
     if batch and n and len(set(map(id, xs))) == n:
