@@ -215,48 +215,21 @@ def backward(root, grad=None, *, create_graph=False):
 
 def _add_back(both):
     """old + new for every (node, old, new): stacked, one elementwise sum for all when they are
-    float64 batches of one length (each node's gradient then a row of the result, its own).
-    Olds that are all +0.0 (the zero gradients nodes are born with) are not stacked: the sum
-    is then new + 0.0, row by row the same bits."""
+    float64 batches of one length (each node's gradient then a row of the result, its own)."""
     ns, olds, news = zip(*both)
     if len(both) > 1:
         try:  # batches of different lengths do not stack (numpy refuses ragged lists)
-            add = _stack_rows(news)
-            total = None if add.ndim == 2 and _positive_zeros(olds, add.shape[1:]) else _stack_rows(olds)
+            total, add = _stack_rows(olds), _stack_rows(news)
         except ValueError:
-            add = total = None
-        if add is not None and add.ndim == 2 and add.dtype == _F64:
-            if total is None:
-                add += 0.0  # old + new with old +0.0: only -0.0 changes (to +0.0), nan stays nan
-                total = add
-            elif total.ndim != 2 or total.shape != add.shape or total.dtype != _F64:
-                total = None
-            else:
-                total += add
-            if total is not None:
-                for n, g in zip(ns, total):
-                    n.grad = g
-                return
+            total = add = None
+        if total is not None and total.ndim == 2 and total.shape == add.shape and \
+                total.dtype == _F64 and add.dtype == _F64:
+            total += add
+            for n, g in zip(ns, total):
+                n.grad = g
+            return
     for n, old, new in both:
         n.grad = old + new
-
-
-def _positive_zeros(olds, shape):
-    """Whether every item is a float64 array of `shape` viewing a float64 array that holds +0.0
-    alone (each such block, as _nodes makes them, looked at once)."""
-    seen = set()
-    for o in olds:
-        if type(o) is not ndarray or o.dtype != _F64 or o.shape != shape:
-            return False
-        b = o.base
-        if b is None:
-            b = o
-        if id(b) in seen:
-            continue
-        if type(b) is not ndarray or b.dtype != _F64 or _count_nonzero(b.view(np.int64)):
-            return False  # a bit set somewhere: not +0.0 alone (-0.0 and nan have bits too)
-        seen.add(id(b))
-    return True
 
 
 def _sweep_order(root):
@@ -548,7 +521,6 @@ class _Gathered:
 
 
 _F64 = np.dtype(np.float64)
-_count_nonzero = np.count_nonzero
 _BLOCK = 1 << 16  # numbers in one product array: big enough to pay numpy's call, small for the cache
 
 

@@ -112,12 +112,9 @@ def domain_error(op, cond, value, need):
     raise ValueError(f"{op}: input must be {need}, got {value!r}")
 
 
-_max = np.maximum.reduce  # x.max() without its Python wrapper
-
-
 def exp(x):
     if type(x) is ndarray:
-        if x.size and _max(x, axis=None) < 709.0:  # nothing overflows (nan fails the test): errstate,
+        if x.size and x.max() < 709.0:  # nothing overflows (nan fails the test): errstate,
             return np.exp(x)            # several times the cost of this check, is not needed
         with np.errstate(over="ignore"):  # exp(1000) is inf, as in numpy and PyTorch
             return np.exp(x)

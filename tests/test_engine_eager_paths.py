@@ -149,8 +149,8 @@ def _rule_add_back(both):
 
 @pytest.mark.parametrize("olds", ["born", "negative zero", "nan", "one changed", "replaced", "2-d"])
 def test_earlier_batched_gradients_added_back_are_the_per_node_sums(olds, monkeypatch):
-    # A layer's nodes are born with zero gradients, rows of one block: when every block is
-    # +0.0 alone the sum is new + 0.0; anything else in any block takes the stacked sum.
+    # A layer's nodes are born with zero gradients, rows of one block; earlier gradients of
+    # every kind are added back in one stacked sum: the per-node sums, bit for bit.
     def build():
         model = MLP(3, [4, 2], seed=1)
         X = np.array([[1.0, -0.0, 2.0], [0.0, 0.0, 0.0], [-1.0, 3.0, math.nan]])
@@ -179,17 +179,6 @@ def test_earlier_batched_gradients_added_back_are_the_per_node_sums(olds, monkey
                 root.backward(grad=seed)
             res += [n.grad for n in nodes]
     assert len(got) > 10 and all(same(a, b) for a, b in zip(got, want))
-
-
-def test_positive_zeros_looks_at_every_block_once():
-    block = np.zeros((3, 4))
-    assert bw._positive_zeros(list(block), (4,))
-    assert bw._positive_zeros([np.zeros(4), np.zeros(4)], (4,))  # arrays of their own
-    block[2, 1] = -0.0
-    assert not bw._positive_zeros(list(block), (4,))
-    assert not bw._positive_zeros([np.zeros(4, dtype=np.float32)], (4,))
-    assert not bw._positive_zeros([np.zeros(5)], (4,))
-    assert not bw._positive_zeros([np.zeros(8).view(np.complex128)[:4].real.copy() + 1.0], (4,))
 
 
 def test_exp_of_a_2d_array_as_the_layered_numpy_code_calls_it():
