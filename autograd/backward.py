@@ -352,6 +352,11 @@ def _sweep(topo, create_graph, touch=(), defer=0, late=None):
             g = node.grad
             if type(g) is _Gathered:
                 g = g.resolve()
+            if op is _DOT and type(g) is ndarray:
+                rows = node._b
+                if type(rows) is _DotRows and rows.pend is not None:  # its layer is waiting:
+                    rows.pend.append((node, g))                       # _dot_backward's last step
+                    continue
             if pre and op is _RELU:
                 hit = pre.pop(node, None)
                 if hit is not None and hit[0] is node.grad and hit[1] is node._a.data:
@@ -365,6 +370,9 @@ def _sweep(topo, create_graph, touch=(), defer=0, late=None):
                     cur = b.grad
                     b.grad = hit[2] if cur is None else cur + hit[2]
                     continue
+            if op is _MAXD and not create_graph:
+                _max_detached_backward(node._a)
+                continue
             if op is _DOT and not create_graph:
                 if type(g) is ndarray and _dot_backward(node, g, active, defer, late, pre):
                     continue
@@ -403,6 +411,26 @@ def _sweep(topo, create_graph, touch=(), defer=0, late=None):
                 _write_back(rows)
             rows.xt = rows.bx = rows.bi = rows.si = rows.gx = rows.pend = rows.cur = rows.shared = None
             rows.late = rows.pre = None
+
+
+_MAXD = ops.MAX_DETACHED
+
+
+def _max_detached_backward(xs):
+    """MAX_DETACHED's rule (each input gets ones_like(x) * -0.0), skipping the inputs whose
+    gradient is already a float, or a float64 batch of their shape: cur + -0.0 is cur bit for
+    bit (+0.0 + -0.0 is +0.0, -0.0 + -0.0 is -0.0, nan stays nan), so they keep it. The
+    others (no gradient yet, a gathered one, another type) get the rule's term."""
+    todo = []
+    for x in xs:
+        cur, d = x.grad, x.data
+        if type(cur) is ndarray and type(d) is ndarray and cur.dtype == _F64 and cur.shape == d.shape:
+            continue
+        if type(cur) is float and type(d) is float:
+            continue
+        todo.append(x)
+    for x in todo:  # decided above for all first: an input met twice is treated as the rule does
+        _accumulate(x, ops.ones_like(x.data) * -0.0)
 
 
 def _reset_weights(node, late):
@@ -566,10 +594,10 @@ def _flush(rows):
 def _row_order(rows, pend):
     """0 when the waiting nodes are all of dots' nodes in its row order, 1 when in the
     reverse order (the sweep's usual one), None otherwise."""
-    nodes = rows.nodes
+    nodes = rows.nodes  # their ids
     if nodes is None or len(pend) != len(nodes):
         return None
-    met = [node for node, _ in pend]
+    met = [id(node) for node, _ in pend]
     if met == nodes:
         return 0
     met.reverse()
@@ -653,7 +681,7 @@ def _dot_backward(node, g, active, defer=False, late=None, pre=None):
     if rows.xt is None:  # the first of its nodes in this sweep: stack the inputs once
         xs = ps[n:]
         datas = [x.data for x in xs]
-        x = ops._stack(datas, len(g))
+        x = _stack_rows(datas) if set(map(type, datas)) == {ndarray} else ops._stack(datas, len(g))
         if x is None or x.shape != (n, len(g)):
             return False
         rows.xt = np.ascontiguousarray(x.T)

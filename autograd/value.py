@@ -585,8 +585,8 @@ def _dots(weights, inputs, seen):
             raise ValueError(f"dot: {len(ws)} weights but {len(xs)} inputs")
     datas = [x.data for x in xs]
     kinds = set(map(type, datas))
-    if ndarray in kinds:
-        _lengths_differ(ops.DOT.name, datas)
+    if ndarray in kinds and (kinds != {ndarray} or len(set(map(len, datas))) > 1):
+        _lengths_differ(ops.DOT.name, datas)  # (batches alone, of one length: nothing to say)
     batch = ops._batch_of(datas)
     X = None
     if batch and n and len(set(map(id, xs))) == n:
@@ -619,7 +619,7 @@ def _dots(weights, inputs, seen):
     shared.wset = wset
     nodes = _nodes(out, ops.DOT, [((*ws, *xs), shared) for ws in rows])
     if wset is not None:
-        shared.nodes, shared.flat = nodes, flat
+        shared.nodes, shared.flat = list(map(id, nodes)), flat  # ids: no cycle node -> rows -> node
     return nodes
 
 
@@ -674,7 +674,10 @@ class _DotRows:
         self.n = n
         self.leaf_ws = False  # every weight a leaf: backward's ordering takes them in bulk
         # From dots, when the weights are distinct leaves: their set (backward's plan takes it
-        # whole), the nodes in row order and the weights in that order.
+        # whole), the nodes' ids in row order and the weights in that order. Ids, not the nodes:
+        # a reference would make a cycle (node -> rows -> node), and every step's graph would
+        # wait for the cyclic GC instead of going when its last reference does. An id stays
+        # the node's while the node lives, and only these nodes hold this _DotRows.
         self.wset = self.nodes = self.flat = None
         self.xt = self.gx = self.bx = self.bi = self.si = None
         self.pend = self.cur = None  # nodes waiting for backward's _flush; the inputs' earlier grads

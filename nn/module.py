@@ -40,6 +40,7 @@ ACTIVATIONS = {
 }
 INITS = ("micrograd", "xavier", "he")
 _ROWWISE = {"relu": ops.RELU, "linear": None}  # exact elementwise forwards: the same bits on a matrix
+_activation_of = operator.attrgetter("activation")
 
 
 class Module:
@@ -240,13 +241,13 @@ class Layer(Module):
     def forward(self, x):
         x = _as_inputs(x, self.nin)
         neurons = self.neurons
-        if {type(n) for n in neurons} != {Neuron}:  # a subclass may forward its own way
+        if set(map(type, neurons)) != {Neuron}:  # a subclass may forward its own way
             return [n(x) for n in neurons]
         seen = self.__dict__.get("_seen")
         if seen is None:  # what dots found out about the weights, kept for the next calls
             seen = self._seen = _LayerWeights()
         sums = _dots([n.w for n in neurons], x, seen)  # = each Neuron's dot, inputs stacked once
-        if self.activation in _ROWWISE and {n.activation for n in neurons} == {self.activation}:
+        if self.activation in _ROWWISE and set(map(_activation_of, neurons)) == {self.activation}:
             out = _biased(sums, [n.b for n in self.neurons], _ROWWISE[self.activation])
             if out is not None:  # the same nodes and numbers, each operation once for the layer
                 return out
