@@ -11,6 +11,7 @@ import pytest
 import autograd
 from autograd import Value, ops, topological_order
 from nn import MLP, Layer, losses
+from bits import same
 
 SPECIAL = [-0.0, 0.0, math.nan, math.inf, -math.inf, 1e308, -1e-320]
 
@@ -60,18 +61,6 @@ def merged(old, new):
     if type(old) is float and old == 0.0 and type(new) is not np.ndarray:
         return new
     return old + new
-
-
-def same(a, b):
-    """Equal to the bit where it matters: type, shape, value, the sign of zero, NaN."""
-    if type(a) is not type(b):
-        return False
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        return False
-    nan = np.isnan(a)
-    return bool(np.array_equal(nan, np.isnan(b)) and np.array_equal(a[~nan], b[~nan])
-                and np.array_equal(np.signbit(a[~nan]), np.signbit(b[~nan])))
 
 
 def check_backward(root, seed=None):
