@@ -34,3 +34,232 @@ def test_permute_params_before_nodes_are_built():
     assert "nodes" not in t.__dict__
     assert t.nodes[na].slot == 0 and t.nodes[nb].slot == 1
     assert t.nodes[nb].kind == "param" and t.nodes[nb].index == nb
+
+
+# -- symbolic.py: the rules on symbols print as these C expressions (written by hand) ----------
+
+import math  # noqa: E402
+
+import pytest  # noqa: E402
+
+from autograd import ops  # noqa: E402
+from autograd.compiler.symbolic import Sym, c_number, call, to_c  # noqa: E402
+
+
+def _syms():
+    return Sym.var("A[{i}]", 8), Sym.var("B[{i}]", 3), Sym.var("S")
+
+
+def test_symbolic_operators_print_as_c_with_their_operands_in_order():
+    a, b, s = _syms()
+    cases = [(a + s, "(A[i] + S)"), (2 + a, "(2.0 + A[i])"), (a - 1, "(A[i] - 1.0)"), (1 - a, "(1.0 - A[i])"),
+             (a * s, "(A[i] * S)"), (3 * a, "(3.0 * A[i])"), (a / 2, "(A[i] / 2.0)"), (3 / a, "(3.0 / A[i])"),
+             (a > s, "(A[i] > S)"), (a < 1, "(A[i] < 1.0)"), (a >= 0.5, "(A[i] >= 0.5)"), (a <= s, "(A[i] <= S)"),
+             (-a, "(-A[i])"), (a ** 2, "pow(A[i], 2.0)"), (2 ** a, "pow(2.0, A[i])"),
+             (call("f", a, s, 1), "f(A[i], S, 1.0)")]
+    for sym, c in cases:
+        assert to_c(sym, "i") == c
+    # reflected operators on numbers that are not floats: an int and a bool become C doubles
+    assert to_c(True + a, "i") == "(1.0 + A[i])" and to_c(a * 2, "i") == "(A[i] * 2.0)"
+
+
+def test_symbolic_batch_length_is_the_largest_operand():
+    a, b, s = _syms()
+    assert (a.batched, b.batched, s.batched) == (8, 3, 0)
+    assert Sym.lift(2).batched == 0 and Sym.lift(2.5).batched == 0 and Sym.lift(False).batched == 0
+    cases = [(a + s, 8), (s + a, 8), (b - a, 8), (1 - a, 8), (s * 2, 0), (2 / b, 3), (a > b, 8), (b < a, 8),
+             (-b, 3), (a ** s, 8), (s ** b, 3), (call("f", s, b, a), 8), (call("f", s), 0)]
+    assert [sym.batched for sym, _ in cases] == [n for _, n in cases]
+    assert (s + 1).batched == 0 and (-s).batched == 0 and ops.step(s).batched == 0
+    assert ops.choose(s > 0, s, b).batched == 3 and ops.choose(b > 0, 1.0, 0.0).batched == 3
+    assert ops.choose(s > 0, a, 0.0).batched == 8
+
+
+def test_symbolic_helpers_print_as_their_c_functions():
+    a, b, s = _syms()
+    cases = [(ops.data(a), "A[i]"), (ops.exp(a), "exp(A[i])"), (ops.log(a), "log(A[i])"),
+             (ops.sigmoid(a), "vg_sigmoid(A[i])"), (ops.power(a, 3.0), "pow(A[i], 3.0)"),
+             (ops.div(a, s), "(A[i] / S)"), (ops.div(2.0, a), "(2.0 / A[i])"),
+             (ops.step(a), "((A[i] > 0.0) ? 1.0 : 0.0)"), (ops.sign(a), "vg_sign(A[i])"),
+             (ops.choose(a > 0, a, 2), "((A[i] > 0.0) ? A[i] : 2.0)"),
+             (ops.inside(a, (-1.0, 2.0)), "vg_inside(A[i], -1.0, 2.0)"), (ops.iszero(a), "vg_iszero(A[i])"),
+             (ops.ones_like(a), "1.0"), (ops.log_for_pow(a), "vg_log_for_pow(A[i])"),
+             (ops.sin(a), "sin(A[i])"), (ops.cos(a), "cos(A[i])"), (ops.erf(a), "erf(A[i])")]
+    for sym, c in cases:
+        assert to_c(sym, "i") == c
+    assert ops._batch_len(a) == 8.0 and ops._batch_len(s) == 1.0  # a scalar's "batch" is one
+    (d,) = ops.BATCH_MEAN.backward(Sym.var("G"), Sym.var("V"), a)
+    assert to_c(d, "i") == "((G * 1.0) * 0.125)"
+
+
+def test_symbolic_variables_are_templates_of_the_element_index():
+    a, b, s = _syms()
+    assert to_c(a + b, "j") == "(A[j] + B[j])"
+    assert to_c(a + b, "") == "(A[0] + B[0])"  # no index: the first element
+    assert to_c(ops.exp(-a), None) == "exp((-A[0]))"
+    assert to_c(2.5, "i") == "2.5"  # a bare number is lifted first
+    assert Sym.var("x").node == ("var", "x")
+
+
+def test_c_numbers():
+    assert c_number(math.nan) == "NAN"
+    assert c_number(math.inf) == "INFINITY" and c_number(-math.inf) == "(-INFINITY)"
+    assert c_number(0.1) == "0.1" and c_number(3) == "3.0" and c_number(-0.0) == "-0.0"
+    assert c_number(1e-300) == "1e-300" and c_number(0.0) == "0.0"
+    assert to_c(Sym.lift(-math.inf) * 2, "i") == "((-INFINITY) * 2.0)"
+
+
+def test_symbolic_lift_refuses_what_c_cannot_hold():
+    a, b, s = _syms()
+    assert Sym.lift(a) is a
+    with pytest.raises(TypeError, match=r"^cannot generate code for a str in a rule$"):
+        a + "1"
+    with pytest.raises(TypeError, match=r"^cannot generate code for a NoneType in a rule$"):
+        Sym.lift(None)
+    assert Sym.lift(True).node == ("num", 1.0) and type(Sym.lift(3).node[1]) is float
+
+
+# -- trace.py -----------------------------------------------------------------------------------
+
+import autograd  # noqa: E402
+from autograd.compiler import trace as trace_mod  # noqa: E402
+from autograd.compiler.trace import Trace, flatten_args, shape_of, _GuardRecorder  # noqa: E402
+
+
+def _key(fn, *args):
+    return trace(fn, list(args)).key()
+
+
+def test_trace_key_is_the_same_for_the_same_graph_and_differs_for_any_change():
+    # the key names generated code: the same graph built again (other Values) has the same
+    # key; another operation, constant, batch length, wiring, argument slot, argument shape,
+    # root or guard gets another
+    w, b = Value(2.0), Value(1.5)
+    base = _key(lambda x, y: (w * x + y).tanh(), 0.5, 1.5)
+    assert base == _key(lambda x, y: (Value(7.0) * x + y).tanh(), 3.0, -1.0)
+    others = [
+        _key(lambda x, y: (w * x + y).sigmoid(), 0.5, 1.5),                    # another op
+        _key(lambda x, y: (w * x - y).tanh(), 0.5, 1.5),                       # another op in the middle
+        _key(lambda x, y: (w * y + x).tanh(), 0.5, 1.5),                       # other wiring
+        _key(lambda x, y: (x * w + y).tanh(), 0.5, 1.5),                       # the parents swapped
+        _key(lambda x, y: (w * x + y).tanh(), np.array([0.5, 1.0]), 1.5),     # a batch
+        _key(lambda x, y: (w * x + y).tanh(), 0.5, np.array([1.5, 2.0, 3.0])),
+        _key(lambda x, y: (w * x + y).tanh(), 0.5, np.array([1.5, 2.0])),
+        _key(lambda x, y: (w * x + b).tanh(), 0.5, 1.5),                       # a parameter for an argument
+        _key(lambda x, y: (w * x + y).tanh() if x > 0 else None, 0.5, 1.5),   # a guard
+        _key(lambda x, y: (w * x + y).tanh() if y > 0 else None, 0.5, 1.5),   # a guard on another node
+    ]
+    assert len({base, *others}) == len(others) + 1
+
+
+def test_trace_key_tells_constants_and_roots_apart():
+    x0 = 0.5
+    pow2, pow3 = _key(lambda x: x ** 2, x0), _key(lambda x: x ** 3, x0)
+    assert pow2 != pow3 and pow2 == _key(lambda x: x ** 2, 1.5)
+    relu, leaky = _key(lambda x: x.leaky_relu(0.1), x0), _key(lambda x: x.leaky_relu(0.2), x0)
+    assert relu != leaky
+    # the root: the same nodes, the output taken at another one
+    a, b = Value(1.0), Value(2.0)
+
+    def f(x, root):
+        u = a * x
+        v = u + b
+        return u if root == 0 else v
+    t0 = trace(lambda x: f(x, 0), [x0])
+    assert t0.key() != _key(lambda x: f(x, 1), x0)
+    # the key is computed once
+    t0.ops = []
+    assert t0.key() == _key(lambda x: f(x, 0), x0)
+
+
+def test_trace_key_numbers_operations_in_order_of_first_use():
+    # (a*x)+y and (a+x)*y use the same two operations in the same places but in the other order
+    k1 = _key(lambda x, y: (Value(2.0) * x) + y, 0.5, 1.5)
+    k2 = _key(lambda x, y: (Value(2.0) + x) * y, 0.5, 1.5)
+    assert k1 != k2
+
+
+def test_trace_key_of_n_ary_nodes_counts_their_inputs():
+    xs = [Value(float(i)) for i in range(4)]
+    k3 = _key(lambda x: autograd.sum([x, xs[0], xs[1]]), 0.5)
+    k4 = _key(lambda x: autograd.sum([x, xs[0], xs[1], xs[2]]), 0.5)
+    k3b = _key(lambda x: autograd.sum([xs[0], x, xs[1]]), 0.5)
+    assert len({k3, k4, k3b}) == 3
+
+
+def test_trace_watched_and_batch():
+    a = Value(np.array([1.0, -2.0, 3.0]))
+
+    def fn(x, y):
+        u = x * a
+        if u.sum() > y:  # a guard between two nodes
+            pass
+        if (x < 0.25):  # a guard on a node and a constant
+            pass
+        return (u * 2.0).sum()
+    t = trace(fn, [0.5, 1.0])
+    assert t.batch == 3
+    nodes = {n.index: n for n in t.nodes}
+    watched = t.watched
+    assert watched == sorted(watched) and len(watched) == 3
+    kinds = sorted(nodes[i].kind if nodes[i].kind != "op" else nodes[i].op.name for i in watched)
+    assert kinds == ["arg", "arg", "batch_sum"]
+    g = {name: (node, other) for node, name, other, _ in t.guards}
+    assert g[">"][1][0] == "node" and g["<"][1] == 0.25
+    assert trace(lambda x: x * 2.0, [0.5]).batch == 0
+    assert trace(lambda x: x * 2.0, [np.ones(5)]).batch == 5
+
+
+def test_trace_nodes_describe_each_leaf_and_operation():
+    w, c = Value(3.0, label="w"), Value(np.array([1.0, 2.0]), label="c")
+    t = trace(lambda x, y: (w * x + c * y).clamp(-1.0, 1.0), [0.5, np.array([1.0, 2.0])])
+    by_kind = {}
+    for n in t.nodes:
+        by_kind.setdefault(n.kind, []).append(n)
+    assert sorted((n.slot, n.batch) for n in by_kind["arg"]) == [(0, 0), (1, 2)]
+    params = {t.params[n.slot].label: n for n in by_kind["param"]}
+    assert params["w"].batch == 0 and params["c"].batch == 2
+    assert params["w"].slot == 0 and params["c"].slot == 1  # scalar parameters first
+    clamp = t.nodes[t.root]
+    assert clamp.op.name == "clamp" and clamp.k == (-1.0, 1.0) and clamp.batch == 2
+    assert all(n.k is None for n in t.nodes if n.index != t.root)
+    assert all(n.op is None and n.parents == () for n in by_kind["arg"] + by_kind["param"])
+    assert [t.nodes[p].op.name for p in clamp.parents] == ["add"]
+    assert all(n.index == i for i, n in enumerate(t.nodes))
+
+
+def test_trace_nodes_are_built_once_and_stored():
+    t, a, b = _two_param_trace()
+    assert "nodes" not in t.__dict__
+    first = t.nodes
+    assert t.__dict__["nodes"] is first and t.nodes is first
+    need = t.needs_grad
+    assert t.__dict__["needs_grad"] is need
+    assert Trace.nodes.name == "nodes" and Trace.needs_grad.name == "needs_grad"
+    assert Trace.needs_grad.__doc__.startswith("Nodes whose gradient matters")
+
+
+def test_trace_key_holds_the_shape_of_an_unused_argument():
+    w = Value(2.0)
+    assert _key(lambda x, y: w * x, 0.5, 1.5) != _key(lambda x, y: w * x, 0.5, np.ones(3))
+
+
+def test_needs_grad_is_the_nodes_between_a_parameter_and_the_root():
+    w, c = Value(2.0, label="w"), Value(3.0, label="c")
+
+    def fn(x):
+        u = x.exp()          # an argument's branch only: no gradient needed
+        v = w * u            # below a parameter, above the root
+        side = c - x         # below a parameter, not above the root (a guard reads it)
+        if side > 0:
+            pass
+        return v.tanh()
+    t = trace(fn, [0.5])
+    need = t.needs_grad
+    named = {("param:" + t.params[n.slot].label) if n.kind == "param" else n.kind if n.op is None else n.op.name
+             for n in t.nodes if n.index in need}
+    assert named == {"param:w", "mul", "tanh"}
+    assert trace(lambda x: (x * x).exp(), [0.5]).needs_grad == set()  # no parameter at all
+    # a parameter that is the root itself
+    t = trace(lambda x: w if x > 0 else w, [0.5])
+    assert t.needs_grad == {t.root} and t.nodes[t.root].kind == "param"
