@@ -122,7 +122,9 @@ def test_symbolic_lift_refuses_what_c_cannot_hold():
 # -- trace.py -----------------------------------------------------------------------------------
 
 import autograd  # noqa: E402
-from autograd.compiler import trace as trace_mod  # noqa: E402
+import importlib  # noqa: E402
+
+trace_mod = importlib.import_module("autograd.compiler.trace")  # the package's `trace` is the function
 from autograd.compiler.trace import Trace, flatten_args, shape_of, _GuardRecorder  # noqa: E402
 
 
@@ -263,3 +265,180 @@ def test_needs_grad_is_the_nodes_between_a_parameter_and_the_root():
     # a parameter that is the root itself
     t = trace(lambda x: w if x > 0 else w, [0.5])
     assert t.needs_grad == {t.root} and t.nodes[t.root].kind == "param"
+
+
+def test_flatten_args_gives_float64_leaves():
+    # a number: a float; a 1-D batch: one float64 array; a 2-D array: its columns (float64)
+    flat = flatten_args([3, np.array([1, 2]), np.array([[1, 2, 3], [4, 5, 6]]), Value(2.5), np.float32(0.5)])
+    assert type(flat[0]) is float and flat[0] == 3.0
+    assert flat[1].dtype == np.float64 and flat[1].tolist() == [1.0, 2.0]
+    assert [c.tolist() for c in flat[2:5]] == [[1.0, 4.0], [2.0, 5.0], [3.0, 6.0]]
+    assert all(c.dtype == np.float64 for c in flat[2:5])
+    assert flat[5] == 2.5 and type(flat[5]) is float and type(flat[6]) is float
+    assert len(flat) == 7
+    flat = flatten_args([Value(np.array([1.0, 2.0])), np.float64(4.0)])
+    assert flat[0].tolist() == [1.0, 2.0] and flat[1] == 4.0
+
+
+def test_shape_of():
+    assert shape_of(2.0) == () and shape_of(np.ones((2, 3))) == (2, 3)
+    assert shape_of(Value(np.ones(4))) == (4,) and shape_of([1.0, 2.0]) == (2,)
+
+
+def test_trace_hands_fn_labelled_values_and_refuses_3d_arguments():
+    got = []
+
+    def fn(x, cols, s):
+        got.extend([x, cols, s])
+        return x.sum() + cols[0].sum() + s
+    trace(fn, [np.array([1, 2]), np.array([[1, 2], [3, 4]]), Value(3.0)])
+    x, cols, s = got
+    assert x.label == "arg0" and x.data.dtype == np.float64
+    assert [c.label for c in cols] == ["arg1[:, 0]", "arg1[:, 1]"]
+    assert [c.data.tolist() for c in cols] == [[1.0, 3.0], [2.0, 4.0]]
+    assert s.label == "arg2" and s.data == 3.0
+    with pytest.raises(ValueError, match=r"^compile: argument 1 has shape \(1, 2, 2\); arguments are numbers, "
+                                         r"1-D batches or 2-D \(rows, columns\) arrays$"):
+        trace(fn, [1.0, np.ones((1, 2, 2))])
+
+
+def test_trace_refuses_a_non_value_and_always_restores_the_comparison_hook():
+    from autograd import value as value_mod
+    with pytest.raises(TypeError, match=r"^compile: fn must return a Value, got float$"):
+        trace(lambda x: 1.5, [0.5])
+    assert not value_mod.is_tracing()
+
+    def boom(x):
+        assert value_mod.is_tracing()
+        raise KeyError("boom")
+    with pytest.raises(KeyError):
+        trace(boom, [0.5])
+    assert not value_mod.is_tracing()
+    # a trace inside a trace puts the outer recorder back
+    inner = []
+
+    def outer(x):
+        inner.append(trace(lambda y: y * 2.0, [1.0]))
+        if x > 0:
+            pass
+        return x * 3.0
+    t = trace(outer, [0.5])
+    assert len(t.guards) == 1 and inner[0].guards == []
+
+
+def test_guard_recorder_keeps_copies():
+    # what fn compared is copied at trace time: arrays the caller changes later do not move it
+    rec = _GuardRecorder()
+    v = Value(np.array([1.0, 2.0]))
+    thr, res = np.array([1.5, 1.5]), np.array([False, True])
+    rec(v, ">", thr, res)
+    rec(v, "<", 3, True)
+    thr[:] = 0.0
+    res[:] = False
+    (v0, name0, other0, res0), (v1, name1, other1, res1) = rec.seen
+    assert v0 is v and name0 == ">" and other0.tolist() == [1.5, 1.5] and res0.tolist() == [False, True]
+    assert other0.dtype == np.float64 and other1.dtype == np.float64 and other1 == 3.0 and name1 == "<"
+    assert res1.dtype == bool and res1 == True  # noqa: E712
+    w = Value(1.0)
+    rec(v, "<=", w, False)
+    assert rec.seen[2][2] is w  # a Value stays a Value (the trace decides what it is)
+
+
+def test_guards_name_their_nodes():
+    # every Value fn compared is in the trace, even off the output's graph; a Value compared
+    # with a Value refers to its node; the result at trace time is kept
+    other = Value(np.array([0.5, 2.0]), label="other")
+
+    def fn(x):
+        if (x < other).all():
+            pass
+        if (x * 3.0 >= 0.0).any():
+            pass
+        return x * 2.0
+    t = trace(fn, [np.array([1.0, 1.0])])
+    (n0, name0, o0, r0), (n1, name1, o1, r1) = t.guards
+    node_of_other = next(i for p, i in zip(t.params, t.param_nodes) if p is other)
+    assert n0 == t.args[0] and name0 == "<" and o0 == ("node", node_of_other) and r0.tolist() == [False, True]
+    assert t.nodes[n1].op.name == "mul" and n1 != t.root and name1 == ">=" and o1 == 0.0 and r1.tolist() == [True, True]
+    assert t.watched == sorted({n0, n1, node_of_other})
+
+
+def _random_graph(seed, n=40):
+    rng = np.random.default_rng(seed)
+    pool = [Value(float(i) + 0.5, label=f"l{i}") for i in range(5)]
+    for _ in range(n):
+        kind = rng.integers(5)
+        a, b = (pool[int(j)] for j in rng.integers(len(pool), size=2))
+        if kind == 0:
+            v = a.tanh()
+        elif kind == 1:
+            v = a * b
+        elif kind == 2:
+            v = a + b * b  # a node whose two parents are one leaf (a weight squared)
+        elif kind == 3:
+            v = autograd.sum([pool[int(j)] for j in rng.integers(len(pool), size=3)])
+        else:
+            v = a - Value(1.5)  # a fresh leaf
+        pool.append(v)
+    return pool
+
+
+def test_trace_order_is_backward_topological_order():
+    # the walk places every node after its parents in the order backward's depth-first walk
+    # does (last parent first); several roots: each adds what the earlier ones did not reach
+    for seed in range(12):
+        pool = _random_graph(seed)
+        root = pool[-1]
+        order, index = trace_mod._topological([root])
+        assert [id(v) for v in order] == [id(v) for v in autograd.topological_order(root)], seed
+        assert all(index[v] == i for i, v in enumerate(order))
+        roots = [pool[-7], pool[3], pool[-3], root]
+        order, index = trace_mod._topological(roots)
+        expected, seen = [], set()
+        for r in roots:
+            for v in autograd.topological_order(r):
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    expected.append(v)
+        assert [id(v) for v in order] == [id(v) for v in expected], seed
+        assert all(index[v] == i for i, v in enumerate(order)) and len(index) == len(order)
+
+
+def test_trace_order_of_small_shapes():
+    a, b = Value(1.0, label="a"), Value(2.0, label="b")
+    for fn in (lambda: a * b, lambda: a * a, lambda: (a * b).exp(), lambda: a.exp() * b, lambda: a * b.exp(),
+               lambda: (a * a) * (a * a), lambda: a.exp().exp() + (b * a).tanh(), lambda: autograd.sum([a, b * b, a])):
+        root = fn()
+        order, _ = trace_mod._topological([root])
+        assert [id(v) for v in order] == [id(v) for v in autograd.topological_order(root)]
+    order, index = trace_mod._topological([a, b, a])  # leaves as roots
+    assert [id(v) for v in order] == [id(a), id(b)] and index[a] == 0 and index[b] == 1
+
+
+def _op_names(t, nodes):
+    return sorted(t.nodes[i].op.name if t.nodes[i].op else t.nodes[i].kind for i in nodes)
+
+
+def test_max_detached_needs_no_gradient_when_its_inputs_get_one_elsewhere():
+    # softmax's shift: derivative 0 (-0.0). Its node is dropped from the gradient pass when
+    # every input it has that needs a gradient gets one from another node; kept otherwise
+    a, b = Value(1.0, label="a"), Value(3.0, label="b")
+    t = trace(lambda x: (a - autograd.max_detached([a, b])).exp() * b + x, [0.5])
+    assert "max_detached" not in _op_names(t, t.needs_grad)
+    t = trace(lambda x: (a - autograd.max_detached([a, b])).exp() + x, [0.5])  # b: only through the max
+    assert "max_detached" in _op_names(t, t.needs_grad)
+    # an input that needs no gradient (an argument) does not keep it
+    t = trace(lambda x: (a - autograd.max_detached([a, x])).exp(), [0.5])
+    assert "max_detached" not in _op_names(t, t.needs_grad)
+    # two shifts: each is judged by the other nodes, not by the other shift
+    t = trace(lambda x: autograd.max_detached([a, b]) * autograd.max_detached([b, a]) + a, [0.5])
+    assert _op_names(t, t.needs_grad).count("max_detached") == 2
+    # the gradients equal eager's (b's: -0.0 from the shift alone)
+    t = trace(lambda x: (a - autograd.max_detached([a, b])).exp() + x, [0.5])
+    prog = autograd.compile(lambda x: (a - autograd.max_detached([a, b])).exp() + x, 0.5, backend="numpy")
+    a.grad = b.grad = 0.0
+    prog(0.5)
+    ga, gb = a.grad, b.grad
+    a.grad = b.grad = 0.0
+    ((a - autograd.max_detached([a, b])).exp() + 0.5).backward()
+    assert (ga, gb) == (a.grad, b.grad) and math.copysign(1.0, gb) == math.copysign(1.0, b.grad)
