@@ -442,3 +442,107 @@ def test_max_detached_needs_no_gradient_when_its_inputs_get_one_elsewhere():
     a.grad = b.grad = 0.0
     ((a - autograd.max_detached([a, b])).exp() + 0.5).backward()
     assert (ga, gb) == (a.grad, b.grad) and math.copysign(1.0, gb) == math.copysign(1.0, b.grad)
+
+
+# -- numpy_backend.py ---------------------------------------------------------------------------
+
+from autograd.compiler import numpy_backend  # noqa: E402
+
+
+def _wide_gradients():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal(1000) * np.exp(rng.uniform(-20, 20, 1000))
+
+
+def test_numpy_backend_sums_a_scalars_gradients_example_after_example():
+    # as the eager sweep: left to right, not numpy's pairwise sum (they differ in the last bit)
+    g = _wide_gradients()
+    total = 0.0
+    for x in g.tolist():
+        total += x
+    assert total != float(np.sum(g))  # the case tells the two orders apart
+    got = numpy_backend._reduce_to_scalar(g)
+    assert type(got) is float and got == total
+    assert numpy_backend._reduce_to_scalar(2.5) == 2.5 and numpy_backend._reduce_to_scalar(None) is None
+    # through a program: a scalar weight meeting a batch
+    w = Value(1.0)
+    prog = autograd.compile(lambda x: (w * x).sum(), g, backend="numpy")
+    w.grad = 0.0
+    prog(g)
+    assert w.grad == total
+
+
+# -- compiler/__init__.py -------------------------------------------------------------------------
+
+import warnings  # noqa: E402
+
+from autograd import compiler as compile_pkg  # noqa: E402
+from autograd.compiler import c_backend  # noqa: E402
+
+
+def test_compile_refuses_what_it_cannot_compile():
+    with pytest.raises(TypeError, match=r"^compile needs a function, got float$"):
+        autograd.compile(1.5, 0.5)
+    with pytest.raises(ValueError, match=r"^backend must be 'auto', 'c' or 'numpy', got 'cuda'$"):
+        autograd.compile(lambda x: x * 2.0, 0.5, backend="cuda")
+    prog = autograd.compile(lambda x: x * 2.0, np.ones(3), backend="numpy")
+    with pytest.raises(ValueError, match=r"^compile: fn returned a batched Value \(batch of 3\); backward\(\) "
+                                         r"needs one number: reduce it \(\.sum\(\), \.mean\(\)\) or call with grad=False$"):
+        prog(np.ones(3))
+    assert prog(np.array([1.0, 2.0, 3.0]), grad=False).tolist() == [2.0, 4.0, 6.0]
+
+
+def test_compiled_gradients_accumulate_with_the_sign_of_zero_as_backward():
+    # a parameter whose gradient is -0.0 ends at -0.0 from 0.0 (0.0 + -0.0 would be 0.0);
+    # otherwise gradients are added to what is there, as backward() does
+    for start, x in [(0.0, -0.0), (0.0, 0.0), (-0.0, -0.0), (2.0, -0.0), (0.0, 3.0), (1.5, 3.0), (-0.0, 0.0)]:
+        w = Value(2.0)
+        prog = autograd.compile(lambda x: w * x, x, backend="numpy")
+        w.grad = start
+        prog(x)
+        got = w.grad
+        w.grad = start
+        (w * x).backward()
+        assert got == w.grad and math.copysign(1.0, got) == math.copysign(1.0, w.grad), (start, x)
+    # a batched parameter: arrays are added
+    c = Value(np.array([1.0, 2.0]))
+    prog = autograd.compile(lambda x: (c * x).sum(), np.array([3.0, 4.0]), backend="numpy")
+    c.grad = np.array([1.0, 1.0])
+    prog(np.array([3.0, 4.0]))
+    assert c.grad.tolist() == [4.0, 5.0]
+
+
+def test_compiled_function_keeps_one_program_per_shape_and_reports_its_backend_and_source():
+    w = Value(2.0)
+    prog = autograd.compile(lambda x: (w * x).sum(), np.ones(3), backend="numpy")
+    assert prog.traces == 1 and prog.backend == "numpy" and "def run(args, params, want_grad):" in prog.source
+    first = prog.program((np.ones(3),))
+    prog(np.ones(4))
+    assert prog.traces == 2 and set(prog.programs) == {((3,),), ((4,),)}
+    assert prog(np.ones(3)) == 6.0 and prog.traces == 2 and prog.program((np.ones(3),)) is first
+    assert prog.source == first.source  # the first program's
+    assert prog.program((np.ones(3),), retrace=True) is not first and prog.traces == 3
+    step = prog.flat([w])
+    assert step.compiled is prog and step.params == [w]
+
+
+def test_guards_hold_compares_as_at_trace_time():
+    a = Value(0.5)
+
+    def fn(x):
+        return (x * a) if x > a else (x + a)
+    prog = autograd.compile(fn, 1.0, backend="numpy")
+    for x in (1.0, 0.25, 2.0, 0.5, 0.75, -1.0):
+        assert prog(x) == (x * 0.5 if x > 0.5 else x + 0.5), x
+    assert prog.traces == 6  # one program per shape: each change of branch traces again
+
+    def fn2(x):
+        if x >= 1.0:
+            return x * 2.0
+        if x <= -1.0:
+            return x * 3.0
+        return x * 4.0 if x < 0.5 else x * 5.0
+    prog = autograd.compile(fn2, 0.0, backend="numpy")
+    for x in (0.0, 1.0, 0.25, -1.0, 0.75, 0.5, -2.0, 3.0):
+        expected = x * 2.0 if x >= 1.0 else x * 3.0 if x <= -1.0 else x * 4.0 if x < 0.5 else x * 5.0
+        assert prog(x) == expected, x
