@@ -546,3 +546,30 @@ def test_guards_hold_compares_as_at_trace_time():
     for x in (0.0, 1.0, 0.25, -1.0, 0.75, 0.5, -2.0, 3.0):
         expected = x * 2.0 if x >= 1.0 else x * 3.0 if x <= -1.0 else x * 4.0 if x < 0.5 else x * 5.0
         assert prog(x) == expected, x
+
+
+def test_trace_key_hashes_the_wiring_and_the_batches_themselves():
+    # the same node count, operations, root, argument node and shapes: only the wiring (or a
+    # parameter's batch length) differs
+    a, b = Value(2.0), Value(3.0)
+    k1 = _key(lambda x: (a * x) * (b * x), 0.5)
+    k2 = _key(lambda x: (a * b) * (x * x), 0.5)
+    assert k1 != k2
+    c1, c3 = Value(2.0), Value(np.array([1.0, 2.0, 3.0]))
+    xs = np.array([1.0, 2.0, 3.0])
+    assert _key(lambda x: (c1 * x).sum(), xs) != _key(lambda x: (c3 * x).sum(), xs)
+
+
+def test_an_operations_fingerprint_is_computed_once(monkeypatch):
+    # every key() asks for each operation's fingerprint: its bytecode is read once per Op
+    # (and again for another Op object that happens to reuse the id)
+    from autograd.ops import Op
+    calls = []
+    real = trace_mod._code_text
+    monkeypatch.setattr(trace_mod, "_code_text", lambda code: calls.append(code) or real(code))
+    op = Op("t", 1, lambda a: a * 2.0, lambda g, out, a: (g * 2.0,), False, "{a}")
+    first = trace_mod._op_fingerprint(op)
+    assert len(calls) == 2  # forward and backward
+    assert trace_mod._op_fingerprint(op) == first and len(calls) == 2
+    monkeypatch.setitem(trace_mod._OP_PRINTS, id(op), (object(), "stale"))  # another object, same id
+    assert trace_mod._op_fingerprint(op) == first and len(calls) == 4
