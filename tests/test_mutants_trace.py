@@ -573,3 +573,13 @@ def test_an_operations_fingerprint_is_computed_once(monkeypatch):
     assert trace_mod._op_fingerprint(op) == first and len(calls) == 2
     monkeypatch.setitem(trace_mod._OP_PRINTS, id(op), (object(), "stale"))  # another object, same id
     assert trace_mod._op_fingerprint(op) == first and len(calls) == 4
+
+
+def test_an_operations_fingerprint_holds_its_c_form_and_takes_rules_without_bytecode():
+    from autograd.ops import Op
+    rule = lambda g, out, a: (g * 2.0,)  # noqa: E731
+    a = Op("t", 1, math.exp, rule, False, "exp({a})")
+    b = Op("t", 1, math.exp, rule, False, "expm1({a})")  # another C form: another program
+    c = Op("t", 1, math.log, rule, False, "exp({a})")    # a builtin rule enters by its name
+    prints = {trace_mod._op_fingerprint(op) for op in (a, b, c)}
+    assert len(prints) == 3
