@@ -44,8 +44,9 @@ clean:
 MUTATE_OPS := test_engine_ops or test_engine_new_ops or test_engine_batched or test_engine_errors or test_mutants or sum_rows or (ops_equal_eager and numpy)
 MUTATE_BACKWARD := (test_engine_graphs or test_engine_fast or test_engine_batched or test_engine_errors or test_mutants) and not [c] and not [c-
 MUTATE_COMPILER := test_compile or test_compile_flat or test_mutants
-# trace.py: the compile tests on the numpy backend, plus the direct tests of the trace
-MUTATE_TRACE := (test_compile or test_mutants_compiler or test_mutants_trace) and not test_compile_fit and not test_compile_numpy and not test_compile_threads and not [c] and not [c- and not test_fit_compiled and not test_c_ and not test_cache_same and not test_generated_ and not test_non_finite
+# trace.py: its direct tests, and the numpy-backend compile tests that build no C on the way
+# (test_compile.py's op_programs and demo fixtures compile C for every op: 13 s a mutant)
+MUTATE_TRACE := (test_mutants_trace or test_mutants_compiler or test_compile_flat or test_new_batch_length or test_batched_parameter or test_branch_guard or test_batched_output_with_grad or test_float32 or test_missing_compiler) and not [c] and not [c-
 mutate: $(VENV)/.test
 	$(BIN)/pip install --quiet "mutmut>=3.3"
 	OMP_NUM_THREADS=1 PYTEST_ADDOPTS="$(if $(MUTATE_TESTS),-k '$(MUTATE_TESTS)')" \
