@@ -583,3 +583,18 @@ def test_an_operations_fingerprint_holds_its_c_form_and_takes_rules_without_byte
     c = Op("t", 1, math.log, rule, False, "exp({a})")    # a builtin rule enters by its name
     prints = {trace_mod._op_fingerprint(op) for op in (a, b, c)}
     assert len(prints) == 3
+
+
+class _Doubler:
+    def __call__(self, a):
+        return a * 2.0
+
+
+def test_a_rule_without_bytecode_or_qualified_name_enters_by_its_type():
+    # a functools.partial or a callable object has neither __code__ nor __qualname__
+    import functools
+    from autograd.ops import Op
+    rule = lambda g, out, a: (g * 2.0,)  # noqa: E731
+    a = Op("t", 1, functools.partial(math.pow, 2.0), rule, False, "{a}")
+    b = Op("t", 1, _Doubler(), rule, False, "{a}")
+    assert trace_mod._op_fingerprint(a) != trace_mod._op_fingerprint(b)
