@@ -47,6 +47,8 @@ MUTATE_COMPILER := test_compile or test_compile_flat or test_mutants
 # trace.py: its direct tests, and the numpy-backend compile tests that build no C on the way
 # (test_compile.py's op_programs and demo fixtures compile C for every op: 13 s a mutant)
 MUTATE_TRACE := (test_mutants_trace or test_mutants_compiler or test_compile_flat or test_new_batch_length or test_batched_parameter or test_branch_guard or test_batched_output_with_grad or test_float32 or test_missing_compiler) and not [c] and not [c-
+# symbolic.py: only C generation reaches it; its direct tests print every form by hand
+MUTATE_SYMBOLIC := test_mutants_trace
 mutate: $(VENV)/.test
 	$(BIN)/pip install --quiet "mutmut>=3.3"
 	OMP_NUM_THREADS=1 PYTEST_ADDOPTS="$(if $(MUTATE_TESTS),-k '$(MUTATE_TESTS)')" \
