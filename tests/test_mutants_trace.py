@@ -598,3 +598,29 @@ def test_a_rule_without_bytecode_or_qualified_name_enters_by_its_type():
     a = Op("t", 1, functools.partial(math.pow, 2.0), rule, False, "{a}")
     b = Op("t", 1, _Doubler(), rule, False, "{a}")
     assert trace_mod._op_fingerprint(a) != trace_mod._op_fingerprint(b)
+
+
+def test_needs_grad_reaches_the_first_nodes():
+    # the parameter is node 0, its first child node 1: the walk up from the root reaches both
+    w = Value(0.3)
+    t = trace(lambda x: w.exp().tanh(), [0.5])
+    assert [n.kind for n in t.nodes] == ["param", "op", "op"] and t.root == 2  # x is unused
+    assert t.needs_grad == {0, 1, 2}
+
+
+class _Batch(np.ndarray):
+    pass
+
+
+def test_leaves_whose_data_was_replaced_keep_their_batch_length():
+    # `.data` is a plain attribute: an optimizer step can leave a numpy scalar there, a user an
+    # ndarray subclass; a numpy scalar is one number (not a batch of 1), a subclass a batch
+    w, c = Value(2.0), Value(np.ones(3))
+    w.data = np.float64(2.0)
+    c.data = np.array([1.0, 2.0, 3.0]).view(_Batch)
+    t = trace(lambda x: (w * x + c).sum(), [0.5])
+    kinds = {t.params[n.slot] is w: n.batch for n in t.nodes if n.kind == "param"}
+    assert kinds == {True: 0, False: 3}
+    w.grad = 0.0
+    prog = autograd.compile(lambda x: w * x, 0.5, backend="numpy")
+    assert prog(0.5) == 1.0 and w.grad == 0.5
