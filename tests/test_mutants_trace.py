@@ -82,6 +82,7 @@ def test_symbolic_helpers_print_as_their_c_functions():
              (ops.div(a, s), "(A[i] / S)"), (ops.div(2.0, a), "(2.0 / A[i])"),
              (ops.step(a), "((A[i] > 0.0) ? 1.0 : 0.0)"), (ops.sign(a), "vg_sign(A[i])"),
              (ops.choose(a > 0, a, 2), "((A[i] > 0.0) ? A[i] : 2.0)"),
+             (ops.choose(a > 0, 2, b), "((A[i] > 0.0) ? 2.0 : B[i])"),
              (ops.inside(a, (-1.0, 2.0)), "vg_inside(A[i], -1.0, 2.0)"), (ops.iszero(a), "vg_iszero(A[i])"),
              (ops.ones_like(a), "1.0"), (ops.log_for_pow(a), "vg_log_for_pow(A[i])"),
              (ops.sin(a), "sin(A[i])"), (ops.cos(a), "cos(A[i])"), (ops.erf(a), "erf(A[i])")]
