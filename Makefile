@@ -49,6 +49,8 @@ MUTATE_COMPILER := test_compile or test_compile_flat or test_mutants
 MUTATE_TRACE := (test_mutants_trace or test_mutants_compiler or test_compile_flat or test_new_batch_length or test_batched_parameter or test_branch_guard or test_batched_output_with_grad or test_float32 or test_missing_compiler) and not [c] and not [c-
 # symbolic.py: only C generation reaches it; its direct tests print every form by hand
 MUTATE_SYMBOLIC := test_mutants_trace
+# numpy_backend.py: the numpy compile tests (straight-line and layered code) and the direct tests
+MUTATE_NUMPY_BACKEND := (test_mutants_trace or test_compile_numpy_layers or test_compile_flat or test_new_batch_length or test_batched_parameter or test_branch_guard or test_batched_output_with_grad or test_float32 or test_missing_compiler) and not [c] and not [c-
 mutate: $(VENV)/.test
 	$(BIN)/pip install --quiet "mutmut>=3.3"
 	OMP_NUM_THREADS=1 PYTEST_ADDOPTS="$(if $(MUTATE_TESTS),-k '$(MUTATE_TESTS)')" \
