@@ -625,3 +625,75 @@ def test_leaves_whose_data_was_replaced_keep_their_batch_length():
     w.grad = 0.0
     prog = autograd.compile(lambda x: w * x, 0.5, backend="numpy")
     assert prog(0.5) == 1.0 and w.grad == 0.5
+
+
+# -- flat.py (numpy backend: no C compiled) -------------------------------------------------------
+
+from autograd.compiler import flat as flat_mod  # noqa: E402
+
+
+def _eager_loss_grad(fn, params, theta, *args):
+    saved = [(p.data, p.grad) for p in params]
+    for p, x in zip(params, theta):
+        p.data, p.grad = float(x), 0.0
+    out = fn(*args)
+    out.backward()
+    res = out.data, [float(np.sum(p.grad)) for p in params]
+    for p, (d, g) in zip(params, saved):
+        p.data, p.grad = d, g
+    return res
+
+
+def test_flat_step_load_writes_floats():
+    w, b = Value(0.5), Value(1.0)
+    step = autograd.compile(lambda x: w * x + b, 1.0, backend="numpy").flat([w, b])
+    step.load([2, 3])
+    assert type(w.data) is float and (w.data, b.data) == (2.0, 3.0)
+    step.load(np.array([4.5, -1.0], dtype=np.float32))
+    assert type(b.data) is float and (w.data, b.data) == (4.5, -1.0)
+
+
+def test_flat_step_through_the_values_leaves_them_as_they_were():
+    # straight-line numpy code has no flat plan: the step goes through the Values, at theta,
+    # then puts their data and gradients back
+    w, c = Value(0.5), Value(np.array([1.0, -2.0, 0.5]))
+    fn = lambda x: ((w * x + c) ** 2).sum()  # noqa: E731
+    x = np.array([1.0, 2.0, 3.0])
+    prog = autograd.compile(fn, x, backend="numpy")
+    step = prog.flat([w, c])
+    w.grad, c.grad = 7.0, np.array([1.0, 1.0, 1.0])
+    loss, grad = step(np.array([1.5, 2.0]), x)
+    assert w.data == 0.5 and w.grad == 7.0 and c.data.tolist() == [1.0, -2.0, 0.5] and c.grad.tolist() == [1.0] * 3
+    exp_loss, exp_grad = _eager_loss_grad(fn, [w, c], [1.5, 2.0], x)  # theta's 2.0 for c, as load() does
+    assert loss == exp_loss and grad.tolist() == exp_grad and grad.dtype == np.float64
+
+
+def test_flat_step_keeps_a_plan_per_shape_and_replans_after_a_retrace():
+    w = Value(1.0)
+    prog = autograd.compile(lambda x: (w * x).sum() if (w * x).sum() > 0 else (w * x * 3.0).sum(),
+                            np.ones(2), backend="numpy")
+    step = prog.flat([w])
+    assert step(np.array([1.0]), np.ones(2)) == (2.0, pytest.approx(np.array([2.0])))
+    assert step(np.array([1.0]), np.ones(3))[0] == 3.0 and set(step._plans) == {((2,),), ((3,),)}
+    plan = step._plans[((2,),)]
+    assert step(np.array([-1.0]), np.ones(2)) == (-6.0, pytest.approx(np.array([6.0])))  # the other branch
+    assert prog.traces == 3
+    # the retraced program replaced the first: the next call makes a new plan for it
+    step(np.array([-1.0]), np.ones(2))
+    assert step._plans[((2,),)] is not plan and step._plans[((2,),)][0] is prog.programs[((2,),)]
+
+
+def test_lazy_flat_step_traces_at_its_first_call():
+    w = Value(2.0)
+    calls = []
+
+    def fn(x):
+        calls.append(1)
+        return (w * x).mean()
+    step = flat_mod.lazy(fn, [w], backend="numpy", describe=lambda shapes: "never used for numpy")
+    assert step.compiled is None and calls == [] and step.keyed_loads == 0
+    loss, grad = step(np.array([3.0]), np.array([1.0, 2.0]))
+    assert (loss, grad.tolist()) == (4.5, [1.5]) and len(calls) == 1
+    assert step.compiled.requested == "numpy" and step.compiled.backend == "numpy"
+    step(np.array([3.0]), np.array([1.0, 2.0]))
+    assert len(calls) == 1 and step.keyed_loads == 0
