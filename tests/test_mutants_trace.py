@@ -697,3 +697,22 @@ def test_lazy_flat_step_traces_at_its_first_call():
     assert step.compiled.requested == "numpy" and step.compiled.backend == "numpy"
     step(np.array([3.0]), np.array([1.0, 2.0]))
     assert len(calls) == 1 and step.keyed_loads == 0
+
+
+def test_numpy_backend_passes_each_operations_constant():
+    # operations with a constant (clamp's bounds, leaky_relu's slope, a power) forward and
+    # backward, against the eager engine bit for bit
+    w = Value(0.7)
+
+    def fn(x):
+        u = w * x
+        return u.clamp(-1.0, 0.5) + (-u).leaky_relu(0.1) + u ** 3 + (u * 2.0).clamp(0.0, 10.0)
+    prog = autograd.compile(fn, 0.9, backend="numpy")
+    for x in (0.9, -2.0, 3.0):
+        w.grad = 0.0
+        got = prog(x)
+        g = w.grad
+        w.grad = 0.0
+        out = fn(x)
+        out.backward()
+        assert got == out.data and g == w.grad, x
