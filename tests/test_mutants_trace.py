@@ -716,3 +716,50 @@ def test_numpy_backend_passes_each_operations_constant():
         out = fn(x)
         out.backward()
         assert got == out.data and g == w.grad, x
+
+
+def test_numpy_backend_names_its_code_in_tracebacks():
+    import traceback
+    w = Value(1.0)
+    prog = autograd.compile(lambda x: (w * x).log(), 2.0, backend="numpy")
+    with pytest.raises(ValueError) as e:
+        prog(-1.0)
+    assert "<autograd.compile numpy>" in [f.filename for f in traceback.extract_tb(e.value.__traceback__)]
+
+
+def test_numpy_backend_falls_back_to_straight_line_code_when_the_layered_code_fails(monkeypatch):
+    # the layered code raising (here: made to raise) -> the straight-line code serves the call,
+    # with gradients, built once; counted in run.fallbacks. FlatStep's own calls (parameters as
+    # a tuple) get the error instead: they go through the Values
+    import traceback
+    from autograd.compiler import numpy_layers
+    made = []
+    real_generate = numpy_backend.generate
+    monkeypatch.setattr(numpy_layers, "generate", lambda t: (
+        "def run(args, params, want_grad):\n    raise RuntimeError('layered')\n", {}))
+    monkeypatch.setattr(numpy_backend, "generate", lambda t: made.append(1) or real_generate(t))
+    w = Value(0.5)
+    run, source = numpy_backend.build(trace(lambda x: (w * x).tanh(), [2.0]))
+    assert run.layers is True and run.fallbacks == 0 and "raise RuntimeError('layered')" in source
+    out, seen, grads = run([2.0], [0.5], True)
+    assert out == math.tanh(1.0) and grads == (2.0 * (1.0 - math.tanh(1.0) ** 2),) and seen == ()
+    assert run([2.0], [0.5], True)[0] == out and run.fallbacks == 2 and made == [1]
+    assert run([2.0], [0.5], False)[2] is None and run.fallbacks == 3
+    with pytest.raises(RuntimeError, match="layered") as e:
+        run([2.0], (np.array([0.5]), []), True)
+    assert run.fallbacks == 3
+    assert "<autograd.compile numpy layers>" in [f.filename for f in traceback.extract_tb(e.value.__traceback__)]
+    run, _ = numpy_backend.build(trace(lambda x: (w * x).log(), [2.0]))
+    with pytest.raises(ValueError, match="log") as e:  # the straight-line code's own error
+        run([-2.0], [0.5], True)
+    assert "<autograd.compile numpy>" in [f.filename for f in traceback.extract_tb(e.value.__traceback__)]
+
+
+def test_numpy_backend_gives_a_gradient_to_nodes_placed_before_a_leaf():
+    # nodes in reverse order: x + exp(w) puts w, exp(w), then x; the backward lines go past
+    # the leaf x to reach exp(w)
+    w = Value(0.3)
+    prog = autograd.compile(lambda x: x + w.exp(), 0.5, backend="numpy")
+    w.grad = 0.0
+    prog(0.5)
+    assert w.grad == math.exp(0.3)
