@@ -763,3 +763,34 @@ def test_numpy_backend_gives_a_gradient_to_nodes_placed_before_a_leaf():
     w.grad = 0.0
     prog(0.5)
     assert w.grad == math.exp(0.3)
+
+
+def _layered_problem():
+    import nn
+    rng = np.random.default_rng(5)
+    model = nn.MLP(3, [16, 16, 1], seed=0)
+    X, y = rng.normal(size=(7, 3)), rng.normal(size=7)
+
+    def f(X, y):
+        return nn.losses.mse(model(X), y) + nn.losses.l2(model.parameters(), 1e-3)
+    return model, f, X, y
+
+
+@pytest.mark.parametrize("order", ["model", "reversed", "some"])
+def test_flat_step_on_layered_numpy_code_never_goes_through_the_values(order, monkeypatch):
+    # the layered numpy code runs on the flat buffer itself (one block when theta is the
+    # model's parameters in order, gathered otherwise): the same numbers as eager, bit for bit
+    model, f, X, y = _layered_problem()
+    params = model.parameters()
+    params = params if order == "model" else params[::-1] if order == "reversed" else params[::3]
+    prog = autograd.compile(f, X, y, backend="numpy")
+    assert all("dot_layer(" in p.source for p in prog.programs.values())
+    step = prog.flat(params)
+    monkeypatch.setattr(step, "_through_values", lambda *a: pytest.fail("went through the Values"))
+    theta = np.array([p.data for p in params]) + 0.01
+    loss, grad = step(theta, X, y)
+    want_loss, want = _eager_loss_grad(f, params, theta, X, y)
+    assert loss == want_loss and grad.tolist() == want and grad.dtype == np.float64
+    plan = step._plans[((7, 3), (7,))][1]
+    assert plan.numpy and plan.ok and (plan.span is not None) == (order == "model")
+    assert next(iter(prog.programs.values())).run.fallbacks == 0
