@@ -770,9 +770,10 @@ def _layered_problem():
     rng = np.random.default_rng(5)
     model = nn.MLP(3, [16, 16, 1], seed=0)
     X, y = rng.normal(size=(7, 3)), rng.normal(size=7)
+    weights = Value(rng.uniform(0.5, 1.5, size=7))  # a batched leaf outside theta, read at every call
 
     def f(X, y):
-        return nn.losses.mse(model(X), y) + nn.losses.l2(model.parameters(), 1e-3)
+        return (nn.losses.mse(model(X), y) * weights).mean() + nn.losses.l2(model.parameters(), 1e-3)
     return model, f, X, y
 
 
@@ -792,5 +793,5 @@ def test_flat_step_on_layered_numpy_code_never_goes_through_the_values(order, mo
     want_loss, want = _eager_loss_grad(f, params, theta, X, y)
     assert loss == want_loss and grad.tolist() == want and grad.dtype == np.float64
     plan = step._plans[((7, 3), (7,))][1]
-    assert plan.numpy and plan.ok and (plan.span is not None) == (order == "model")
+    assert plan.numpy and plan.ok and (plan.span is not None) == (order == "model") and plan.batched_others
     assert next(iter(prog.programs.values())).run.fallbacks == 0
