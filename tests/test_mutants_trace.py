@@ -795,3 +795,51 @@ def test_flat_step_on_layered_numpy_code_never_goes_through_the_values(order, mo
     plan = step._plans[((7, 3), (7,))][1]
     assert plan.numpy and plan.ok and (plan.span is not None) == (order == "model") and plan.batched_others
     assert next(iter(prog.programs.values())).run.fallbacks == 0
+
+
+# -- flat.py's keyed plans (C: skipped without a compiler) ---------------------------------------
+
+def _keyed_steps(tmp_path, monkeypatch, fn, params, x):
+    """A step that traces fn and remembers its program under a description, then a second one
+    that must find it by the description alone (fn refused), as a new process would."""
+    from autograd.compiler import cache
+    try:
+        c_backend.find_compiler()
+    except c_backend.CompilerNotFound:
+        pytest.skip("no C compiler")
+    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path / "cache"))
+    desc = lambda shapes: f"test_mutants_trace {shapes}"  # noqa: E731
+    first = flat_mod.lazy(fn, params, backend="c", describe=desc)
+    theta = np.array([p.data for p in params]) + 0.25
+    want = first(theta, x)
+    with cache._lock:
+        cache._loaded.clear()
+    second = flat_mod.lazy(lambda *a: pytest.fail("traced"), params, backend="c", describe=desc)
+    got = second(theta, x)
+    assert second.keyed_loads == 1 and second.compiled is None
+    return want, got, next(iter(second._plans.values()))[1], theta
+
+
+@pytest.mark.parametrize("order", ["traced", "reversed"])
+def test_a_keyed_plan_lays_the_parameters_out_as_the_traced_one(tmp_path, monkeypatch, order):
+    ws = [Value(0.1 * (i + 1)) for i in range(4)]
+    fn = lambda x: ((ws[0] * x + ws[1]) * ws[2] + ws[3] * 0.5 - x).tanh() * 3.0  # noqa: E731
+    probe = trace(fn, [0.5])
+    params = [p for p in probe.params if any(p is w for w in ws)]  # the order the trace met them
+    params = params if order == "traced" else params[::-1]
+    want, got, plan, theta = _keyed_steps(tmp_path, monkeypatch, fn, params, 0.5)
+    assert got[0] == want[0] and got[1].tolist() == want[1].tolist()
+    exp_loss, exp_grad = _eager_loss_grad(fn, params, theta, 0.5)
+    assert got[0] == pytest.approx(exp_loss, rel=1e-12) and got[1] == pytest.approx(exp_grad, rel=1e-12)
+    assert plan.reached.dtype == bool and plan.pos.dtype == np.intp
+    if order == "traced":
+        assert plan.span is not None and plan.span == int(plan.pos[0])
+    else:
+        assert plan.span is None
+
+
+def test_a_keyed_plan_of_one_parameter(tmp_path, monkeypatch):
+    w = Value(0.5)
+    fn = lambda x: (w * x).tanh()  # noqa: E731
+    want, got, plan, theta = _keyed_steps(tmp_path, monkeypatch, fn, [w], 2.0)
+    assert got[0] == want[0] and got[1].tolist() == want[1].tolist() and plan.span == 0
