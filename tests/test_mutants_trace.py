@@ -38,6 +38,7 @@ def test_permute_params_before_nodes_are_built():
 
 # -- symbolic.py: the rules on symbols print as these C expressions (written by hand) ----------
 
+import json  # noqa: E402
 import math  # noqa: E402
 
 import pytest  # noqa: E402
@@ -843,3 +844,36 @@ def test_a_keyed_plan_of_one_parameter(tmp_path, monkeypatch):
     fn = lambda x: (w * x).tanh()  # noqa: E731
     want, got, plan, theta = _keyed_steps(tmp_path, monkeypatch, fn, [w], 2.0)
     assert got[0] == want[0] and got[1].tolist() == want[1].tolist() and plan.span == 0
+
+
+@pytest.mark.parametrize("damage", ["library", "n_par type", "n_params", "constants type", "n_par",
+                                    "int constant", "nan constant"])
+def test_a_keyed_plan_refuses_a_payload_that_does_not_fit(tmp_path, monkeypatch, damage):
+    # a payload written by hand (valid JSON, right hashes) whose fields do not fit these
+    # parameters: find() gives None (the caller traces), never a plan of the wrong size
+    from autograd.compiler import cache
+    w, b = Value(0.5), Value(-0.25)
+    fn = lambda x: (w * x + b * 2.0).tanh()  # noqa: E731
+    _keyed_steps(tmp_path, monkeypatch, fn, [w, b], 2.0)
+    cc = c_backend.find_compiler()
+    name = "test_mutants_trace ((),)"
+    good = cache.read_alias(name, cc, c_backend.CFLAGS)
+    assert good is not None and flat_mod._KeyedPlan.find(name, [w, b]) is not None
+    bad = dict(good)
+    if damage == "library":
+        bad["library"] = 7
+    elif damage == "n_par type":
+        bad["n_par"] = float(good["n_par"])
+    elif damage == "n_params":
+        bad["n_params"] = 3
+    elif damage == "constants type":
+        bad["constants"] = {"0": 2.0}
+    elif damage == "n_par":
+        bad["n_par"] = good["n_par"] + 1
+    elif damage == "int constant":
+        bad["constants"] = [2]
+    else:
+        bad["constants"] = [math.nan]
+    cache.write_alias(name, cc, c_backend.CFLAGS, bad)
+    assert json.dumps(cache.read_alias(name, cc, c_backend.CFLAGS), sort_keys=True) == json.dumps(bad, sort_keys=True)
+    assert flat_mod._KeyedPlan.find(name, [w, b]) is None
