@@ -877,3 +877,35 @@ def test_a_keyed_plan_refuses_a_payload_that_does_not_fit(tmp_path, monkeypatch,
     cache.write_alias(name, cc, c_backend.CFLAGS, bad)
     assert json.dumps(cache.read_alias(name, cc, c_backend.CFLAGS), sort_keys=True) == json.dumps(bad, sort_keys=True)
     assert flat_mod._KeyedPlan.find(name, [w, b]) is None
+
+
+@pytest.mark.parametrize("order", ["model", "reversed", "some"])
+def test_flat_step_on_c_code_never_goes_through_the_values(order, tmp_path, monkeypatch):
+    # the C plan copies theta (a block, or gathered), the arguments (a 2-D one column by column,
+    # a 1-D one, a number) and the batched leaf outside theta into its buffers, and the gradient
+    # out: eager's numbers, without the Values' path
+    import nn
+    try:
+        c_backend.find_compiler()
+    except c_backend.CompilerNotFound:
+        pytest.skip("no C compiler")
+    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(7)
+    model = nn.MLP(3, [4, 1], seed=0)
+    X, y = rng.normal(size=(5, 3)), rng.normal(size=5)
+    weights = Value(rng.uniform(0.5, 1.5, size=5))
+
+    def f(X, y, s):
+        return ((nn.losses.mse(model(X), y) * weights).mean() + nn.losses.l2(model.parameters(), 1e-3)) * s
+    params = model.parameters()
+    params = params if order == "model" else params[::-1] if order == "reversed" else params[::3]
+    prog = autograd.compile(f, X, y, 1.5, backend="c")
+    step = prog.flat(params)
+    monkeypatch.setattr(step, "_through_values", lambda *a: pytest.fail("went through the Values"))
+    theta = np.array([p.data for p in params]) + 0.01
+    for s in (1.5, 2.0):  # the second call reuses the plan's buffers
+        loss, grad = step(theta, X, y, s)
+        want_loss, want = _eager_loss_grad(f, params, theta, X, y, s)
+        assert loss == pytest.approx(want_loss, rel=1e-12) and grad == pytest.approx(want, rel=1e-10, abs=1e-14)
+    plan = step._plans[((5, 3), (5,), ())][1]
+    assert plan.ok and not plan.numpy and plan.batched_others and (plan.span is not None) == (order == "model")
