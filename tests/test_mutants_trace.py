@@ -677,6 +677,8 @@ def test_flat_step_keeps_a_plan_per_shape_and_replans_after_a_retrace():
     assert step(np.array([1.0]), np.ones(2)) == (2.0, pytest.approx(np.array([2.0])))
     assert step(np.array([1.0]), np.ones(3))[0] == 3.0 and set(step._plans) == {((2,),), ((3,),)}
     plan = step._plans[((2,),)]
+    step(np.array([1.0]), np.ones(2))
+    assert step._plans[((2,),)] is plan  # found again by the shapes
     assert step(np.array([-1.0]), np.ones(2)) == (-6.0, pytest.approx(np.array([6.0])))  # the other branch
     assert prog.traces == 3
     # the retraced program replaced the first: the next call makes a new plan for it
@@ -952,3 +954,12 @@ def test_a_missing_compiler_warns_once_and_points_at_the_caller(monkeypatch):
         prog(np.array([0.3, 0.6]), grad=False)
     (warning,) = [c for c in caught if issubclass(c.category, RuntimeWarning)]
     assert warning.filename == __file__  # the caller's line
+
+
+def test_flat_step_tells_batches_given_as_values_or_lists_by_their_length():
+    w = Value(1.0)
+    step = autograd.compile(lambda x: (w * x).sum(), np.ones(2), backend="numpy").flat([w])
+    assert step(np.array([2.0]), Value(np.array([1.0, 2.0])))[0] == 6.0
+    assert step(np.array([2.0]), Value(np.array([1.0, 2.0, 3.0])))[0] == 12.0
+    assert step(np.array([2.0]), [1.0, 2.0, 3.0, 4.0])[0] == 20.0
+    assert set(step._plans) == {((2,),), ((3,),), ((4,),)}
