@@ -953,3 +953,29 @@ def test_flat_step_tells_batches_given_as_values_or_lists_by_their_length():
     assert step(np.array([2.0]), Value(np.array([1.0, 2.0, 3.0])))[0] == 12.0
     assert step(np.array([2.0]), [1.0, 2.0, 3.0, 4.0])[0] == 20.0
     assert set(step._plans) == {((2,),), ((3,),), ((4,),)}
+
+
+def test_a_numpy_program_runs_once_per_call_and_compiles_nothing():
+    w = Value(2.0)
+    prog = autograd.compile(lambda x: (w * x).tanh(), 0.5, backend="numpy")
+    (program,) = prog.programs.values()
+    assert program.compiled_now is False  # no C library was built for it
+    program._numpy = (lambda *a: pytest.fail("ran a second time"), "")  # the rerun's entry
+    w.grad = 0.0
+    assert prog(0.5) == math.tanh(1.0) and w.grad == 0.5 * (1.0 - math.tanh(1.0) ** 2)
+
+
+def test_a_non_finite_c_result_reruns_through_numpy_with_gradients(tmp_path, monkeypatch):
+    # C's result is not finite: the call is run again by the numpy code (eager's rules): the
+    # output and the gradients are the numpy code's; a finite result is C's alone
+    try:
+        c_backend.find_compiler()
+    except c_backend.CompilerNotFound:
+        pytest.skip("no C compiler")
+    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path / "cache"))
+    w = Value(2.0)
+    prog = autograd.compile(lambda x: w * x, 0.5, backend="c")
+    (program,) = prog.programs.values()
+    w.grad = 0.0
+    assert prog(0.5) == 1.0 and w.grad == 0.5 and program._numpy is None  # finite: no numpy code made
+    assert prog(math.inf) == math.inf and w.grad == math.inf and program._numpy is not None
