@@ -979,3 +979,32 @@ def test_a_non_finite_c_result_reruns_through_numpy_with_gradients(tmp_path, mon
     w.grad = 0.0
     assert prog(0.5) == 1.0 and w.grad == 0.5 and program._numpy is None  # finite: no numpy code made
     assert prog(math.inf) == math.inf and w.grad == math.inf and program._numpy is not None
+
+
+def test_a_lazy_step_loads_each_remembered_shape_by_its_description(tmp_path, monkeypatch):
+    # shapes 2 and 3 remembered by one step; a new step (as in a new process) traces shape 4,
+    # then finds 2 and 3 by their description (two keyed loads, no trace); a non-finite call
+    # of a keyed plan goes through the Values, tracing fn then
+    from autograd.compiler import cache
+    try:
+        c_backend.find_compiler()
+    except c_backend.CompilerNotFound:
+        pytest.skip("no C compiler")
+    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path / "cache"))
+    w = Value(0.5)
+    fn = lambda x: (w * x).sum()  # noqa: E731
+    desc = lambda shapes: f"test_mutants_trace lazy {shapes}"  # noqa: E731
+    first = flat_mod.lazy(fn, [w], backend="c", describe=desc)
+    theta = np.array([1.5])
+    for n in (2, 3):
+        assert first(theta, np.ones(n))[0] == 1.5 * n
+    with cache._lock:
+        cache._loaded.clear()
+    traced = []
+    second = flat_mod.lazy(lambda x: traced.append(x) or fn(x), [w], backend="c", describe=desc)
+    assert second(theta, np.ones(4))[0] == 6.0 and len(traced) == 1 and second.keyed_loads == 0
+    assert second(theta, np.ones(2))[0] == 3.0 and second(theta, np.ones(3))[0] == 4.5
+    assert len(traced) == 1 and second.keyed_loads == 2
+    third = flat_mod.lazy(lambda x: traced.append(x) or fn(x), [w], backend="c", describe=desc)
+    loss, grad = third(theta, np.array([1.0, math.inf]))
+    assert third.keyed_loads == 1 and len(traced) == 2 and loss == math.inf and grad.tolist() == [math.inf]
