@@ -1008,3 +1008,17 @@ def test_a_lazy_step_loads_each_remembered_shape_by_its_description(tmp_path, mo
     third = flat_mod.lazy(lambda x: traced.append(x) or fn(x), [w], backend="c", describe=desc)
     loss, grad = third(theta, np.array([1.0, math.inf]))
     assert third.keyed_loads == 1 and len(traced) == 2 and loss == math.inf and grad.tolist() == [math.inf]
+
+
+def test_a_c_program_with_guards_is_never_remembered(tmp_path, monkeypatch):
+    from autograd.compiler import cache
+    try:
+        cc = c_backend.find_compiler()
+    except c_backend.CompilerNotFound:
+        pytest.skip("no C compiler")
+    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path / "cache"))
+    w = Value(0.5)
+    step = flat_mod.lazy(lambda x: w * x if w * x > 0 else w * x * 3.0, [w], backend="c",
+                         describe=lambda shapes: "test_mutants_trace guards")
+    assert step(np.array([1.0]), 2.0) == (2.0, pytest.approx(np.array([2.0])))
+    assert cache.read_alias("test_mutants_trace guards", cc, c_backend.CFLAGS) is None
