@@ -1022,3 +1022,20 @@ def test_a_c_program_with_guards_is_never_remembered(tmp_path, monkeypatch):
                          describe=lambda shapes: "test_mutants_trace guards")
     assert step(np.array([1.0]), 2.0) == (2.0, pytest.approx(np.array([2.0])))
     assert cache.read_alias("test_mutants_trace guards", cc, c_backend.CFLAGS) is None
+
+
+def test_flat_step_on_layered_numpy_code_with_a_guard_goes_through_the_values():
+    """BUG (flat.py, _Plan.__init__): a layered numpy program with a guard has no flat plan
+    (ok False), but the plan still set `n_scalar` on its runner, None there: AttributeError."""
+    model, f, X, y = _layered_problem()
+
+    def g(X, y):
+        loss = f(X, y)
+        return loss * 2.0 if loss > 0 else loss
+    params = model.parameters()
+    prog = autograd.compile(g, X, y, backend="numpy")
+    assert all("dot_layer(" in p.source for p in prog.programs.values())
+    theta = np.array([p.data for p in params]) + 0.01
+    loss, grad = prog.flat(params)(theta, X, y)
+    want_loss, want = _eager_loss_grad(g, params, theta, X, y)
+    assert loss == want_loss and grad.tolist() == want
