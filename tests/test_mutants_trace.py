@@ -1039,3 +1039,27 @@ def test_flat_step_on_layered_numpy_code_with_a_guard_goes_through_the_values():
     loss, grad = prog.flat(params)(theta, X, y)
     want_loss, want = _eager_loss_grad(g, params, theta, X, y)
     assert loss == want_loss and grad.tolist() == want
+
+
+@pytest.mark.parametrize("backend", ["c", "numpy"])
+def test_flat_step_gives_zero_to_a_parameter_the_graph_does_not_reach(backend, tmp_path, monkeypatch):
+    import nn
+    if backend == "c":
+        try:
+            c_backend.find_compiler()
+        except c_backend.CompilerNotFound:
+            pytest.skip("no C compiler")
+    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path / "cache"))
+    model, f, X, y = _layered_problem()
+    unused = Value(4.0)
+    params = model.parameters()[:5] + [unused] + model.parameters()[5:9]
+    prog = autograd.compile(f, X, y, backend=backend)
+    step = prog.flat(params)
+    monkeypatch.setattr(step, "_through_values", lambda *a: pytest.fail("went through the Values"))
+    theta = np.array([p.data for p in params]) + 0.01
+    loss, grad = step(theta, X, y)
+    want_loss, want = _eager_loss_grad(f, params, theta, X, y)
+    assert loss == pytest.approx(want_loss, rel=1e-12) and grad == pytest.approx(want, rel=1e-10, abs=1e-14)
+    assert grad[5] == 0.0 and not step._plans[((7, 3), (7,))][1].reached[5]
+    loss0, grad0 = prog.flat([])(np.zeros(0), X, y)  # no parameter at all: the loss only
+    assert loss0 == pytest.approx(f(X, y).data, rel=1e-12) and grad0.shape == (0,)
