@@ -1063,3 +1063,22 @@ def test_flat_step_gives_zero_to_a_parameter_the_graph_does_not_reach(backend, t
     assert grad[5] == 0.0 and not step._plans[((7, 3), (7,))][1].reached[5]
     loss0, grad0 = prog.flat([])(np.zeros(0), X, y)  # no parameter at all: the loss only
     assert loss0 == pytest.approx(f(X, y).data, rel=1e-12) and grad0.shape == (0,)
+
+
+def test_flat_step_with_a_batched_parameter_goes_through_the_values():
+    # a batched leaf among theta's parameters: no flat plan (its slot is past the scalars)
+    model, f, X, y = _layered_problem()
+    prog = autograd.compile(f, X, y, backend="numpy")
+    (program,) = prog.programs.values()
+    batched = program.trace.params[-1]
+    assert type(batched.data) is np.ndarray
+    params = model.parameters()[:3] + [batched]
+    step = prog.flat(params)
+    calls = []
+    real = step._through_values
+    step._through_values = lambda *a: calls.append(1) or real(*a)
+    theta = np.array([p.data if p is not batched else 1.0 for p in params]) + 0.01
+    loss, grad = step(theta, X, y)
+    want_loss, want = _eager_loss_grad(f, params, theta, X, y)
+    assert calls == [1] and not step._plans[((7, 3), (7,))][1].ok
+    assert loss == want_loss and grad == pytest.approx(want, rel=1e-12)
