@@ -44,6 +44,17 @@ clean:
 MUTATE_OPS := test_engine_ops or test_engine_new_ops or test_engine_batched or test_engine_errors or test_mutants or sum_rows or (ops_equal_eager and numpy)
 MUTATE_BACKWARD := (test_engine_graphs or test_engine_fast or test_engine_batched or test_engine_errors or test_mutants) and not [c] and not [c-
 MUTATE_COMPILER := test_compile or test_compile_flat or test_mutants
+# trace.py: its direct tests, and the numpy-backend compile tests that build no C on the way
+# (test_compile.py's op_programs and demo fixtures compile C for every op: 13 s a mutant)
+MUTATE_TRACE := (test_mutants_trace or test_mutants_compiler or test_compile_flat or test_new_batch_length or test_batched_parameter or test_branch_guard or test_batched_output_with_grad or test_float32 or test_missing_compiler) and not [c] and not [c-
+# symbolic.py: only C generation reaches it; its direct tests print every form by hand
+MUTATE_SYMBOLIC := test_mutants_trace
+# numpy_backend.py: the numpy compile tests (straight-line and layered code) and the direct tests
+MUTATE_NUMPY_BACKEND := (test_mutants_trace or test_compile_numpy_layers or test_compile_flat or test_new_batch_length or test_batched_parameter or test_branch_guard or test_batched_output_with_grad or test_float32 or test_missing_compiler) and not [c] and not [c-
+# flat.py: FlatStep on both backends and the keyed plans (the cheaper of test_compile_fit_keyed's tests)
+MUTATE_FLAT := test_mutants_trace or test_compile_flat or test_flat_step or test_the_keyed_path or test_a_fit_starts_from or test_what_is_not_described or test_a_program_with_a_batched_constant or test_a_damaged_alias
+# compiler/__init__.py: the numpy compile tests, the direct tests, the missing-compiler fallback
+MUTATE_INIT := (test_mutants_trace or test_non_finite_reruns or test_compile_flat or test_new_batch_length or test_batched_parameter or test_branch_guard or test_batched_output_with_grad or test_float32 or test_missing_compiler) and not [c] and not [c-
 mutate: $(VENV)/.test
 	$(BIN)/pip install --quiet "mutmut>=3.3"
 	OMP_NUM_THREADS=1 PYTEST_ADDOPTS="$(if $(MUTATE_TESTS),-k '$(MUTATE_TESTS)')" \

@@ -124,7 +124,7 @@ class _Plan:
         self.ok = (prog.backend == "c" or self.numpy) and not t.guards
         slot = {id(v): j for j, v in enumerate(t.params)}
         r = prog.run if self.ok else None
-        if self.numpy:
+        if self.numpy and self.ok:  # (a guarded program has no plan: the Values serve it)
             r.n_scalar = sum(1 for i in t.param_nodes if not t.nodes[i].batch)
         where = [slot.get(id(p), -1) for p in params] if self.ok else None
         if self.ok and max(where, default=-1) >= r.n_scalar:
