@@ -44,6 +44,8 @@ clean:
 MUTATE_OPS := test_engine_ops or test_engine_new_ops or test_engine_batched or test_engine_errors or test_mutants or sum_rows or (ops_equal_eager and numpy)
 MUTATE_BACKWARD := (test_engine_graphs or test_engine_fast or test_engine_batched or test_engine_errors or test_mutants) and not [c] and not [c-
 MUTATE_COMPILER := test_compile or test_compile_flat or test_mutants
+MUTATE_CACHE := test_cache or test_compile_cache_speed or test_mutants_cache or test_missing_compiler
+MUTATE_DOT_KERNELS := test_compile_dot_tiles or test_compile_kernels or test_mutants_cache
 mutate: $(VENV)/.test
 	$(BIN)/pip install --quiet "mutmut>=3.3"
 	OMP_NUM_THREADS=1 PYTEST_ADDOPTS="$(if $(MUTATE_TESTS),-k '$(MUTATE_TESTS)')" \
