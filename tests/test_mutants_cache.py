@@ -236,3 +236,278 @@ def test_run_compiler_timeout_message():
     assert str(e.value) == ("C compiler sleep did not finish within 0.2 s (killed); "
                             "set VALUEGRAD_CC_TIMEOUT to allow longer")
     assert isinstance(e.value, cache.CompileError) and e.value.__suppress_context__
+
+
+# -- cache.py: reading files, leftovers, the size limit, clear, the folder ----------------------
+
+def test_read_own_file_reads_regular_private_files_only(tmp_path, monkeypatch):
+    """Whole bytes (also past one read of 1 MiB), up to the limit inclusive; None for a file
+    bigger than the limit, writable by group or others, a link, a folder, a FIFO (without
+    blocking), missing, or another user's."""
+    p = tmp_path / "f"
+    data = bytes(range(256)) * 10_000  # 2.56 MB: three reads
+    p.write_bytes(data)
+    os.chmod(p, 0o644)
+    assert cache._read_own_file(str(p), len(data)) == data
+    assert cache._read_own_file(str(p), len(data) - 1) is None
+    small = tmp_path / "small"
+    small.write_bytes(b"abc")
+    assert cache._read_own_file(str(small), 3) == b"abc"
+    (tmp_path / "empty").write_bytes(b"")
+    assert cache._read_own_file(str(tmp_path / "empty"), 0) == b""
+    for mode in (0o620, 0o602, 0o622):
+        os.chmod(small, mode)
+        assert cache._read_own_file(str(small), 100) is None
+    os.chmod(small, 0o600)
+    os.symlink(small, tmp_path / "link")
+    os.mkfifo(tmp_path / "fifo")
+    for name in ("link", "fifo", "missing", ""):
+        assert cache._read_own_file(str(tmp_path / name), 100) is None
+    real = os.getuid()
+    monkeypatch.setattr(cache.os, "getuid", lambda: real + 1)
+    assert cache._read_own_file(str(small), 100) is None
+
+
+def test_clean_leftovers_removes_only_abandoned_builds(tmp_path):
+    """Names starting .build-, .load- or .tmp, files or folders, at least ten minutes old (600 s
+    exactly counts as abandoned); younger ones and every other name stay."""
+    folder = str(tmp_path)
+    now = 2_000_000_000.0
+    names = {".build-a": 600, ".load-b": 601, ".tmpc": 10_000, ".build-young": 599,
+             ".load-young": 0, "vg_k.so": 10_000, ".other": 10_000, "build-x": 10_000,
+             "x.tmp": 10_000}
+    for name, age in names.items():
+        path = os.path.join(folder, name)
+        if name.startswith((".build", ".load")):
+            os.mkdir(path)
+            with open(os.path.join(path, "inside"), "w") as f:
+                f.write("x")
+        else:
+            with open(path, "w") as f:
+                f.write("x")
+        os.utime(path, (now - age, now - age))
+    cache._clean_leftovers(folder, now=now)
+    assert sorted(os.listdir(folder)) == sorted([".build-young", ".load-young", "vg_k.so", ".other",
+                                                 "build-x", "x.tmp"])
+    cache._clean_leftovers(str(tmp_path / "missing"), now=now)  # no folder: nothing to do
+    os.utime(os.path.join(folder, ".build-young"), (time.time() - 700, time.time() - 700))
+    cache._clean_leftovers(folder)  # now = the clock
+    assert ".build-young" not in os.listdir(folder) and ".load-young" in os.listdir(folder)
+
+
+def _entry(folder, key, sizes, mtime):
+    for ext, n in zip((".so", ".json", ".c"), sizes):
+        p = os.path.join(folder, f"vg_{key}{ext}")
+        with open(p, "wb") as f:
+            f.write(b"x" * n)
+        os.utime(p, (mtime, mtime))
+
+
+def test_entries_sum_an_entrys_files_and_take_its_latest_use(tmp_path):
+    folder = str(tmp_path)
+    _entry(folder, "a", (100, 10, 5), 1000.0)
+    os.utime(os.path.join(folder, "vg_a.json"), (3000.0, 3000.0))  # the sidecar: touched on use
+    _entry(folder, "b", (7, 3), 2000.0)
+    _entry(folder, "c.d", (1,), 500.0)  # a dot in the key: only the extension is cut
+    for other in ("vg_x.txt", "x_vg_y.so", "vg_z.so.bak", "README"):
+        with open(os.path.join(folder, other), "wb") as f:
+            f.write(b"x" * 50)
+    assert cache._entries(folder) == [(500.0, 1, "c.d"), (2000.0, 10, "b"), (3000.0, 115, "a")]
+    assert cache._entries(str(tmp_path / "missing")) == []
+
+
+def test_entries_of_equal_age_are_ordered_by_size_then_key(tmp_path):
+    folder = str(tmp_path)
+    _entry(folder, "b", (5,), 1000.0)
+    _entry(folder, "a", (9,), 1000.0)
+    _entry(folder, "c", (5,), 1000.0)
+    assert cache._entries(folder) == [(1000.0, 5, "b"), (1000.0, 5, "c"), (1000.0, 9, "a")]
+
+
+def test_prune_stops_at_the_limit_in_megabytes(tmp_path, monkeypatch):
+    """The limit is VALUEGRAD_CACHE_MAX_MB * 10**6 bytes, inclusive; the oldest entries go
+    first, each with all three of its files; the entry being loaded is never deleted."""
+    folder = str(tmp_path)
+    _entry(folder, "old", (300_000, 100_000, 100_000), 1000.0)
+    _entry(folder, "mid", (250_000, 0, 0), 2000.0)
+    _entry(folder, "new", (250_000, 0, 0), 3000.0)
+    monkeypatch.setenv("VALUEGRAD_CACHE_MAX_MB", "1")
+    cache._prune(folder)  # 1,000,000 bytes: exactly the limit, nothing to do
+    assert len(os.listdir(folder)) == 9
+    monkeypatch.setenv("VALUEGRAD_CACHE_MAX_MB", "0.999999")
+    cache._prune(folder)  # one byte over: the oldest entry goes, all of it
+    assert sorted(os.listdir(folder)) == ["vg_mid.c", "vg_mid.json", "vg_mid.so", "vg_new.c",
+                                          "vg_new.json", "vg_new.so"]
+    monkeypatch.setenv("VALUEGRAD_CACHE_MAX_MB", "0.3")
+    cache._prune(folder, keep="mid")  # 'mid' is older but kept: 'new' goes
+    assert sorted(os.listdir(folder)) == ["vg_mid.c", "vg_mid.json", "vg_mid.so"]
+    monkeypatch.delenv("VALUEGRAD_CACHE_MAX_MB")
+    _entry(folder, "big", (200_000,), 500.0)
+    cache._prune(folder)  # the default, 512 MB: nothing to do
+    assert len(os.listdir(folder)) == 4
+
+
+def test_clear_counts_entries_and_removes_every_file_and_leftover(tmp_path, monkeypatch):
+    folder = str(tmp_path / "c")
+    assert cache.clear(folder) == 0  # made, private, empty
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    _entry(folder, "a", (3, 2, 1), time.time())
+    _entry(folder, "b", (3,), time.time())
+    os.mkdir(os.path.join(folder, ".load-x"))  # fresh: cleared anyway
+    with open(os.path.join(folder, ".tmpq"), "w") as f:
+        f.write("x")
+    with open(os.path.join(folder, "keep.txt"), "w") as f:
+        f.write("x")
+    monkeypatch.setattr(cache, "_loaded", {(folder, "a"): None, ("elsewhere", "z"): None})
+    assert cache.clear(folder) == 2
+    assert os.listdir(folder) == ["keep.txt"] and cache._loaded == {}
+    monkeypatch.setenv("VALUEGRAD_CACHE", folder)
+    _entry(folder, "a", (3,), time.time())
+    assert cache.clear() == 1  # the default folder: $VALUEGRAD_CACHE
+
+
+def test_cache_dir_precedence(tmp_path, monkeypatch):
+    """The argument, else $VALUEGRAD_CACHE, else $XDG_CACHE_HOME/valuegrad, else
+    ~/.cache/valuegrad (empty variables count as unset); an absolute path either way."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path / "env"))
+    assert cache.cache_dir("rel") == str(tmp_path / "rel")
+    assert cache.cache_dir() == str(tmp_path / "env")
+    monkeypatch.setenv("VALUEGRAD_CACHE", "")
+    assert cache.cache_dir() == str(tmp_path / "xdg" / "valuegrad")
+    monkeypatch.setenv("XDG_CACHE_HOME", "")
+    assert cache.cache_dir() == str(tmp_path / "home" / ".cache" / "valuegrad")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.delenv("VALUEGRAD_CACHE")
+    assert cache.cache_dir() == str(tmp_path / "home" / ".cache" / "valuegrad")
+    for d in ("rel", "env", "xdg/valuegrad", "home/.cache/valuegrad"):
+        assert stat.S_IMODE(os.stat(tmp_path / d).st_mode) == 0o700
+
+
+def test_cache_dir_messages(tmp_path, monkeypatch):
+    """Each refusal names the folder, the problem and what to do."""
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(cache.CacheError) as e:
+        cache.cache_dir(str(tmp_path / "f"))
+    assert str(e.value) == (f"compile cache {tmp_path / 'f'}: cannot create it (File exists); set "
+                            f"VALUEGRAD_CACHE to a private folder")
+    assert e.value.__suppress_context__
+    with pytest.raises(cache.CacheError) as e:
+        cache._check_private(str(tmp_path / "f"), os.stat(tmp_path / "f"))
+    assert str(e.value) == f"compile cache {tmp_path / 'f'} is not a folder"
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o775)
+    with pytest.raises(cache.CacheError) as e:
+        cache.cache_dir(str(shared))
+    assert str(e.value) == (f"compile cache {shared} is writable by others (mode 0o775); refusing to "
+                            f"load libraries from it. `chmod 700 {shared}` after checking its "
+                            f"contents, or delete it")
+    assert stat.S_IMODE(os.stat(shared).st_mode) == 0o775  # refused, not changed
+    real = os.getuid()
+    monkeypatch.setattr(cache.os, "getuid", lambda: real + 1)
+    with pytest.raises(cache.CacheError) as e:
+        cache.cache_dir(str(tmp_path / "mine"))
+    assert str(e.value) == (f"compile cache {tmp_path / 'mine'} belongs to user id {real}, not to you "
+                            f"({real + 1}); refusing to load libraries from it. Set VALUEGRAD_CACHE "
+                            f"to a folder of your own")
+
+
+@pytest.mark.parametrize("mode", [0o740, 0o704, 0o710, 0o701])
+def test_a_folder_readable_by_others_is_tightened(tmp_path, mode):
+    d = tmp_path / "d"
+    d.mkdir()
+    os.chmod(d, mode)
+    assert cache.cache_dir(str(d)) == str(d)
+    assert stat.S_IMODE(os.stat(d).st_mode) == 0o700
+
+
+@needs_cc
+def test_load_wraps_os_errors_naming_the_folder(fresh, monkeypatch):
+    def fail(*a, **k):
+        raise OSError(5, "Input/output error")
+    monkeypatch.setattr(cache, "_dlopen", fail)
+    with pytest.raises(cache.CacheError) as e:
+        _load(made_from="io")
+    assert str(e.value) == f"compile cache {fresh}: [Errno 5] Input/output error"
+    assert e.value.__suppress_context__
+
+
+# -- cache.py: aliases -------------------------------------------------------------------------
+
+def test_alias_round_trip_and_its_record(fresh):
+    """write_alias stores the payload under sha256('alias', compiler and flags, name); read_alias
+    gives it back (another name, compiler or flags: None); the record is private and touched."""
+    payload = {"key": "abc", "order": [1, 2, 3]}
+    cache.write_alias("model-1", ["cc"], ["-O3"], payload)
+    h = hashlib.sha256(("alias\n" + "cc -O3" + "\n" + "model-1").encode()).hexdigest()
+    path = os.path.join(fresh, f"vg_{h[:32]}.json")
+    assert os.listdir(fresh) == [f"vg_{h[:32]}.json"]
+    body = json.dumps(payload, sort_keys=True)
+    with open(path) as f:
+        assert json.load(f) == {"format": "valuegrad-c-alias", "version": 2, "key": h[:32],
+                                "made_from_sha256": h, "payload": body,
+                                "payload_sha256": hashlib.sha256(body.encode()).hexdigest()}
+    assert stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0
+    os.utime(path, (1000.0, 1000.0))
+    assert cache.read_alias("model-1", ["cc"], ["-O3"]) == payload
+    assert os.stat(path).st_mtime > time.time() - 600
+    for args in (("model-2", ["cc"], ["-O3"]), ("model-1", ["gcc"], ["-O3"]), ("model-1", ["cc"], [])):
+        assert cache.read_alias(*args) is None
+
+
+@pytest.mark.parametrize("field, value", [
+    ("format", "valuegrad-c-cache"), ("format", None), ("version", 1), ("version", None),
+    ("key", "0" * 32), ("key", None), ("made_from_sha256", "0" * 64), ("made_from_sha256", None),
+    ("payload", 5), ("payload", None), ("payload_sha256", "0" * 64), ("payload_sha256", None)])
+def test_each_alias_field_is_checked(fresh, field, value):
+    cache.write_alias("m", ["cc"], [], {"a": 1})
+    (name,) = os.listdir(fresh)
+    path = os.path.join(fresh, name)
+    with open(path) as f:
+        meta = json.load(f)
+    if value is None:
+        del meta[field]
+    else:
+        meta[field] = value
+    with open(path, "w") as f:
+        json.dump(meta, f)
+    assert cache.read_alias("m", ["cc"], []) is None
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "{", "[" * 100_000, "\"x\""])
+def test_a_damaged_alias_or_payload_is_none(fresh, text):
+    """A record that is not a JSON object, or whose (hash-consistent) payload is not one: None."""
+    cache.write_alias("m", ["cc"], [], {"a": 1})
+    (name,) = os.listdir(fresh)
+    path = os.path.join(fresh, name)
+    with open(path, "w") as f:
+        f.write(text)
+    assert cache.read_alias("m", ["cc"], []) is None
+    meta = {"format": "valuegrad-c-alias", "version": 2, "key": name[3:-5],
+            "made_from_sha256": hashlib.sha256(b"alias\ncc\nm").hexdigest(), "payload": text,
+            "payload_sha256": hashlib.sha256(text.encode()).hexdigest()}
+    with open(path, "w") as f:
+        json.dump(meta, f)
+    assert cache.read_alias("m", ["cc"], []) is None
+
+
+def test_alias_in_an_unusable_folder_is_ignored(tmp_path, monkeypatch):
+    """Best effort: an unsafe folder is neither written nor read (no error), and a write prunes
+    the folder to its limit."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    monkeypatch.setenv("VALUEGRAD_CACHE", str(shared))
+    cache.write_alias("m", ["cc"], [], {"a": 1})
+    assert os.listdir(shared) == []
+    assert cache.read_alias("m", ["cc"], []) is None
+    folder = tmp_path / "ok"
+    monkeypatch.setenv("VALUEGRAD_CACHE", str(folder))
+    cache.cache_dir()
+    _entry(str(folder), "old", (2_000_000,), 1000.0)
+    monkeypatch.setenv("VALUEGRAD_CACHE_MAX_MB", "1")
+    cache.write_alias("m", ["cc"], [], {"a": 1})
+    assert len(os.listdir(folder)) == 1 and cache.read_alias("m", ["cc"], []) == {"a": 1}
