@@ -1,10 +1,15 @@
 """Tests that kill mutants of the compile cache (autograd/compiler/cache.py), the packed dot
 kernels (dot_kernels.py) and the C back end (c_backend.py): docs/mutation.md lists which."""
+import hashlib
+import json
 import os
+import stat
+import time
 
+import numpy as np
 import pytest
 
-from autograd.compiler import cache
+from autograd.compiler import c_backend, cache
 
 
 def test_env_number_reads_positive_numbers_and_defaults(monkeypatch):
@@ -58,13 +63,6 @@ def test_scratch_sizes_hold_what_the_kernels_touch(m, B, P):
 
 
 # -- cache.py: a tiny library through load/find, in this process -------------------------------
-
-import hashlib  # noqa: E402
-import json  # noqa: E402
-import stat  # noqa: E402
-import time  # noqa: E402
-
-from autograd.compiler import c_backend  # noqa: E402
 
 try:
     CC = c_backend.find_compiler()
@@ -511,3 +509,129 @@ def test_alias_in_an_unusable_folder_is_ignored(tmp_path, monkeypatch):
     monkeypatch.setenv("VALUEGRAD_CACHE_MAX_MB", "1")
     cache.write_alias("m", ["cc"], [], {"a": 1})
     assert len(os.listdir(folder)) == 1 and cache.read_alias("m", ["cc"], []) == {"a": 1}
+
+
+# -- c_backend.py: the compiler, the flags, the generator's version, the parameters' order -----
+
+def test_find_compiler_order(monkeypatch, tmp_path):
+    """VALUEGRAD_CC (split as a shell would) wins; then Python's own CC, cc, gcc, clang: the
+    first whose program exists; empty or missing candidates are skipped; none: CompilerNotFound
+    naming what was tried."""
+    fake = tmp_path / "my cc"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o700)
+    monkeypatch.setenv("VALUEGRAD_CC", f"'{fake}' -O1 -g")
+    assert c_backend.find_compiler() == [str(fake), "-O1", "-g"]
+    monkeypatch.setenv("VALUEGRAD_CC", "")
+    monkeypatch.setattr(c_backend.sysconfig, "get_config_var", lambda name: {"CC": "sh -x"}.get(name))
+    assert c_backend.find_compiler() == ["sh", "-x"]
+    monkeypatch.setenv("VALUEGRAD_CC", "   ")  # splits to nothing: skipped
+    assert c_backend.find_compiler() == ["sh", "-x"]
+    monkeypatch.setenv("VALUEGRAD_CC", "no-such-compiler-xyz -O2")
+    assert c_backend.find_compiler() == ["sh", "-x"]
+    found = {"gcc", "clang"}
+    monkeypatch.setattr(c_backend.sysconfig, "get_config_var", lambda name: None)
+    monkeypatch.setattr(c_backend.shutil, "which", lambda p: f"/bin/{p}" if p in found else None)
+    assert c_backend.find_compiler() == ["gcc"]
+    found = {"clang", "cc"}
+    assert c_backend.find_compiler() == ["cc"]
+    found = {"clang"}
+    assert c_backend.find_compiler() == ["clang"]
+    found = set()
+    with pytest.raises(c_backend.CompilerNotFound) as e:
+        c_backend.find_compiler()
+    assert str(e.value) == "no C compiler found (tried VALUEGRAD_CC, sysconfig CC, cc, gcc, clang)"
+
+
+def test_simd_flags_follow_the_cpu(monkeypatch):
+    """-mavx2 exactly when /proc/cpuinfo's flags list avx2 (a whole word: avx512 alone is not
+    it); nothing when the file cannot be read; the flag is in CFLAGS beside the IEEE flags."""
+    import builtins
+    import io
+    real_open = builtins.open
+
+    def fake(text):
+        def opener(path, *a, **k):
+            if path == "/proc/cpuinfo":
+                if text is None:
+                    raise OSError(2, "No such file")
+                return io.StringIO(text)
+            return real_open(path, *a, **k)
+        return opener
+    for text, want in [("processor\t: 0\nflags\t\t: fpu sse2 avx2 bmi2\n", ["-mavx2"]),
+                       ("flags\t\t: fpu avx avx512f\nflags\t: avx2\n", []),
+                       ("model name\t: avx2 inside\nflags\t\t: fpu\n", []),
+                       ("flags\t\t: fpu sse2 avx2\n", ["-mavx2"]),
+                       ("processor\t: 0\n", []), (None, [])]:
+        monkeypatch.setattr(builtins, "open", fake(text))
+        assert c_backend._simd_flags() == want, text
+    monkeypatch.setattr(builtins, "open", real_open)
+    assert c_backend.CFLAGS[:6] == ["-O3", "-shared", "-fPIC", "-fno-fast-math", "-ffp-contract=off",
+                                    "-fno-trapping-math"]
+    assert c_backend.CFLAGS[6:] == c_backend._simd_flags()
+
+
+def test_generator_version_hashes_the_generator_and_ops(monkeypatch):
+    """sha256 over the compiler package's .py files in name order, then ops.py: each as its base
+    name, a NUL, its bytes, a NUL. Computed once; unreadable sources: a version of this process
+    only (never equal to another's)."""
+    import autograd.compiler as pkg
+    here = os.path.dirname(os.path.abspath(pkg.__file__))
+    files = sorted(os.path.join(here, f) for f in os.listdir(here) if f.endswith(".py"))
+    files.append(os.path.join(os.path.dirname(here), "ops.py"))
+    h = hashlib.sha256()
+    for path in files:
+        with open(path, "rb") as f:
+            h.update(os.path.basename(path).encode() + b"\0" + f.read() + b"\0")
+    monkeypatch.setattr(c_backend, "_VERSION", [])
+    assert c_backend.generator_version() == h.hexdigest()
+    assert c_backend._VERSION == [h.hexdigest()]
+    monkeypatch.setattr(c_backend, "_VERSION", ["cached"])
+    assert c_backend.generator_version() == "cached"
+    import builtins
+    real_open = builtins.open
+
+    def unreadable(path, *a, **k):
+        if str(path).endswith(".py"):
+            raise OSError(13, "Permission denied")
+        return real_open(path, *a, **k)
+    versions = []
+    for _ in range(2):
+        monkeypatch.setattr(c_backend, "_VERSION", [])
+        monkeypatch.setattr(builtins, "open", unreadable)
+        versions.append(c_backend.generator_version())
+        monkeypatch.setattr(builtins, "open", real_open)
+        assert c_backend._VERSION == versions[-1:]
+    assert versions[0] != versions[1]
+    for v in versions:
+        assert v.startswith(f"unversioned-{os.getpid()}-") and len(v.split("-")[-1]) == 16
+
+
+@pytest.mark.parametrize("perm, runs", [
+    ([], []), ([0], [[0, 1, 1]]), ([3], [[3, 1, 1]]), ([0, 1, 2, 3], [[0, 1, 4]]),
+    ([5, 3, 1], [[5, -2, 3]]), ([0, 2, 1, 3], [[0, 2, 2], [1, 2, 2]]),
+    ([0, 1, 2, 7, 8, 3, 4, 5, 6], [[0, 1, 3], [7, 1, 2], [3, 1, 4]]),
+    ([2, 0, 1], [[2, -2, 2], [1, 1, 1]]), ([0, 1, 5, 2, 3, 4], [[0, 1, 2], [5, -3, 2], [3, 1, 2]])])
+def test_runs_of_a_permutation(perm, runs):
+    """[start, step, length] runs, greedy: a run's second element fixes its step."""
+    assert c_backend._runs(perm) == runs
+    if sorted(perm) == list(range(len(perm))):
+        back = c_backend._unruns(runs, len(perm))
+        assert back.dtype == np.int64 and back.tolist() == perm
+
+
+@pytest.mark.parametrize("runs, n", [
+    (None, 0), ({"a": 1}, 1), ("x", 1), ([[0, 1]], 1), ([[0, 1, 1, 1]], 1), ([[0, 1.0, 1]], 1),
+    ([[0, 1, True]], 1), ([(0, 1, 1)], 1), ([[0, 1, 0]], 0), ([[0, 1, 0], [0, 1, 1]], 1),
+    ([[0, 1, -1], [0, 1, 2]], 1), ([[0, 1, 2]], 1), ([[0, 1, 1]], 2), ([[1, 1, 2]], 2),
+    ([[-1, 1, 2]], 2), ([[0, 0, 2]], 2), ([[1, -1, 2], [5, 1, 1]], 3), ([[0, 1, 1], [0, 1, 1]], 2),
+    ([[0, 1, 2], [1, 1, 1]], 3)])
+def test_unruns_refuses_what_is_no_permutation(runs, n):
+    """A damaged cache entry's order: None (then rebuilt), never an exception or a wrong order."""
+    assert c_backend._unruns(runs, n) is None
+
+
+def test_unruns_of_nothing():
+    assert c_backend._unruns([], 0).tolist() == []
+    assert c_backend._unruns([], 0).dtype == np.int64
+    assert c_backend._unruns([[1, -1, 2]], 2).tolist() == [1, 0]
