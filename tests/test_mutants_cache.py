@@ -719,3 +719,75 @@ def test_c_batched_output_without_gradient():
     out = prog(XB, grad=False)
     want = ((w * Value(XB) + b).relu() * Value(XB)).data
     assert _bits(out) == _bits(want)
+
+
+# -- cache.py: durable, atomic writes and the load from a private copy -------------------------
+
+@needs_cc
+def test_every_file_and_the_folder_are_synced_before_use(fresh, monkeypatch):
+    """Each file is flushed and fsync'ed whole under a temporary name in a private build folder
+    (made with the .build- prefix that leftover cleaning knows), then renamed into place; the
+    cache folder itself is fsync'ed after the renames."""
+    synced, made = [], []
+    real_fsync, real_mkdtemp = os.fsync, cache.tempfile.mkdtemp
+
+    def fsync(fd):
+        st = os.fstat(fd)
+        synced.append((st.st_ino, st.st_size, stat.S_ISDIR(st.st_mode)))
+        return real_fsync(fd)
+
+    def mkdtemp(*a, **k):
+        made.append((k.get("dir"), k.get("prefix")))
+        return real_mkdtemp(*a, **k)
+    monkeypatch.setattr(cache.os, "fsync", fsync)
+    monkeypatch.setattr(cache.tempfile, "mkdtemp", mkdtemp)
+    got = _load(made_from="durable")
+    files = [os.stat(os.path.join(fresh, f"vg_{got.key}{e}")) for e in (".so", ".c", ".json")]
+    folder = os.stat(fresh)
+    assert synced == [(s.st_ino, s.st_size, False) for s in files] + [(folder.st_ino, folder.st_size, True)]
+    assert made == [(fresh, ".build-"), (fresh, ".load-")]
+    synced.clear()
+    made.clear()
+    cache.write_alias("durable", CC, FLAGS, {"a": 1})
+    (alias,) = [n for n in os.listdir(fresh) if n.endswith(".json") and got.key not in n]
+    st = os.stat(os.path.join(fresh, alias))
+    assert synced == [(st.st_ino, st.st_size, False)] and made == [(fresh, ".build-")]
+    assert not [n for n in os.listdir(fresh) if n.startswith(".")]
+
+
+def test_fsync_dir_of_a_missing_folder_does_nothing(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(cache.os, "fsync", lambda fd: calls.append(fd))
+    cache._fsync_dir(str(tmp_path / "missing"))
+    assert calls == []
+    cache._fsync_dir(str(tmp_path))
+    assert len(calls) == 1
+
+    def failing(fd):
+        raise OSError(22, "Invalid argument")
+    monkeypatch.setattr(cache.os, "fsync", failing)
+    cache._fsync_dir(str(tmp_path))  # a file system that cannot sync folders: ignored
+
+
+@needs_cc
+def test_the_loaded_library_is_a_private_copy_of_the_checked_bytes(fresh, monkeypatch):
+    """The bytes read and hashed are written to a new file (mode 0700, named vg_<key>.so in a
+    fresh .load- folder of the cache) and that file is loaded; the folder is removed after."""
+    seen = []
+    real = cache.ctypes.CDLL
+
+    def cdll(path, *a, **k):
+        st = os.stat(path)
+        with open(path, "rb") as f:
+            seen.append((path, stat.S_IMODE(st.st_mode), f.read()))
+        return real(path, *a, **k)
+    monkeypatch.setattr(cache.ctypes, "CDLL", cdll)
+    got = _load(made_from="copy")
+    with open(os.path.join(fresh, f"vg_{got.key}.so"), "rb") as f:
+        data = f.read()
+    ((path, mode, loaded),) = seen
+    assert loaded == data and mode == 0o700
+    assert os.path.basename(path) == f"vg_{got.key}.so"
+    parent = os.path.dirname(path)
+    assert os.path.dirname(parent) == fresh and os.path.basename(parent).startswith(".load-")
+    assert not os.path.exists(parent)
