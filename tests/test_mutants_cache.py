@@ -791,3 +791,38 @@ def test_the_loaded_library_is_a_private_copy_of_the_checked_bytes(fresh, monkey
     parent = os.path.dirname(path)
     assert os.path.dirname(parent) == fresh and os.path.basename(parent).startswith(".load-")
     assert not os.path.exists(parent)
+
+
+@pytest.mark.usefixtures("private_cache")
+def test_c_without_arguments_or_without_parameters():
+    """No arguments (the input buffer is a placeholder), no parameters, only batched
+    parameters, two batched parameters of different lengths after a scalar one."""
+    w, c = Value(0.7), Value(-1.5)
+    v = Value(np.array([1.0, 2.0, -3.0, 0.5, 0.25, -0.125, 4.0]))
+    u = Value(np.array([0.5, -2.0, 1.5]))
+    _c_vs_eager(lambda: (w * w - c).exp() * c, [w, c])
+    _c_vs_eager(lambda x: (x * x).exp() - x, [], 0.5)
+    _c_vs_eager(lambda x: (v * x).relu().sum(), [v], XB)
+    _c_vs_eager(lambda x, y: (v * x * w).sum() * (u * y + c).sum(), [w, c, v, u], XB, np.array([1.0, -1.0, 2.0]))
+
+
+@pytest.mark.usefixtures("private_cache")
+def test_c_guards_on_a_batch_and_a_scalar():
+    """Branches on a batched value and on a scalar: the values the guards read are copied out
+    one after the other (a batch, then a number); each call takes the branch eager would, and
+    traces again exactly when a branch differs from the last call's."""
+    w = Value(0.5)
+
+    def f(x, y):
+        u = w * x
+        a = u.sum() if (u > 0).all() else (u * u).sum()
+        s = w * y
+        return a + (s.exp() if s > 0.25 else s * 3.0)
+    x0 = np.array([1.0, 2.0, 3.0])
+    prog = autograd.compile(f, x0, 1.0, backend="c")
+    calls = [(x0, 1.0, 1), (x0, 0.1, 2), (x0 * -1, 0.1, 3), (x0 * 2, 0.2, 4), (x0 * 3, 0.3, 4), (x0, 2.0, 5),
+             (-x0, 4.0, 6), (-x0 * 2, 0.0, 7), (-x0 * 3, 0.1, 7)]
+    for x, y, traces in calls:
+        got = prog(x, y, grad=False)
+        assert got == f(Value(x), Value(y)).data
+        assert prog.traces == traces, (x, y)
