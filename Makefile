@@ -44,7 +44,9 @@ clean:
 MUTATE_OPS := test_engine_ops or test_engine_new_ops or test_engine_batched or test_engine_errors or test_mutants or sum_rows or (ops_equal_eager and numpy)
 MUTATE_BACKWARD := (test_engine_graphs or test_engine_fast or test_engine_batched or test_engine_errors or test_mutants) and not [c] and not [c-
 MUTATE_COMPILER := test_compile or test_compile_flat or test_mutants
-MUTATE_CACHE := test_cache or test_compile_cache_speed or test_mutants_cache or test_missing_compiler
+# test_cache.py's child-process tests (a tampered cache loaded in a subprocess) cost seconds each: a survivor of
+# MUTATE_CACHE is run against them afterwards (MUTATE_TESTS='test_cache')
+MUTATE_CACHE := test_mutants_cache or test_compile_cache_speed or test_missing_compiler or (test_cache and not planted and not damaged and not another_graphs and not created_private)
 MUTATE_DOT_KERNELS := test_compile_dot_tiles or test_compile_kernels or test_mutants_cache
 mutate: $(VENV)/.test
 	$(BIN)/pip install --quiet "mutmut>=3.3"
