@@ -826,3 +826,25 @@ def test_c_guards_on_a_batch_and_a_scalar():
         got = prog(x, y, grad=False)
         assert got == f(Value(x), Value(y)).data
         assert prog.traces == traces, (x, y)
+
+
+@pytest.mark.usefixtures("private_cache")
+def test_c_operations_with_constants_and_the_batch_mean():
+    """Operations carrying a constant (pow's exponent, leaky_relu's slope, clamp's two bounds)
+    in C, bit for bit, and the mean over a batch (C: a sum in order times 1/n, eager: numpy's
+    mean) to 1e-15, and of a batch of one."""
+    w, b = Value(0.7), Value(-0.3)
+    _c_vs_eager(lambda x: ((w * x) ** 3 + (b * x).leaky_relu(0.125) + (x * w).clamp(-0.5, 0.75)).sum(),
+                [w, b], XB)
+    _c_vs_eager(lambda x: ((w * x) ** 2).mean() * b, [w, b], np.array([1.5]))
+    for x in (XB, XB[:3] * 3.0):
+        prog = autograd.compile(lambda x: ((w * x).relu() + b).mean(), x, backend="c")
+        w.grad = b.grad = 0.0
+        got = prog(x)
+        gw, gb = w.grad, b.grad
+        w.grad = b.grad = 0.0
+        want = ((w * Value(x)).relu() + b).mean()
+        want.backward()
+        assert got == pytest.approx(want.data, rel=1e-15, abs=0)
+        assert (gw, gb) == pytest.approx((w.grad, b.grad), rel=1e-15, abs=0)
+        w.grad = b.grad = 0.0
