@@ -136,6 +136,8 @@ def test_a_verified_entry_is_loaded_from_disk_without_generating(fresh, monkeypa
     found = cache.find("tiny", CC, FLAGS)
     assert found.lib.vg_answer() == 7 and found.compiled_now is False and found.notes == {"n": 7}
     assert cache.find("other", CC, FLAGS) is None
+    monkeypatch.setattr(cache, "_loaded", {})
+    assert cache.find("tiny", CC, FLAGS, notes_ok=lambda n: n == {"n": 8}) is None  # notes refused
     assert not [n for n in os.listdir(fresh) if "other" in n or n.startswith(".")]
     assert len(os.listdir(fresh)) == 3
 
@@ -435,15 +437,20 @@ def test_load_wraps_os_errors_naming_the_folder(fresh, monkeypatch):
 
 # -- cache.py: aliases -------------------------------------------------------------------------
 
-def test_alias_round_trip_and_its_record(fresh):
+def test_alias_round_trip_and_its_record(fresh, monkeypatch):
     """write_alias stores the payload under sha256('alias', compiler and flags, name); read_alias
     gives it back (another name, compiler or flags: None); the record is private and touched."""
-    payload = {"key": "abc", "order": [1, 2, 3]}
+    payload = {"order": [1, 2, 3], "key": "abc"}
+    made = []
+    real = cache.tempfile.mkstemp
+    monkeypatch.setattr(cache.tempfile, "mkstemp", lambda *a, **k: made.append(k.get("dir")) or real(*a, **k))
     cache.write_alias("model-1", ["cc"], ["-O3"], payload)
+    assert len(made) == 1 and os.path.basename(made[0]).startswith(".build-")  # written in a private folder
+    assert os.path.dirname(made[0]) == fresh
     h = hashlib.sha256(("alias\n" + "cc -O3" + "\n" + "model-1").encode()).hexdigest()
     path = os.path.join(fresh, f"vg_{h[:32]}.json")
     assert os.listdir(fresh) == [f"vg_{h[:32]}.json"]
-    body = json.dumps(payload, sort_keys=True)
+    body = '{"key": "abc", "order": [1, 2, 3]}'  # sorted keys: the same payload, the same bytes
     with open(path) as f:
         assert json.load(f) == {"format": "valuegrad-c-alias", "version": 2, "key": h[:32],
                                 "made_from_sha256": h, "payload": body,
