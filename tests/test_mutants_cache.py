@@ -516,6 +516,9 @@ def test_alias_in_an_unusable_folder_is_ignored(tmp_path, monkeypatch):
     monkeypatch.setenv("VALUEGRAD_CACHE_MAX_MB", "1")
     cache.write_alias("m", ["cc"], [], {"a": 1})
     assert len(os.listdir(folder)) == 1 and cache.read_alias("m", ["cc"], []) == {"a": 1}
+    monkeypatch.setenv("VALUEGRAD_CACHE_MAX_MB", "1e-9")  # even alone over the limit: kept
+    cache.write_alias("n", ["cc"], [], {"b": 2})
+    assert cache.read_alias("n", ["cc"], []) == {"b": 2} and cache.read_alias("m", ["cc"], []) is None
 
 
 # -- c_backend.py: the compiler, the flags, the generator's version, the parameters' order -----
