@@ -334,7 +334,9 @@ def test_prune_stops_at_the_limit_in_megabytes(tmp_path, monkeypatch):
     monkeypatch.setenv("VALUEGRAD_CACHE_MAX_MB", "1")
     cache._prune(folder)  # 1,000,000 bytes: exactly the limit, nothing to do
     assert len(os.listdir(folder)) == 9
-    monkeypatch.setenv("VALUEGRAD_CACHE_MAX_MB", "0.999999")
+    with open(os.path.join(folder, "vg_new.c"), "ab") as f:
+        f.write(b"x")
+    os.utime(os.path.join(folder, "vg_new.c"), (3000.0, 3000.0))
     cache._prune(folder)  # one byte over: the oldest entry goes, all of it
     assert sorted(os.listdir(folder)) == ["vg_mid.c", "vg_mid.json", "vg_mid.so", "vg_new.c",
                                           "vg_new.json", "vg_new.so"]
