@@ -860,3 +860,27 @@ def test_c_operations_with_constants_and_the_batch_mean():
         assert got == pytest.approx(want.data, rel=1e-15, abs=0)
         assert (gw, gb) == pytest.approx((w.grad, b.grad), rel=1e-15, abs=0)
         w.grad = b.grad = 0.0
+
+
+def test_a_file_vanishing_while_listing_is_skipped(tmp_path, monkeypatch):
+    """Another process may delete a file between listdir and lstat: that name is skipped, the
+    names after it are still counted (entries) or cleaned (leftovers)."""
+    folder = str(tmp_path)
+    _entry(folder, "a", (5,), 1000.0)
+    _entry(folder, "b", (7,), 2000.0)
+    for name in (".build-x", ".build-y"):
+        os.mkdir(os.path.join(folder, name))
+        os.utime(os.path.join(folder, name), (1000.0, 1000.0))
+    real_lstat = os.lstat
+
+    def lstat(path, *a, **k):
+        if os.path.basename(path) in ("vg_gone.so", ".build-gone"):
+            raise FileNotFoundError(2, "No such file or directory")
+        return real_lstat(path, *a, **k)
+    monkeypatch.setattr(cache.os, "lstat", lstat)
+    monkeypatch.setattr(cache.os, "listdir", lambda d: ["vg_a.so", "vg_gone.so", "vg_b.so"])
+    assert cache._entries(folder) == [(1000.0, 5, "a"), (2000.0, 7, "b")]
+    monkeypatch.setattr(cache.os, "listdir", lambda d: [".build-x", ".build-gone", ".build-y"])
+    cache._clean_leftovers(folder, now=5000.0)
+    monkeypatch.undo()
+    assert sorted(os.listdir(folder)) == ["vg_a.so", "vg_b.so"]
