@@ -312,7 +312,9 @@ def test_entries_sum_an_entrys_files_and_take_its_latest_use(tmp_path):
     for other in ("vg_x.txt", "x_vg_y.so", "vg_z.so.bak", "README"):
         with open(os.path.join(folder, other), "wb") as f:
             f.write(b"x" * 50)
-    assert cache._entries(folder) == [(500.0, 1, "c.d"), (2000.0, 10, "b"), (3000.0, 115, "a")]
+    _entry(folder, "epoch", (2,), 0.5)  # any time counts, even the first second of 1970
+    assert cache._entries(folder) == [(0.5, 2, "epoch"), (500.0, 1, "c.d"), (2000.0, 10, "b"),
+                                      (3000.0, 115, "a")]
     assert cache._entries(str(tmp_path / "missing")) == []
 
 
