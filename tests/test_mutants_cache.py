@@ -166,7 +166,7 @@ def test_each_sidecar_field_is_checked(fresh, monkeypatch, field, value):
 
 
 @needs_cc
-@pytest.mark.parametrize("what", ["source", "notes", "json-list", "not-utf8"])
+@pytest.mark.parametrize("what", ["source", "notes", "json-list", "not-utf8", "garbage", "deep"])
 def test_source_and_notes_are_checked(fresh, monkeypatch, what):
     """The source kept beside the library must hash to the sidecar's record and decode as
     UTF-8; notes refused by `notes_ok` or a sidecar that is not a JSON object: rebuilt."""
@@ -183,6 +183,12 @@ def test_source_and_notes_are_checked(fresh, monkeypatch, what):
         meta = _sidecar(fresh, first.key)
         with open(meta_path, "w") as f:
             json.dump([meta], f)
+    elif what == "garbage":
+        with open(meta_path, "wb") as f:
+            f.write(b"\x00{not json")
+    elif what == "deep":
+        with open(meta_path, "w") as f:
+            f.write("[" * 100_000 + "]" * 100_000)
     else:
         bad = b"\xff\xfe" + (SOURCE % 5).encode()
         with open(c_path, "wb") as f:
