@@ -892,3 +892,28 @@ def test_a_file_vanishing_while_listing_is_skipped(tmp_path, monkeypatch):
     cache._clean_leftovers(folder, now=5000.0)
     monkeypatch.undo()
     assert sorted(os.listdir(folder)) == ["vg_a.so", "vg_b.so"]
+
+
+@needs_cc
+def test_the_compiler_runs_with_the_timeout_and_the_command_line(fresh, monkeypatch):
+    """The compiler gets VALUEGRAD_CC_TIMEOUT seconds (120 when unset), and the command line
+    cc + flags + -o <library> <source> -lm, both in the private build folder."""
+    seen = []
+    real = cache.run_compiler
+
+    def run(argv, timeout):
+        seen.append((argv, timeout))
+        return real(argv, timeout)
+    monkeypatch.setattr(cache, "run_compiler", run)
+    monkeypatch.delenv("VALUEGRAD_CC_TIMEOUT", raising=False)
+    _load(made_from="t1")
+    monkeypatch.setenv("VALUEGRAD_CC_TIMEOUT", "2.5")
+    _load(made_from="t2")
+    assert [t for _, t in seen] == [120.0, 2.5]
+    argv = seen[0][0]
+    assert argv[:len(CC + FLAGS)] == CC + FLAGS and argv[-1] == "-lm" and argv[-4] == "-o"
+    lib, src = argv[-3], argv[-2]
+    assert os.path.basename(lib) == "graph.so" and os.path.basename(src) == "graph.c"
+    assert os.path.dirname(lib) == os.path.dirname(src)
+    assert os.path.basename(os.path.dirname(lib)).startswith(".build-")
+    assert os.path.dirname(os.path.dirname(lib)) == fresh
