@@ -94,7 +94,7 @@ def _sidecar(folder, key):
 
 
 @needs_cc
-def test_load_names_files_by_the_key_and_records_everything(fresh):
+def test_load_names_files_by_the_key_and_records_everything(fresh, monkeypatch):
     """The key is sha256 of the compiler and flags joined by spaces, a newline, and what the
     source is made from: its first 32 hex digits name vg_<key>.so/.json/.c; the sidecar holds
     the whole hash, the hashes and size of the library and of the source, the command line,
@@ -114,6 +114,8 @@ def test_load_names_files_by_the_key_and_records_everything(fresh):
         "compiler": CC + FLAGS, "notes": {"n": 42}}
     for name in os.listdir(fresh):  # written by mkstemp: the user's only
         assert stat.S_IMODE(os.stat(os.path.join(fresh, name)).st_mode) & 0o077 == 0
+    monkeypatch.setattr(cache, "_read_verified", None)  # served from memory: no disk read, no dlopen
+    monkeypatch.setattr(cache, "_dlopen", None)
     again = _load(calls=calls)
     assert again.compiled_now is False and again.lib is got.lib and calls == ["tiny"]
     assert again.key == got.key and again.source == got.source and again.notes == {"n": 42}
