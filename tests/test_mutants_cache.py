@@ -919,3 +919,20 @@ def test_the_compiler_runs_with_the_timeout_and_the_command_line(fresh, monkeypa
     assert os.path.dirname(lib) == os.path.dirname(src)
     assert os.path.basename(os.path.dirname(lib)).startswith(".build-")
     assert os.path.dirname(os.path.dirname(lib)) == fresh
+
+
+@needs_cc
+def test_a_build_cleans_its_folders_leftovers_and_keeps_its_own_entry(fresh, monkeypatch, tmp_path):
+    """Compiling removes stale leftovers of the cache folder (not of the working directory) and
+    prunes the folder to its limit, never the entry just built."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for d in (os.path.join(fresh, ".build-old"), str(work / ".build-old")):
+        os.mkdir(d)
+        os.utime(d, (1000.0, 1000.0))
+    _entry(fresh, "older", (100,), 1000.0)
+    monkeypatch.setenv("VALUEGRAD_CACHE_MAX_MB", "1e-9")  # the new entry alone is over the limit
+    got = _load(made_from="kept")
+    assert sorted(os.listdir(fresh)) == [f"vg_{got.key}{e}" for e in (".c", ".json", ".so")]
+    assert os.listdir(work) == [".build-old"]
