@@ -763,7 +763,11 @@ def test_every_file_and_the_folder_are_synced_before_use(fresh, monkeypatch):
         return real_mkdtemp(*a, **k)
     monkeypatch.setattr(cache.os, "fsync", fsync)
     monkeypatch.setattr(cache.tempfile, "mkdtemp", mkdtemp)
+    temps, real_mkstemp = [], cache.tempfile.mkstemp
+    monkeypatch.setattr(cache.tempfile, "mkstemp", lambda *a, **k: temps.append(k.get("dir")) or real_mkstemp(*a, **k))
     got = _load(made_from="durable")
+    assert len(temps) == 3 and len(set(temps)) == 1 and os.path.dirname(temps[0]) == fresh
+    assert os.path.basename(temps[0]).startswith(".build-")  # the build folder, not /tmp
     files = [os.stat(os.path.join(fresh, f"vg_{got.key}{e}")) for e in (".so", ".c", ".json")]
     folder = os.stat(fresh)
     assert synced == [(s.st_ino, s.st_size, False) for s in files] + [(folder.st_ino, folder.st_size, True)]
