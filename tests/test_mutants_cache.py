@@ -896,6 +896,11 @@ def test_a_file_vanishing_while_listing_is_skipped(tmp_path, monkeypatch):
     assert cache._entries(folder) == [(1000.0, 5, "a"), (2000.0, 7, "b")]
     monkeypatch.setattr(cache.os, "listdir", lambda d: [".build-x", ".build-gone", ".build-y"])
     cache._clean_leftovers(folder, now=5000.0)
+    stale = real_lstat(os.path.join(folder, "vg_a.so"))  # an old stat, for a folder removed since
+    monkeypatch.setattr(cache.os, "lstat", lambda path: stale if path.endswith("-race") else real_lstat(path))
+    monkeypatch.setattr(cache.stat, "S_ISDIR", lambda mode: True)
+    monkeypatch.setattr(cache.os, "listdir", lambda d: [".build-race"])
+    cache._clean_leftovers(folder, now=5000.0)  # removed by another process meanwhile: no error
     monkeypatch.undo()
     assert sorted(os.listdir(folder)) == ["vg_a.so", "vg_b.so"]
 
