@@ -232,7 +232,17 @@ def test_a_failing_compiler_shows_the_end_of_its_output(fresh):
 
 def test_run_compiler_returns_status_and_both_outputs(tmp_path):
     """(returncode, stdout and stderr in order), stdin closed (a reader sees end of file)."""
-    code, out = cache.run_compiler(["sh", "-c", "echo one; echo two >&2; cat; exit 5"], 30)
+    r, w = os.pipe()  # the process's own stdin holds text: the compiler must not read it
+    os.write(w, b"typed ahead\n")
+    os.close(w)
+    saved = os.dup(0)
+    try:
+        os.dup2(r, 0)
+        code, out = cache.run_compiler(["sh", "-c", "echo one; echo two >&2; cat; exit 5"], 30)
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+        os.close(r)
     assert code == 5 and out == "one\ntwo\n"
     code, out = cache.run_compiler(["sh", "-c", "printf '\\377ok'"], 30)
     assert code == 0 and out == "\ufffdok"
