@@ -4,6 +4,8 @@ import hashlib
 import json
 import os
 import stat
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -955,3 +957,48 @@ def test_a_build_cleans_its_folders_leftovers_and_keeps_its_own_entry(fresh, mon
     got = _load(made_from="kept")
     assert sorted(os.listdir(fresh)) == [f"vg_{got.key}{e}" for e in (".c", ".json", ".so")]
     assert os.listdir(work) == [".build-old"]
+
+
+def _gone(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in "ZX"
+    except FileNotFoundError:
+        return True
+
+
+def test_run_compiler_runs_in_its_own_session_and_a_timeout_kills_its_children(tmp_path):
+    """The compiler leads a session of its own (a terminal's Ctrl-C is ours to handle), so that
+    a timeout kills its whole process group: the compiler's own children too."""
+    code, out = cache.run_compiler([sys.executable, "-c", "import os; print(os.getsid(0), os.getpgid(0), os.getpid())"], 30)
+    sid, pgid, pid = map(int, out.split())
+    assert code == 0 and sid == pgid == pid != os.getsid(0)
+    pid_file = tmp_path / "pid"
+    with pytest.raises(cache.CompileTimeout):
+        cache.run_compiler(["sh", "-c", f"sleep 60 & echo $! > {pid_file}; wait"], 0.5)
+    time.sleep(0.2)
+    assert _gone(int(pid_file.read_text()))
+
+
+def test_an_interrupt_while_compiling_kills_the_compiler(tmp_path, monkeypatch):
+    """Ctrl-C (any exception) while waiting for the compiler: the compiler's group is killed,
+    then the exception goes on."""
+    started = []
+
+    class Popen(subprocess.Popen):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            started.append(self)
+
+        def wait(self, timeout=None):
+            if timeout is not None and started[0] is self and not hasattr(self, "_interrupted"):
+                self._interrupted = True
+                time.sleep(0.3)
+                raise KeyboardInterrupt
+            return super().wait(timeout)
+    monkeypatch.setattr(cache.subprocess, "Popen", Popen)
+    pid_file = tmp_path / "pid"
+    with pytest.raises(KeyboardInterrupt):
+        cache.run_compiler(["sh", "-c", f"sleep 60 & echo $! > {pid_file}; wait"], 30)
+    time.sleep(0.2)
+    assert started[0].returncode is not None and _gone(int(pid_file.read_text()))
