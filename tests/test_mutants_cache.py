@@ -281,8 +281,18 @@ def test_read_own_file_reads_regular_private_files_only(tmp_path, monkeypatch):
     os.chmod(small, 0o600)
     os.symlink(small, tmp_path / "link")
     os.mkfifo(tmp_path / "fifo")
-    for name in ("link", "fifo", "missing", ""):
-        assert cache._read_own_file(str(tmp_path / name), 100) is None
+    import signal
+
+    def hung(signum, frame):
+        raise TimeoutError("opening a FIFO blocked")
+    old_handler = signal.signal(signal.SIGALRM, hung)  # a blocked open() would hang the test
+    signal.alarm(5)
+    try:
+        for name in ("link", "fifo", "missing", ""):
+            assert cache._read_own_file(str(tmp_path / name), 100) is None
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old_handler)
     real = os.getuid()
     monkeypatch.setattr(cache.os, "getuid", lambda: real + 1)
     assert cache._read_own_file(str(small), 100) is None
