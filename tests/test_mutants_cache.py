@@ -278,6 +278,9 @@ def test_read_own_file_reads_regular_private_files_only(tmp_path, monkeypatch):
     for mode in (0o620, 0o602, 0o622):
         os.chmod(small, mode)
         assert cache._read_own_file(str(small), 100) is None
+    for mode in (0o755, 0o711, 0o644, 0o400):  # readable or executable by others: fine
+        os.chmod(small, mode)
+        assert cache._read_own_file(str(small), 100) == b"abc"
     os.chmod(small, 0o600)
     os.symlink(small, tmp_path / "link")
     os.mkfifo(tmp_path / "fifo")
