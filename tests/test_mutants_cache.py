@@ -1018,3 +1018,20 @@ def test_an_interrupt_while_compiling_kills_the_compiler(tmp_path, monkeypatch):
         cache.run_compiler(["sh", "-c", f"sleep 60 & echo $! > {pid_file}; wait"], 30)
     time.sleep(0.2)
     assert started[0].returncode is not None and _gone(int(pid_file.read_text()))
+
+
+def test_read_own_file_stops_at_the_limit_while_reading(tmp_path, monkeypatch):
+    """A file that grows past the limit after its size was checked: the bytes read are counted
+    too (None past the limit, over several reads), so a writer cannot feed it without bound."""
+    p = tmp_path / "growing"
+    p.write_bytes(b"y" * 2_500_000)
+    os.chmod(p, 0o600)
+    real_fstat = os.fstat
+
+    def fstat(fd):  # the size it had when checked
+        st = real_fstat(fd)
+        return os.stat_result((st.st_mode, st.st_ino, st.st_dev, st.st_nlink, st.st_uid, st.st_gid, 100,
+                               st.st_atime, st.st_mtime, st.st_ctime))
+    monkeypatch.setattr(cache.os, "fstat", fstat)
+    assert cache._read_own_file(str(p), 2_000_000) is None
+    assert cache._read_own_file(str(p), 2_500_000) == b"y" * 2_500_000
