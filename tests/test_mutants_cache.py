@@ -1035,3 +1035,15 @@ def test_read_own_file_stops_at_the_limit_while_reading(tmp_path, monkeypatch):
     monkeypatch.setattr(cache.os, "fstat", fstat)
     assert cache._read_own_file(str(p), 2_000_000) is None
     assert cache._read_own_file(str(p), 2_500_000) == b"y" * 2_500_000
+
+
+@pytest.mark.parametrize("umask", [0o002, 0o000])
+def test_a_new_cache_folder_is_private_whatever_the_umask(tmp_path, umask):
+    """Created 0700 (not by the umask: under umask 002 a folder made 0775 would be refused as
+    writable by others)."""
+    old = os.umask(umask)
+    try:
+        d = cache.cache_dir(str(tmp_path / "new"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(d).st_mode) == 0o700
