@@ -1047,3 +1047,17 @@ def test_a_new_cache_folder_is_private_whatever_the_umask(tmp_path, umask):
     finally:
         os.umask(old)
     assert stat.S_IMODE(os.stat(d).st_mode) == 0o700
+
+
+@pytest.mark.parametrize("mode", [0o500, 0o700, 0o300])
+def test_a_private_folder_keeps_its_mode(tmp_path, mode):
+    """Only a folder others can read or enter is changed (to 0700); a private one keeps the
+    user's own mode (a read-only cache stays read-only)."""
+    d = tmp_path / "mine"
+    d.mkdir()
+    os.chmod(d, mode)
+    try:
+        assert cache.cache_dir(str(d)) == str(d)
+        assert stat.S_IMODE(os.stat(d).st_mode) == mode
+    finally:
+        os.chmod(d, 0o700)
