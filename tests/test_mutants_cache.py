@@ -1061,3 +1061,42 @@ def test_a_private_folder_keeps_its_mode(tmp_path, mode):
         assert stat.S_IMODE(os.stat(d).st_mode) == mode
     finally:
         os.chmod(d, 0o700)
+
+
+def _loops_stay_inside(source):
+    """Every `for (int i = 0; i < N; i++) NAME[...i...]` over a static array of the source runs
+    inside its declared size (C would silently write into the next array)."""
+    import re
+    sizes = {m.group(1): int(m.group(2)) for m in re.finditer(r"static double (\w+)\[(\d+)\];", source)}
+    for m in re.finditer(r"for \(int ([ik]) = 0; \1 < (\d+); \1\+\+\) (\w+)\[\1\]", source):
+        if m.group(3) in sizes:
+            assert int(m.group(2)) <= sizes[m.group(3)], m.group(0)
+    assert "SCRATCH + " not in source  # gradients nobody wants go to its start (it holds a batch)
+
+
+@pytest.mark.usefixtures("private_cache")
+def test_c_scratch_arrays_hold_the_largest_fold_and_single_input_nodes():
+    """A batched n-ary node then a scalar one share scratch arrays sized for the batch; n-ary
+    nodes of one input; a weight in an all-scalar block that also gets gradient elsewhere
+    (added after its own sum over the examples, as eager)."""
+    w, b, c = Value(0.7), Value(-0.3), Value(1.25)
+    v = Value(np.array([0.1, -0.2, 0.3, 0.4, -0.5, 0.6, -0.7]))
+    cases = [
+        lambda x: autograd.logsumexp([w * x, b * x, v]).sum() + autograd.logsumexp([w, c, b]),
+        lambda x: autograd.dot([w], [x]).sum() + autograd.logsumexp([w * x]).sum() * autograd.sum([c]),
+        lambda x: autograd.dot([w, b, c], [x * 0.37, x * x, v]).sum() + (w * x * 3.3).sum() + (c * x).sum(),
+        lambda x: autograd.dot([w, x], [x * 1.1, c]).sum() + autograd.dot([x, b], [v, x]).sum(),
+    ]
+    for f in cases:
+        _loops_stay_inside(_c_vs_eager(f, [w, b, c, v], XB))
+
+
+def test_unruns_does_bounded_work_on_a_damaged_order(monkeypatch):
+    """Runs adding up to more than n are refused as soon as they do, before building them."""
+    built = []
+    real = np.arange
+    monkeypatch.setattr(np, "arange", lambda n, *a, **k: built.append(n) or real(n, *a, **k))
+    assert c_backend._unruns([[0, 1, 3]] * 1000, 3) is None
+    assert sum(built) <= 3
+    built.clear()
+    assert c_backend._unruns([[0, 1, 2], [2, 1, 2]], 3) is None and built == [2]
