@@ -1082,9 +1082,10 @@ def test_c_scratch_arrays_hold_the_largest_fold_and_single_input_nodes():
     w, b, c = Value(0.7), Value(-0.3), Value(1.25)
     v = Value(np.array([0.1, -0.2, 0.3, 0.4, -0.5, 0.6, -0.7]))
     cases = [
-        lambda x: autograd.logsumexp([w * x, b * x, v]).sum() + autograd.logsumexp([w, c, b]),
+        lambda x: autograd.logsumexp([autograd.logsumexp([w * x, b * x, v]).sum() * 0.1, w, c]),
         lambda x: autograd.dot([w], [x]).sum() + autograd.logsumexp([w * x]).sum() * autograd.sum([c]),
-        lambda x: autograd.dot([w, b, c], [x * 0.37, x * x, v]).sum() + (w * x * 3.3).sum() + (c * x).sum(),
+        lambda x: autograd.dot([w, b, c], [x * 0.37, x * x, v]).sum() + (w * x * 3.3e15).sum() + (c * x).sum(),
+        lambda x: (w * x * 3.3e15).sum() + autograd.dot([w, b, c], [x * 0.25, x * x, v]).sum(),
         lambda x: autograd.dot([w, x], [x * 1.1, c]).sum() + autograd.dot([x, b], [v, x]).sum(),
     ]
     for f in cases:
