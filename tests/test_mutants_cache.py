@@ -1101,3 +1101,14 @@ def test_unruns_does_bounded_work_on_a_damaged_order(monkeypatch):
     assert sum(built) <= 3
     built.clear()
     assert c_backend._unruns([[0, 1, 2], [2, 1, 2]], 3) is None and built == [2]
+
+
+@pytest.mark.usefixtures("private_cache")
+def test_c_arguments_after_a_scalar_argument_and_blocks_without_gradient():
+    """A scalar argument takes one slot of the input buffer (the batch after it is read from the
+    next); a dot whose first block (data) wants no gradient still gives the second its own."""
+    w, c = Value(0.7), Value(1.25)
+    y = np.array([1.5, -2.0, 0.25])
+    _c_vs_eager(lambda a, y: (w * a + y * c).relu().sum() * a, [w, c], 0.5, y)
+    _c_vs_eager(lambda a, b, y: (w * a * b + y * c).sum(), [w, c], 0.5, -3.0, y)
+    _c_vs_eager(lambda x: autograd.dot([x, x * x], [w, c]).sum(), [w, c], XB)
