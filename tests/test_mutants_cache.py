@@ -1112,3 +1112,23 @@ def test_c_arguments_after_a_scalar_argument_and_blocks_without_gradient():
     _c_vs_eager(lambda a, y: (w * a + y * c).relu().sum() * a, [w, c], 0.5, y)
     _c_vs_eager(lambda a, b, y: (w * a * b + y * c).sum(), [w, c], 0.5, -3.0, y)
     _c_vs_eager(lambda x: autograd.dot([x, x * x], [w, c]).sum(), [w, c], XB)
+
+
+@pytest.mark.usefixtures("private_cache")
+def test_c_guards_a_number_a_batch_and_a_number():
+    """Three guarded values, a number, a batch, a number: each read at its own place."""
+    w = Value(0.5)
+
+    def f(x, y):
+        s = w * y
+        a = s * 2.0 if s > 0.25 else s * 3.0
+        u = w * x
+        b = u.sum() if (u > 0).all() else (u * u).sum()
+        return a + b + (s.exp() if s * 4.0 > 3.0 else s)
+    x0 = np.array([1.0, 2.0, 3.0])
+    prog = autograd.compile(f, x0, 1.0, backend="c")
+    calls = [(x0, 1.0, 1), (x0, 1.0, 1), (x0, 2.0, 2), (x0, 0.1, 3), (-x0, 0.1, 4), (-x0, 0.2, 4),
+             (x0, 0.2, 5), (x0, 1.0, 6), (x0, 1.2, 6)]
+    for x, y, traces in calls:
+        assert prog(x, y, grad=False) == f(Value(x), Value(y)).data
+        assert prog.traces == traces, (x, y)
