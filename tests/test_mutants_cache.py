@@ -1132,3 +1132,10 @@ def test_c_guards_a_number_a_batch_and_a_number():
     for x, y, traces in calls:
         assert prog(x, y, grad=False) == f(Value(x), Value(y)).data
         assert prog.traces == traces, (x, y)
+
+
+@pytest.mark.usefixtures("private_cache")
+def test_c_sum_and_mean_of_a_number():
+    """sum() and mean() of a scalar node (no batch): the number itself."""
+    w = Value(0.7)
+    _c_vs_eager(lambda x: (w * x).sum() * 3.0 + (w * x).exp().mean(), [w], 0.3)
