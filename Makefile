@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench clean mutate mutate-ops mutate-backward mutate-compiler
+.PHONY: demo test bench clean mutate mutate-ops mutate-backward mutate-compiler mutate-cache mutate-c-backend
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -47,7 +47,10 @@ MUTATE_COMPILER := test_compile or test_compile_flat or test_mutants
 # test_cache.py's child-process tests (a tampered cache loaded in a subprocess) cost seconds each: a survivor of
 # MUTATE_CACHE is run against them afterwards (MUTATE_TESTS='test_cache')
 MUTATE_CACHE := test_mutants_cache or test_compile_cache_speed or test_missing_compiler or (test_cache and not planted and not damaged and not another_graphs and not created_private)
-MUTATE_DOT_KERNELS := test_compile_dot_tiles or test_compile_kernels or test_mutants_cache
+MUTATE_DOT_KERNELS := test_mutants_cache
+# c_backend.py: every C test reaches it, and a survivor costs every selected test: the in-process C tests of
+# test_mutants_cache.py (bit for bit against eager) first; survivors then against test_compile.py's C cases
+MUTATE_C_BACKEND := test_mutants_cache
 mutate: $(VENV)/.test
 	$(BIN)/pip install --quiet "mutmut>=3.3"
 	OMP_NUM_THREADS=1 PYTEST_ADDOPTS="$(if $(MUTATE_TESTS),-k '$(MUTATE_TESTS)')" \
@@ -60,3 +63,7 @@ mutate-backward:
 	$(MAKE) mutate MUTANTS='autograd.backward*' MUTATE_TESTS='$(MUTATE_BACKWARD)'
 mutate-compiler:
 	$(MAKE) mutate MUTANTS='autograd.compiler*' MUTATE_TESTS='$(MUTATE_COMPILER)'
+mutate-cache:
+	$(MAKE) mutate MUTANTS='autograd.compiler.cache*' MUTATE_TESTS='$(MUTATE_CACHE)'
+mutate-c-backend:
+	$(MAKE) mutate MUTANTS='autograd.compiler.c_backend* autograd.compiler.dot_kernels*' MUTATE_TESTS='$(MUTATE_C_BACKEND)'
