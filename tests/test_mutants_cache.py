@@ -1139,3 +1139,62 @@ def test_c_sum_and_mean_of_a_number():
     """sum() and mean() of a scalar node (no batch): the number itself."""
     w = Value(0.7)
     _c_vs_eager(lambda x: (w * x).sum() * 3.0 + (w * x).exp().mean(), [w], 0.3)
+
+
+@pytest.mark.usefixtures("private_cache")
+def test_c_layered_program_loaded_from_disk_gives_the_same_bits(monkeypatch):
+    """A layered program (its parameters in the generator's own order) found on disk by a new
+    process (an empty table of loaded libraries, a new CompiledFunction): no C generated, the
+    parameters' order comes back from the cache's notes, the same bits as eager."""
+    import nn
+    model = nn.MLP(3, [8, 7, 1], seed=1)
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(13, 3))
+    y = np.where(rng.random(13) < 0.5, -1.0, 1.0)
+    f = lambda X, y: nn.losses.hinge(model(X), y) + nn.losses.l2(model.parameters(), 1e-3)  # noqa: E731
+    params = model.parameters()
+    for p in params:
+        p.grad = 0.0
+    out = f([Value(c) for c in X.T], Value(y))
+    out.backward()
+    want = [_bits(out.data)] + [_bits(p.grad) for p in params]
+    for compiled_now in (True, False):
+        monkeypatch.setattr(cache, "_loaded", {})
+        prog = autograd.compile(f, X, y, backend="c")
+        (p,) = prog.programs.values()
+        assert p.compiled_now is compiled_now
+        for _ in range(2):
+            for q in params:
+                q.grad = 0.0
+            got = prog(X, y)
+            assert [_bits(got)] + [_bits(q.grad) for q in params] == want
+    for q in params:
+        q.grad = 0.0
+
+
+@pytest.mark.usefixtures("private_cache")
+def test_c_non_finite_values_rerun_through_the_eager_rules():
+    """A NaN or inf among the values (also one the output never sees) or the gradients: the
+    call is run again through the eager rules, which raise their own error or give eager's
+    numbers; the program still works after."""
+    w = Value(1.5)
+    prog = autograd.compile(lambda x: (w * x).log().relu() + w, 2.0, backend="c")
+    with pytest.raises(ValueError) as want:
+        ((w * Value(-1.0)).log().relu() + w).backward()
+    with pytest.raises(ValueError) as got:
+        prog(-1.0)
+    assert str(got.value) == str(want.value)
+    with pytest.raises(ValueError):
+        prog(-1.0, grad=False)
+    w.grad = 0.0
+    assert prog(2.0) == (w * 2.0).log().relu().data + 1.5 and w.grad == pytest.approx(1 / 1.5 + 1, rel=1e-15)
+    w.grad = 0.0
+    prog = autograd.compile(lambda x: (w * x).sqrt() * 2.0, 2.0, backend="c")
+    with np.errstate(all="ignore"):
+        got = prog(0.0)
+        g = w.grad
+        w.grad = 0.0
+        e = (w * Value(0.0)).sqrt() * 2.0
+        e.backward()
+    assert got == e.data and _bits(g) == _bits(w.grad)
+    w.grad = 0.0
