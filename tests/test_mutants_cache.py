@@ -1198,3 +1198,22 @@ def test_c_non_finite_values_rerun_through_the_eager_rules():
         e.backward()
     assert got == e.data and _bits(g) == _bits(w.grad)
     w.grad = 0.0
+
+
+@pytest.mark.usefixtures("private_cache")
+@pytest.mark.parametrize("order", [None, [[0, 1, 1000]], [[0, 0, 2]], "x"])
+def test_c_a_damaged_parameter_order_means_a_rebuild(monkeypatch, private_cache, order):
+    """The parameters' order kept in a library's notes is checked before the library is used:
+    a damaged one means a rebuild (never an exception, never a wrong number)."""
+    w, b = Value(0.7), Value(-0.3)
+    f = lambda x: ((w * x).exp() + b).sum()  # noqa: E731
+    _c_vs_eager(f, [w, b], XB)
+    (meta,) = [p for p in private_cache.iterdir() if p.suffix == ".json"]
+    m = json.loads(meta.read_text())
+    m["notes"]["param_order"] = order
+    meta.write_text(json.dumps(m))
+    monkeypatch.setattr(cache, "_loaded", {})
+    prog = autograd.compile(f, XB, backend="c")
+    (p,) = prog.programs.values()
+    assert p.compiled_now is True
+    _c_vs_eager(f, [w, b], XB)
