@@ -1226,3 +1226,14 @@ def test_c_a_damaged_parameter_order_means_a_rebuild(monkeypatch, private_cache,
     (p,) = prog.programs.values()
     assert p.compiled_now is True
     _c_vs_eager(f, [w, b], XB)
+
+
+@pytest.mark.usefixtures("private_cache")
+def test_c_integer_arguments_are_converted():
+    """Integer arguments (an int array, a Python int) reach C as doubles."""
+    w = Value(0.7)
+    prog = autograd.compile(lambda x, a: (w * x).sum() * a, np.array([1.0, 2.0, 3.0]), 2.0, backend="c")
+    w.grad = 0.0
+    assert prog(np.array([1, 2, 4]), 3) == ((w * Value(np.array([1.0, 2.0, 4.0]))).sum() * 3.0).data
+    assert w.grad == 21.0
+    w.grad = 0.0
