@@ -11,6 +11,8 @@ import time
 import numpy as np
 import pytest
 
+import autograd
+from autograd import Value
 from autograd.compiler import c_backend, cache
 
 
@@ -688,9 +690,6 @@ def test_unruns_of_nothing():
 
 
 # -- c_backend.py: straight-line C against the eager engine, bit for bit -----------------------
-
-import autograd  # noqa: E402
-from autograd import Value  # noqa: E402
 
 XB = np.array([0.5, -1.0, 2.0, 3.5, -0.25, 0.0, -0.0])  # an odd batch with both zeros
 
