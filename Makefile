@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench clean mutate mutate-ops mutate-backward mutate-compiler
+.PHONY: demo test bench clean mutate mutate-ops mutate-backward mutate-compiler mutate-cache mutate-c-backend
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -55,6 +55,13 @@ MUTATE_NUMPY_BACKEND := (test_mutants_trace or test_compile_numpy_layers or test
 MUTATE_FLAT := test_mutants_trace or test_compile_flat or test_flat_step or test_the_keyed_path or test_a_fit_starts_from or test_what_is_not_described or test_a_program_with_a_batched_constant or test_a_damaged_alias
 # compiler/__init__.py: the numpy compile tests, the direct tests, the missing-compiler fallback
 MUTATE_INIT := (test_mutants_trace or test_non_finite_reruns or test_compile_flat or test_new_batch_length or test_batched_parameter or test_branch_guard or test_batched_output_with_grad or test_float32 or test_missing_compiler) and not [c] and not [c-
+# test_cache.py's child-process tests (a tampered cache loaded in a subprocess) cost seconds each: a survivor of
+# MUTATE_CACHE is run against them afterwards (MUTATE_TESTS='test_cache')
+MUTATE_CACHE := test_mutants_cache or test_compile_cache_speed or test_missing_compiler or (test_cache and not planted and not damaged and not another_graphs and not created_private)
+MUTATE_DOT_KERNELS := test_mutants_cache
+# c_backend.py: every C test reaches it, and a survivor costs every selected test: the in-process C tests of
+# test_mutants_cache.py (bit for bit against eager) first; survivors then against test_compile.py's C cases
+MUTATE_C_BACKEND := test_mutants_cache
 mutate: $(VENV)/.test
 	$(BIN)/pip install --quiet "mutmut>=3.3"
 	OMP_NUM_THREADS=1 PYTEST_ADDOPTS="$(if $(MUTATE_TESTS),-k '$(MUTATE_TESTS)')" \
@@ -67,3 +74,7 @@ mutate-backward:
 	$(MAKE) mutate MUTANTS='autograd.backward*' MUTATE_TESTS='$(MUTATE_BACKWARD)'
 mutate-compiler:
 	$(MAKE) mutate MUTANTS='autograd.compiler*' MUTATE_TESTS='$(MUTATE_COMPILER)'
+mutate-cache:
+	$(MAKE) mutate MUTANTS='autograd.compiler.cache*' MUTATE_TESTS='$(MUTATE_CACHE)'
+mutate-c-backend:
+	$(MAKE) mutate MUTANTS='autograd.compiler.c_backend* autograd.compiler.dot_kernels*' MUTATE_TESTS='$(MUTATE_C_BACKEND)'
