@@ -37,3 +37,91 @@ def test_odd_width_layer_without_bias_equals_eager():
         return autograd.sum([autograd.dot(w, X).tanh().mean() for w in W])
     prog = same_as_eager(f, [p for row in W for p in row], X)
     assert "dot_layer(" in prog.source
+
+
+# -- the kernels the generated code calls, against plain loops of rounded numpy steps -------------
+
+from autograd.compiler import numpy_layers as nl  # noqa: E402
+
+
+def running(start, terms):
+    """start + terms[0] + terms[1] + ..., each addition rounded (a loop, as eager sums)."""
+    acc = np.array(start, dtype=np.float64, copy=True)
+    for t in terms:
+        acc = acc + t
+    return acc
+
+
+@pytest.mark.parametrize("m, P, B", [(1, 1, 1), (3, 5, 1), (1, 4, 9), (4097, 3, 1), (5, 20, 5000),
+                                     (2, 3, 2100), (7, 9, 5)])
+def test_dot_layer_kernels_sum_in_eager_order(m, P, B):
+    """dot_layer, dot_layer_grad_x, dot_layer_grad_w against loops: the same bits, for shapes
+    that split the work into blocks of rows (a batch of 5000: one row at a time), of k (20
+    inputs in blocks of 6), a last block of one number (4097 neurons, one example)."""
+    rng = np.random.default_rng(m * 1000 + P * 10 + B)
+    W = rng.normal(size=(m, P)) * 10.0 ** rng.integers(-8, 8, size=(m, P))
+    X = rng.normal(size=(P, B)) * 10.0 ** rng.integers(-8, 8, size=(P, B))
+    G = rng.normal(size=(m, B))
+    GX = rng.normal(size=(P, B))
+    want = running(np.zeros((m, B)), [W[:, q, None] * X[q] for q in range(P)])
+    assert nl.dot_layer(W, X).tobytes() == want.tobytes()
+    want = running(GX, [W[j][:, None] * G[j] for j in reversed(range(m))])
+    assert nl.dot_layer_grad_x(W, G, GX.copy()).tobytes() == want.tobytes()
+    want = running(np.full((m, P), -0.0), [G[:, i, None] * X[:, i] for i in range(B)])
+    assert nl.dot_layer_grad_w(G, X).tobytes() == want.tobytes()
+
+
+def test_dot_layer_kernels_keep_signed_zeros():
+    """A sum of -0.0 products is -0.0 for a weight's gradient (eager starts it at -0.0) and an
+    input's (added to -0.0), 0.0 for a dot's value (eager's dot starts at 0.0)."""
+    for m, P, B in [(1, 1, 1), (2, 3, 4), (1, 3, 1)]:
+        W = np.full((m, P), -1.0)
+        X = np.zeros((P, B))
+        G = np.zeros((m, B))
+        assert nl.dot_layer(W, X).tobytes() == np.zeros((m, B)).tobytes()
+        assert nl.dot_layer_grad_w(-G - 1.0, X).tobytes() == np.full((m, P), -0.0).tobytes()
+        assert nl.dot_layer_grad_x(W, G, np.full((P, B), -0.0)).tobytes() == np.full((P, B), -0.0).tobytes()
+
+
+def test_fold_of_empty_blocks_returns_acc():
+    acc = np.arange(6.0).reshape(2, 3)
+    for K, R, C in [(0, 2, 3), (2, 0, 3), (2, 2, 0)]:
+        out = nl._fold(np.ones((K, R)), np.ones((K, C)), acc[:R, :C])
+        assert out is not None and out.tobytes() == acc[:R, :C].tobytes()
+
+
+def test_dot_any_seq_sum_row_sums_fit():
+    rng = np.random.default_rng(5)
+    W3, X3 = rng.normal(size=(4, 3, 5)), rng.normal(size=(4, 1, 5))
+    want = running(np.zeros((3, 5)), [W3[q] * X3[q] for q in range(4)])
+    assert nl.dot_any(W3, X3).tobytes() == want.tobytes()
+    assert nl.dot_any(np.full((2, 3), -0.0), np.ones((2, 3))).tobytes() == np.zeros(3).tobytes()
+    X3 = rng.normal(size=(6, 2, 3)) * 1e8
+    assert nl.seq_sum(X3, 0.0).tobytes() == running(0.0, X3).tobytes()
+    assert nl.seq_sum(X3, -0.0).tobytes() == running(-0.0, X3).tobytes()
+    one = rng.normal(size=(7, 1)) * 10.0 ** np.arange(7)[:, None]   # one column: not pairwise
+    assert nl.seq_sum(one, 0.5).tobytes() == running(0.5, one).tobytes()
+    assert nl.seq_sum(one, 0.5).shape == (1,)
+    assert nl.seq_sum(np.full((3, 1), -0.0), -0.0).tobytes() == np.full(1, -0.0).tobytes()
+    c = rng.normal(size=(3, 200)) * 10.0 ** rng.integers(-8, 8, size=(3, 200))
+    assert nl.row_sums(c).tobytes() == running(np.zeros(3), c.T).tobytes()
+    assert nl.row_sums(c[0]).shape == ()
+    a = np.ones((2, 3))
+    assert nl.fit(a, (2, 3)) is a
+    b = nl.fit(2.5, (2, 3))
+    assert b.shape == (2, 3) and (b == 2.5).all()
+    assert nl.fit(np.ones(3), (2, 3)).shape == (2, 3)
+
+
+def test_affine_and_distinct():
+    assert nl._aff(np.array([7])) == (7, 0)
+    assert nl._aff(np.array([3, 5, 7])) == (3, 2)
+    assert nl._aff(np.array([9, 6, 3])) == (9, -3)
+    assert nl._aff(np.array([4, 4, 4])) == (4, 0)
+    assert nl._aff(np.array([1, 2, 4])) is None
+    assert nl._aff(np.array([1, 3, 4])) is None
+    assert all(type(v) is int for v in nl._aff(np.array([3, 5])))
+    assert nl._distinct(np.array([3, 1, 2]))
+    assert not nl._distinct(np.array([3, 1, 3]))
+    assert not nl._distinct(np.array([2, 2]))
+    assert nl._distinct(np.array([5]))
