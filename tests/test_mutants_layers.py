@@ -16,10 +16,17 @@ def bits(x):
     return type(x).__name__, np.asarray(x, dtype=np.float64).tobytes()
 
 
-def same_as_eager(f, params, *args, backend="numpy"):
+def same_as_eager(f, params, *args, backend="numpy", layers=True):
+    """Compile f, run it and eager f once: output and gradients the same bits. With
+    layers=True the numpy program must be the layered code and no call may fall back to the
+    straight-line code (a layered program that raises reruns there, hiding the error)."""
     prog = autograd.compile(f, *args, backend=backend)
     want_out, want = eager(f, params, *args)
     got_out, got = compiled(prog, params, *args)
+    if backend == "numpy" and layers is not None:
+        for p in prog.programs.values():
+            assert ("GM.fill" in p.source) == layers, p.source[:300]
+            assert getattr(p.run, "fallbacks", 0) == 0
     assert bits(got_out) == bits(want_out)
     for j, (a, b) in enumerate(zip(got, want)):
         assert bits(a) == bits(b), (j, a, b)
@@ -52,12 +59,13 @@ def running(start, terms):
     return acc
 
 
-@pytest.mark.parametrize("m, P, B", [(1, 1, 1), (3, 5, 1), (1, 4, 9), (4097, 3, 1), (5, 20, 5000),
+@pytest.mark.parametrize("m, P, B", [(1, 1, 1), (3, 5, 1), (1, 4, 9), (4097, 3, 1), (4097, 40, 1), (5, 20, 5000),
                                      (2, 3, 2100), (7, 9, 5)])
 def test_dot_layer_kernels_sum_in_eager_order(m, P, B):
     """dot_layer, dot_layer_grad_x, dot_layer_grad_w against loops: the same bits, for shapes
     that split the work into blocks of rows (a batch of 5000: one row at a time), of k (20
-    inputs in blocks of 6), a last block of one number (4097 neurons, one example)."""
+    inputs in blocks of 6), a last block of one number (4097 neurons, one example: over 40
+    inputs numpy would add a lone column pairwise)."""
     rng = np.random.default_rng(m * 1000 + P * 10 + B)
     W = rng.normal(size=(m, P)) * 10.0 ** rng.integers(-8, 8, size=(m, P))
     X = rng.normal(size=(P, B)) * 10.0 ** rng.integers(-8, 8, size=(P, B))
@@ -103,6 +111,13 @@ def test_dot_any_seq_sum_row_sums_fit():
     assert nl.seq_sum(one, 0.5).tobytes() == running(0.5, one).tobytes()
     assert nl.seq_sum(one, 0.5).shape == (1,)
     assert nl.seq_sum(np.full((3, 1), -0.0), -0.0).tobytes() == np.full(1, -0.0).tobytes()
+    one = rng.normal(size=(40, 1)) * 10.0 ** rng.integers(-12, 12, size=(40, 1))  # numpy: pairwise
+    assert nl.seq_sum(one, 0.0).tobytes() == running(0.0, one).tobytes()
+    assert nl.seq_sum(one[:1], 0.25).tobytes() == running(0.25, one[:1]).tobytes()  # one operand
+    two = rng.normal(size=(3, 2))
+    assert nl.seq_sum(two, 0.0).tobytes() == running(0.0, two).tobytes()
+    assert nl.seq_sum(np.full((2, 4), -0.0), 0.0).tobytes() == np.zeros(4).tobytes()  # 0.0 + -0.0
+    assert nl.seq_sum(np.full((2, 4), -0.0), -0.0).tobytes() == np.full(4, -0.0).tobytes()  # init first
     c = rng.normal(size=(3, 200)) * 10.0 ** rng.integers(-8, 8, size=(3, 200))
     assert nl.row_sums(c).tobytes() == running(np.zeros(3), c.T).tobytes()
     assert nl.row_sums(c[0]).shape == ()
@@ -125,3 +140,51 @@ def test_affine_and_distinct():
     assert not nl._distinct(np.array([3, 1, 3]))
     assert not nl._distinct(np.array([2, 2]))
     assert nl._distinct(np.array([5]))
+
+
+# -- structured.Plan: groups and the parameters' layout --------------------------------------------
+
+def program_of(prog):
+    (p,) = prog.programs.values()
+    return p
+
+
+def test_mlp_parameters_keep_nn_order_and_need_no_tables():
+    """An MLP's parameters get the slots of model.parameters() (each neuron's weights, then its
+    bias: a flat parameter array needs no reordering), and every weight matrix and bias vector
+    is read as a strided view of M, no table of offsets."""
+    model = nn.MLP(3, [4, 5, 1], seed=0)
+    X = np.random.default_rng(0).normal(size=(6, 3))
+    y = np.ones(6)
+
+    def f(X, y):
+        return nn.losses.mse(model(X), y)
+    prog = same_as_eager(f, model.parameters(), X, y)
+    p = program_of(prog)
+    assert [id(q) for q in p.trace.params] == [id(q) for q in model.parameters()]
+    assert "[T" not in p.source
+    assert p.source.count("dot_layer(") == 3
+
+
+def own_inputs_problem(scalar):
+    """Dots whose members read inputs of their own (not a layer: dot_any over a gather), sums of
+    one and of three operands (one of them repeated), products and means."""
+    rng = np.random.default_rng(1)
+    W = [[Value(float(v)) for v in row] for row in rng.normal(size=(4, 2))]
+    args = list(rng.normal(size=5)) if scalar else [rng.normal(size=(6, 5))]
+
+    def f(*a):
+        X = a if scalar else a[0]
+        zs = [autograd.dot(W[j], [X[j], X[j + 1]]) for j in range(4)]
+        s1 = [autograd.sum([z]) for z in zs]
+        s3 = [autograd.sum([z, X[0], z]) for z in zs]
+        return autograd.sum([(a * b).mean() for a, b in zip(s1, s3)])
+    return f, [p for row in W for p in row], args
+
+
+@pytest.mark.parametrize("scalar", [False, True])
+def test_dots_over_their_own_inputs_and_sums(scalar):
+    f, params, args = own_inputs_problem(scalar)
+    prog = same_as_eager(f, params, *args)
+    src = program_of(prog).source
+    assert "dot_any(" in src and "seq_sum(" in src and "dot_layer(" not in src
