@@ -188,3 +188,78 @@ def test_dots_over_their_own_inputs_and_sums(scalar):
     prog = same_as_eager(f, params, *args)
     src = program_of(prog).source
     assert "dot_any(" in src and "seq_sum(" in src and "dot_layer(" not in src
+
+
+from autograd.compiler.structured import Plan  # noqa: E402
+from autograd.compiler.trace import trace  # noqa: E402
+
+
+def plan_is_sound(t, plan):
+    """Every op node in exactly one group; a group's members share depth (counted here, apart
+    from the code), operation, constant, batch, arity and which parents are batches; groups in
+    (depth, first member) order, members in trace order."""
+    depth = {}
+    for n in t.nodes:
+        depth[n.index] = 1 + max((depth[p] for p in n.parents), default=-1) if n.parents else 0
+    seen = [m for g in plan.groups for m in g.members]
+    assert sorted(seen) == [n.index for n in t.nodes if n.kind == "op"]
+    keys = []
+    for g in plan.groups:
+        sigs = {(depth[m], t.nodes[m].op.name, repr(t.nodes[m].k), t.nodes[m].batch, len(t.nodes[m].parents),
+                 tuple(t.nodes[p].batch > 0 for p in t.nodes[m].parents)) for m in g.members}
+        assert len(sigs) == 1, sigs
+        assert g.members == sorted(g.members) and g.first == g.members[0]
+        assert g.depth == depth[g.first] and g.batch == t.nodes[g.first].batch and g.op is t.nodes[g.first].op
+        assert g.k is t.nodes[g.first].k
+        keys.append((g.depth, g.first))
+    assert keys == sorted(keys)
+    # nodes with one signature at one depth are one group
+    assert len(keys) == len({(depth[m], t.nodes[m].op.name, repr(t.nodes[m].k), t.nodes[m].batch,
+                              len(t.nodes[m].parents) if t.nodes[m].op.arity == "n" else 0,
+                              tuple(t.nodes[p].batch > 0 for p in t.nodes[m].parents))
+                             for g in plan.groups for m in g.members})
+
+
+def test_plan_groups_a_layer_per_depth():
+    """MLP(3, [4, 5, 1]): the groups of more than one node are the two hidden layers' dots,
+    `+ b` and relus, in depth order; the plan is layered."""
+    model = nn.MLP(3, [4, 5, 1], seed=0)
+    t = trace(lambda X: (model(X) ** 2).mean(), [np.ones((6, 3))])
+    plan = Plan(t)
+    plan_is_sound(t, plan)
+    assert [(g.op.name, len(g.members)) for g in plan.groups if len(g.members) > 1] == [
+        ("dot", 4), ("add", 4), ("relu", 4), ("dot", 5), ("add", 5), ("relu", 5)]
+    assert plan.layered
+
+
+def test_plan_keeps_apart_what_differs():
+    """Nodes at one depth are grouped only with the same operation, constant, batch and kinds
+    of operands: leaky_relu's slopes, clamp's bounds, a scalar against a batched operand, a dot
+    of another length stay apart; the numbers are eager's."""
+    rng = np.random.default_rng(2)
+    W = [[Value(float(v)) for v in rng.normal(size=3)] for _ in range(6)]
+    c = Value(0.7)
+
+    def f(X):
+        z = [autograd.dot(w, X) for w in W]
+        z.append(autograd.dot(W[0][:2], X[:2]))
+        a = [z[0].leaky_relu(0.1), z[1].leaky_relu(0.2), z[2].leaky_relu(0.1),
+             z[3].clamp(-0.5, 0.5), z[4].clamp(-0.5, 0.25), z[5] * c, z[6] * X[0]]
+        return autograd.sum([(v * v).mean() for v in a])
+    X = rng.normal(size=(5, 3))
+    t = trace(f, [X])
+    plan = Plan(t)
+    plan_is_sound(t, plan)
+    sizes = sorted((g.op.name, len(g.members)) for g in plan.groups if g.op.name in ("dot", "leaky_relu", "clamp"))
+    assert sizes == [("clamp", 1), ("clamp", 1), ("dot", 1), ("dot", 6), ("leaky_relu", 1), ("leaky_relu", 2)]
+    same_as_eager(f, [p for w in W for p in w] + [c], X)
+
+
+def test_plan_without_an_nary_group_is_not_layered():
+    """Elementwise groups alone (or n-ary nodes one per depth) leave the straight-line code."""
+    w = Value(0.3)
+    t = trace(lambda x: ((w * x).tanh() + (w * x).exp()).sum(), [np.ones(4)])
+    assert not Plan(t).layered
+    W = [Value(0.5), Value(-0.5)]
+    t = trace(lambda X: autograd.dot(W, X).tanh().sum(), [np.ones((4, 2))])
+    assert not Plan(t).layered
