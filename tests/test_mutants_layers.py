@@ -2,6 +2,8 @@
 (the numpy backend's matrix code for groups of dot nodes) and autograd/compiler/structured.py
 (finding the groups). Each compares a compiled program with the eager engine bit for bit on a
 small graph that reaches the branch a mutant changed (docs/mutation.md lists them)."""
+import re
+
 import numpy as np
 import pytest
 
@@ -263,3 +265,44 @@ def test_plan_without_an_nary_group_is_not_layered():
     W = [Value(0.5), Value(-0.5)]
     t = trace(lambda X: autograd.dot(W, X).tanh().sum(), [np.ones((4, 2))])
     assert not Plan(t).layered
+
+
+PAIRS = {"stride 2": [(0, 1), (2, 3), (4, 5)], "same member": [(0, 0), (1, 1), (2, 2)],
+         "one shared": [(0, 5), (0, 4), (0, 3)], "no pattern": [(0, 1), (1, 3), (3, 2), (5, 0)],
+         "backwards": [(5, 4), (3, 2), (1, 0)], "stride 3": [(0, 3), (3, 0)], "two": [(1, 0)]}
+
+
+@pytest.mark.parametrize("batch", [5, 0])
+@pytest.mark.parametrize("pairs", sorted(PAIRS))
+def test_operands_in_every_layout(pairs, batch):
+    """A group of products z[i] * z[j] over a layer's outputs, (i, j) in patterns that put
+    the operands at strides 2w and 3w, 0 (one node for every member), no pattern (a table),
+    backwards, or one member's both operands; over a batch and over scalars (a scalar input
+    row), after a layer of 2 neurons (read in reverse, two rows)."""
+    model = nn.MLP(3, [2, 6], seed=7)
+    rng = np.random.default_rng(len(pairs) + batch)
+    X = rng.normal(size=(batch, 3)) if batch else rng.normal(size=3)
+
+    def f(*a):
+        z = model(a[0] if batch else list(a))
+        prods = [z[i] * z[j] for i, j in PAIRS[pairs]]
+        return autograd.sum([(p.mean() if batch else p) * (k + 1.0) for k, p in enumerate(prods)])
+    args = [X] if batch else list(X)
+    src = program_of(same_as_eager(f, model.parameters(), *args)).source
+    if pairs == "one shared" and batch:  # one node for every member: one row, broadcast
+        assert re.search(r"= F\d+\(M\[\d+:\d+\]\.reshape\(1, 5\), ", src), src
+
+
+def test_layers_without_parameters():
+    """Dots of arguments only: no parameter, nothing needs a gradient; still layered."""
+    X = np.random.default_rng(3).normal(size=(5, 4))
+
+    def f(X):
+        return autograd.sum([autograd.dot([X[0], X[1]], [X[2], X[3]]),
+                             autograd.dot([X[1], X[2]], [X[3], X[0]])]).mean()
+    prog = same_as_eager(f, [], X)
+    assert prog(X) == f(*values_of_args(X)).data
+
+
+def values_of_args(X):
+    return [[Value(c) for c in X.T]]
