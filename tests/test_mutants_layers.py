@@ -13,6 +13,8 @@ from autograd import Value
 
 from compare_compiled import compiled, eager
 
+pytestmark = pytest.mark.usefixtures("private_cache")  # C programs: never the user's cache
+
 
 def bits(x):
     return type(x).__name__, np.asarray(x, dtype=np.float64).tobytes()
@@ -184,12 +186,14 @@ def own_inputs_problem(scalar):
     return f, [p for row in W for p in row], args
 
 
+@pytest.mark.parametrize("backend", ["numpy", "c"])
 @pytest.mark.parametrize("scalar", [False, True])
-def test_dots_over_their_own_inputs_and_sums(scalar):
+def test_dots_over_their_own_inputs_and_sums(scalar, backend):
     f, params, args = own_inputs_problem(scalar)
-    prog = same_as_eager(f, params, *args)
+    prog = same_as_eager(f, params, *args, backend=backend)
     src = program_of(prog).source
-    assert "dot_any(" in src and "seq_sum(" in src and "dot_layer(" not in src
+    if backend == "numpy":
+        assert "dot_any(" in src and "seq_sum(" in src and "dot_layer(" not in src
 
 
 from autograd.compiler.structured import Plan  # noqa: E402
@@ -234,7 +238,8 @@ def test_plan_groups_a_layer_per_depth():
     assert plan.layered
 
 
-def test_plan_keeps_apart_what_differs():
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_plan_keeps_apart_what_differs(backend):
     """Nodes at one depth are grouped only with the same operation, constant, batch and kinds
     of operands: leaky_relu's slopes, clamp's bounds, a scalar against a batched operand, a dot
     of another length stay apart; the numbers are eager's."""
@@ -254,7 +259,7 @@ def test_plan_keeps_apart_what_differs():
     plan_is_sound(t, plan)
     sizes = sorted((g.op.name, len(g.members)) for g in plan.groups if g.op.name in ("dot", "leaky_relu", "clamp"))
     assert sizes == [("clamp", 1), ("clamp", 1), ("dot", 1), ("dot", 6), ("leaky_relu", 1), ("leaky_relu", 2)]
-    same_as_eager(f, [p for w in W for p in w] + [c], X)
+    same_as_eager(f, [p for w in W for p in w] + [c], X, backend=backend)
 
 
 def test_plan_without_an_nary_group_is_not_layered():
@@ -272,9 +277,10 @@ PAIRS = {"stride 2": [(0, 1), (2, 3), (4, 5)], "same member": [(0, 0), (1, 1), (
          "backwards": [(5, 4), (3, 2), (1, 0)], "stride 3": [(0, 3), (3, 0)], "two": [(1, 0)]}
 
 
-@pytest.mark.parametrize("batch", [5, 0])
-@pytest.mark.parametrize("pairs", sorted(PAIRS))
-def test_operands_in_every_layout(pairs, batch):
+@pytest.mark.parametrize("backend, pairs, batch", [
+    (b, p, n) for b in ("numpy", "c") for p in sorted(PAIRS) for n in (5, 0)
+    if b == "numpy" or p in ("no pattern", "one shared", "stride 2")])  # C: each case a compile
+def test_operands_in_every_layout(backend, pairs, batch):
     """A group of products z[i] * z[j] over a layer's outputs, (i, j) in patterns that put
     the operands at strides 2w and 3w, 0 (one node for every member), no pattern (a table),
     backwards, or one member's both operands; over a batch and over scalars (a scalar input
@@ -288,19 +294,20 @@ def test_operands_in_every_layout(pairs, batch):
         prods = [z[i] * z[j] for i, j in PAIRS[pairs]]
         return autograd.sum([(p.mean() if batch else p) * (k + 1.0) for k, p in enumerate(prods)])
     args = [X] if batch else list(X)
-    src = program_of(same_as_eager(f, model.parameters(), *args)).source
-    if pairs == "one shared" and batch:  # one node for every member: one row, broadcast
+    src = program_of(same_as_eager(f, model.parameters(), *args, backend=backend)).source
+    if pairs == "one shared" and batch and backend == "numpy":  # one node for every member: one row, broadcast
         assert re.search(r"= F\d+\(M\[\d+:\d+\]\.reshape\(1, 5\), ", src), src
 
 
-def test_layers_without_parameters():
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_layers_without_parameters(backend):
     """Dots of arguments only: no parameter, nothing needs a gradient; still layered."""
     X = np.random.default_rng(3).normal(size=(5, 4))
 
     def f(X):
         return autograd.sum([autograd.dot([X[0], X[1]], [X[2], X[3]]),
                              autograd.dot([X[1], X[2]], [X[3], X[0]])]).mean()
-    prog = same_as_eager(f, [], X)
+    prog = same_as_eager(f, [], X, backend=backend)
     assert prog(X) == f(*values_of_args(X)).data
 
 
