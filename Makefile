@@ -47,7 +47,7 @@ MUTATE_COMPILER := test_compile or test_compile_flat or test_mutants
 # numpy_layers.py and structured.py (the layered code): the numpy backend's cases only, none that
 # compiles C (fixtures of test_compile.py included); MUTATE_LAYERS_C for what only C reaches
 MUTATE_LAYERS := (test_compile_numpy_layers or test_mutants_layers or test_compile_flat or test_compile.py) and not [c] and not [c- and not simd and not test_c_ and not cache and not missing_compiler and not grows_linearly and not micrograd_demo[ and not ops_ and not numpy_backend_bit and not gradients_accumulate and not holds_no_labels and not fit_compiled
-MUTATE_LAYERS_C := test_compile_kernels or test_compile_dot_tiles or test_mutants_layers or test_compile.py
+MUTATE_LAYERS_C := test_mutants_layers or test_compile_numpy_layers or (test_compile_kernels and not avx2) or (test_compile_dot_tiles and portable) or hidden_infinity
 mutate: $(VENV)/.test
 	$(BIN)/pip install --quiet "mutmut>=3.3"
 	OMP_NUM_THREADS=1 PYTEST_ADDOPTS="$(if $(MUTATE_TESTS),-k '$(MUTATE_TESTS)')" \
@@ -61,4 +61,5 @@ mutate-backward:
 mutate-compiler:
 	$(MAKE) mutate MUTANTS='autograd.compiler*' MUTATE_TESTS='$(MUTATE_COMPILER)'
 mutate-layers:
-	$(MAKE) mutate MUTANTS='autograd.compiler.numpy_layers* autograd.compiler.structured*' MUTATE_TESTS='$(MUTATE_LAYERS)'
+	$(MAKE) mutate MUTANTS='autograd.compiler.numpy_layers*' MUTATE_TESTS='$(MUTATE_LAYERS)'
+	$(MAKE) mutate MUTANTS='autograd.compiler.structured*' MUTATE_TESTS='$(MUTATE_LAYERS_C)'
