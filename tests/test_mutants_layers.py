@@ -313,3 +313,34 @@ def test_layers_without_parameters(backend):
 
 def values_of_args(X):
     return [[Value(c) for c in X.T]]
+
+
+def generator_over(N):
+    """A numpy_layers._Gen of a small layered trace, its layout replaced by node k at offset k
+    in an M of N numbers, to ask matrix() and read() for the expressions of chosen nodes."""
+    model = nn.MLP(2, [2, 1], seed=0)
+    t = trace(lambda X: model(X).mean(), [np.ones((3, 2))])
+    G = nl._Gen(t, Plan(t))
+    G.off = np.arange(N, dtype=np.int64)
+    G.batch = np.zeros(N, dtype=np.int64)
+    G.total = N
+    return G
+
+
+@pytest.mark.parametrize("ws, view", [
+    ([[0, 1, 2], [4, 5, 6]], True), ([[0, 1, 2], [3, 4, 5]], True), ([[4, 5, 6], [0, 1, 2]], True),
+    ([[3, 4, 5]], True), ([[2], [5], [8]], True), ([[8], [5], [2]], True), ([[7]], True),
+    ([[0, 2, 4], [6, 8, 10]], False), ([[0, 1], [3, 4], [9, 10]], False), ([[1, 0], [3, 2]], False),
+    ([[0, 1], [2, 3], [4, 5]], True), ([[4, 5], [2, 3], [0, 1]], True),
+    ([[14, 15], [17, 18]], False), ([[17, 18], [14, 15]], False),   # a view would run past M's end
+    ([[13, 14], [16, 17]], True), ([[16, 17], [13, 14]], True)])    # ... or end exactly there
+def test_weight_matrix_expressions(ws, view):
+    """matrix(): the (m, P) weights as a strided view of M when they sit in rows at one stride
+    (either order, any gap after a row), else a table; the numbers are M at their offsets."""
+    G = generator_over(19)
+    M = np.arange(19) * 1.5 + 0.25
+    ws = np.array(ws, dtype=np.int64)
+    expr = G.matrix("M", ws)
+    got = eval(expr, {**G.ns, "M": M})
+    assert got.tobytes() == M[ws].tobytes() and got.shape == ws.shape, expr
+    assert ("[T" not in expr) == view, expr
