@@ -333,7 +333,8 @@ def generator_over(N):
     ([[0, 2, 4], [6, 8, 10]], False), ([[0, 1], [3, 4], [9, 10]], False), ([[1, 0], [3, 2]], False),
     ([[0, 1], [2, 3], [4, 5]], True), ([[4, 5], [2, 3], [0, 1]], True),
     ([[14, 15], [17, 18]], False), ([[17, 18], [14, 15]], False),   # a view would run past M's end
-    ([[13, 14], [16, 17]], True), ([[16, 17], [13, 14]], True)])    # ... or end exactly there
+    ([[13, 14], [16, 17]], True), ([[16, 17], [13, 14]], True),     # ... or end exactly there
+    ([[2, 3, 4], [1, 2, 3]], False), ([[1, 2, 3], [1, 2, 3]], False)])  # rows overlapping, repeated
 def test_weight_matrix_expressions(ws, view):
     """matrix(): the (m, P) weights as a strided view of M when they sit in rows at one stride
     (either order, any gap after a row), else a table; the numbers are M at their offsets."""
