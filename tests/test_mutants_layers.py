@@ -168,6 +168,7 @@ def test_mlp_parameters_keep_nn_order_and_need_no_tables():
     assert [id(q) for q in p.trace.params] == [id(q) for q in model.parameters()]
     assert "[T" not in p.source
     assert p.source.count("dot_layer(") == 3
+    assert " for x" not in p.source  # `+ b` (a scalar per row) and the rest: one call per group
 
 
 def own_inputs_problem(scalar):
@@ -345,3 +346,33 @@ def test_weight_matrix_expressions(ws, view):
     got = eval(expr, {**G.ns, "M": M})
     assert got.tobytes() == M[ws].tobytes() and got.shape == ws.shape, expr
     assert ("[T" not in expr) == view, expr
+
+
+def test_group_whose_only_target_waits():
+    """c and d get terms from two groups in turn (each neuron's z * c and z / d, and c * d
+    beside them): their terms wait in TB; the group of the c * d has no other target, and the
+    trace stays layered."""
+    model = nn.MLP(3, [4, 3], seed=2)
+    c, d = Value(1.3), Value(-0.6)
+    X = np.random.default_rng(0).normal(size=(6, 3))
+
+    def f(X):
+        return autograd.sum([(zi * c + zi / d).mean() + c * d for zi in model(X)])
+    prog = same_as_eager(f, model.parameters() + [c, d], X)
+    assert "TB[" in program_of(prog).source
+
+
+@pytest.mark.parametrize("batch", [0, 1, 2])
+def test_binary_rules_on_scalars_and_batches_of_one(batch):
+    """Groups of two-operand rules that are not plain arithmetic (max, pow) over scalars (one
+    float at a time through the rule), over batches of one example and of two."""
+    model = nn.MLP(3, [4, 3], seed=5)
+    c = Value(0.8)
+    rng = np.random.default_rng(batch)
+    X = rng.normal(size=(batch, 3)) if batch else rng.normal(size=3)
+
+    def f(*a):
+        z = model(a[0] if batch else list(a))
+        terms = [autograd.maximum(zi, c) + (zi * zi + 0.5) ** c + c ** zi + zi.clamp(-0.2, 0.3) for zi in z]
+        return autograd.sum([(t.sum() if batch else t) for t in terms])
+    same_as_eager(f, model.parameters() + [c], *([X] if batch else list(X)))
