@@ -376,3 +376,31 @@ def test_binary_rules_on_scalars_and_batches_of_one(batch):
         terms = [autograd.maximum(zi, c) + (zi * zi + 0.5) ** c + c ** zi + zi.clamp(-0.2, 0.3) for zi in z]
         return autograd.sum([(t.sum() if batch else t) for t in terms])
     same_as_eager(f, model.parameters() + [c], *([X] if batch else list(X)))
+
+
+def order_cases():
+    rng = np.random.default_rng(0)
+    model = nn.MLP(3, [4, 3], seed=2)
+    c = Value(1.3)
+    W = [[Value(float(v)) for v in rng.normal(size=3)] for _ in range(4)]
+    return rng.normal(size=(6, 3)), model.parameters() + [c] + [p for w in W for p in w], {
+        # one batch reduced twice at one depth: its gradient would be added twice at once
+        "reduced twice": (False, lambda X: autograd.sum([zi.sum() * zi.sum() for zi in model(X)])),
+        "sum then mul": (True, lambda X: autograd.sum([zi.sum() + (zi * c).sum() for zi in model(X)])),
+        "mul then sum": (True, lambda X: autograd.sum([(zi * c).sum() + zi.sum() for zi in model(X)])),
+        # a layer's weight used around its dot by two other groups: the layer's kernel would add
+        # its terms out of the straight-line order
+        "weight around its dot": (False, lambda X: autograd.sum(
+            [(W[i][0] * X[0] + autograd.dot(W[i], X) + W[i][0] * X[1]).mean() for i in range(4)])),
+        "weight before its dot": (True, lambda X: autograd.sum(
+            [(W[i][0] * X[0] + autograd.dot(W[i], X)).mean() for i in range(4)]))}
+
+
+@pytest.mark.parametrize("case", sorted(order_cases()[2]))
+def test_gradient_order_decides_layered_or_straight(case):
+    """Where the groups would add a node's gradient terms in another order than the
+    straight-line code (or twice at once), the trace keeps the straight-line code; else it is
+    layered. The numbers are eager's either way."""
+    X, params, cases = order_cases()
+    layers, f = cases[case]
+    same_as_eager(f, params, X, layers=layers)
