@@ -393,7 +393,10 @@ def order_cases():
         "weight around its dot": (False, lambda X: autograd.sum(
             [(W[i][0] * X[0] + autograd.dot(W[i], X) + W[i][0] * X[1]).mean() for i in range(4)])),
         "weight before its dot": (True, lambda X: autograd.sum(
-            [(W[i][0] * X[0] + autograd.dot(W[i], X)).mean() for i in range(4)]))}
+            [(W[i][0] * X[0] + autograd.dot(W[i], X)).mean() for i in range(4)])),
+        # c waits (terms from z * c and z / c in turn), and meets itself and d in c * d, d * d
+        "waiting leaf in products": (True, lambda X: autograd.sum(
+            [(zi * c + zi / c).mean() + W[0][1] * W[0][1] + c * W[0][2] for zi in model(X)]))}
 
 
 @pytest.mark.parametrize("case", sorted(order_cases()[2]))
