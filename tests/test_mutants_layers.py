@@ -394,6 +394,9 @@ def order_cases():
             [(W[i][0] * X[0] + autograd.dot(W[i], X) + W[i][0] * X[1]).mean() for i in range(4)])),
         "weight before its dot": (True, lambda X: autograd.sum(
             [(W[i][0] * X[0] + autograd.dot(W[i], X)).mean() for i in range(4)])),
+        # one product's second operand is an argument (no gradient), the other's a node
+        "some rows need no gradient": (True, lambda X: autograd.sum(
+            [(z[1] * X[0] + z[2] * z[0]).mean() for z in [model(X)]])),
         # c waits (terms from z * c and z / c in turn), and meets itself and d in c * d, d * d
         "waiting leaf in products": (True, lambda X: autograd.sum(
             [(zi * c + zi / c).mean() + W[0][1] * W[0][1] + c * W[0][2] for zi in model(X)]))}
