@@ -410,3 +410,18 @@ def test_gradient_order_decides_layered_or_straight(case):
     X, params, cases = order_cases()
     layers, f = cases[case]
     same_as_eager(f, params, X, layers=layers)
+
+
+@pytest.mark.parametrize("batch", [0, 4])
+def test_logsumexp_of_a_layer(batch):
+    """An n-ary rule other than dot and sum (logsumexp) over a layer's outputs, on scalars (one
+    call per member, on floats) and on a batch."""
+    model = nn.MLP(3, [5, 3], seed=6)
+    rng = np.random.default_rng(batch)
+    X = rng.normal(size=(batch, 3)) if batch else rng.normal(size=3)
+
+    def f(*a):
+        z = model(a[0] if batch else list(a))
+        out = autograd.logsumexp(z) + autograd.logsumexp([z[0], z[2]]) * 0.5
+        return out.mean() if batch else out
+    same_as_eager(f, model.parameters(), *([X] if batch else list(X)))
