@@ -425,3 +425,23 @@ def test_logsumexp_of_a_layer(batch):
         out = autograd.logsumexp(z) + autograd.logsumexp([z[0], z[2]]) * 0.5
         return out.mean() if batch else out
     same_as_eager(f, model.parameters(), *([X] if batch else list(X)))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_tables_and_a_computed_scalar_after_a_layer(backend):
+    """Three groups whose operands follow no pattern (three offset tables, each its own name in
+    C), and a layer followed by products with a scalar computed before it (c2 = c * 2.0), which
+    the C layer's epilogue may run only once c2 is there."""
+    model = nn.MLP(3, [3, 6], seed=8)
+    c = Value(0.9)
+    X = np.random.default_rng(9).normal(size=(5, 3))
+
+    def f(X):
+        c2 = c * 2.0
+        z = model(X)
+        a = [z[0] * z[1], z[1] * z[3], z[3] * z[2], z[5] * z[0]]
+        b = [z[4] - z[0], z[2] - z[5], z[0] - z[3]]
+        d = [autograd.maximum(z[3], z[1]), autograd.maximum(z[0], z[4]), autograd.maximum(z[5], z[2])]
+        e = [zi * c2 for zi in z]
+        return autograd.sum([v.mean() for v in a + b + d + e])
+    same_as_eager(f, model.parameters() + [c], X, backend=backend)
