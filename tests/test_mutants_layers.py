@@ -445,3 +445,18 @@ def test_tables_and_a_computed_scalar_after_a_layer(backend):
         e = [zi * c2 for zi in z]
         return autograd.sum([v.mean() for v in a + b + d + e])
     same_as_eager(f, model.parameters() + [c], X, backend=backend)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_elementwise_groups_over_part_of_a_layer(backend):
+    """After a layer of 4, groups over only some of its outputs (2 of 4, 3 of 4, each start):
+    in C such a group is not the layer's epilogue (which runs over all its rows)."""
+    model = nn.MLP(3, [4, 4], seed=10)
+    X = np.random.default_rng(11).normal(size=(5, 3))
+
+    def f(X):
+        z = model(X)
+        parts = [z[0].tanh(), z[1].tanh(), z[1].sigmoid(), z[2].sigmoid(), z[3].sigmoid(),
+                 z[2].exp(), z[3].exp(), z[0] * 0.5, z[1] * 0.5, z[2] * 0.5]
+        return autograd.sum([v.mean() for v in parts + z])
+    same_as_eager(f, model.parameters(), X, backend=backend)
