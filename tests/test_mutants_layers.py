@@ -460,3 +460,15 @@ def test_elementwise_groups_over_part_of_a_layer(backend):
                  z[2].exp(), z[3].exp(), z[0] * 0.5, z[1] * 0.5, z[2] * 0.5]
         return autograd.sum([v.mean() for v in parts + z])
     same_as_eager(f, model.parameters(), X, backend=backend)
+
+
+def test_structured_affine():
+    """structured._affine: (start, stride) of an arithmetic sequence of offsets, else None."""
+    from autograd.compiler.structured import _affine
+    assert _affine([7]) == (7, 0)
+    assert _affine([3, 5, 7]) == (3, 2)
+    assert _affine([9, 6, 3]) == (9, -3)
+    assert _affine([4, 4, 4]) == (4, 0)
+    assert _affine([2, 1]) == (2, -1)
+    for offs in ([1, 2, 4], [4, 4, 5], [3, 5, 8], [5, 3, 3], [0, 0, 1]):
+        assert _affine(offs) is None, offs
