@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench clean mutate mutate-ops mutate-backward mutate-compiler mutate-cache mutate-c-backend
+.PHONY: demo test bench clean mutate mutate-ops mutate-backward mutate-compiler mutate-cache mutate-c-backend mutate-layers
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -62,6 +62,10 @@ MUTATE_DOT_KERNELS := test_mutants_cache
 # c_backend.py: every C test reaches it, and a survivor costs every selected test: the in-process C tests of
 # test_mutants_cache.py (bit for bit against eager) first; survivors then against test_compile.py's C cases
 MUTATE_C_BACKEND := test_mutants_cache
+# numpy_layers.py and structured.py (the layered code): the numpy backend's cases only, none that
+# compiles C (fixtures of test_compile.py included); MUTATE_LAYERS_C for what only C reaches
+MUTATE_LAYERS := (test_compile_numpy_layers or test_mutants_layers or test_compile_flat or test_compile.py) and not [c] and not [c- and not simd and not test_c_ and not cache and not missing_compiler and not grows_linearly and not micrograd_demo[ and not ops_ and not numpy_backend_bit and not gradients_accumulate and not holds_no_labels and not fit_compiled
+MUTATE_LAYERS_C := test_mutants_layers or test_compile_numpy_layers or (test_compile_kernels and not avx2) or (test_compile_dot_tiles and portable) or hidden_infinity
 mutate: $(VENV)/.test
 	$(BIN)/pip install --quiet "mutmut>=3.3"
 	OMP_NUM_THREADS=1 PYTEST_ADDOPTS="$(if $(MUTATE_TESTS),-k '$(MUTATE_TESTS)')" \
@@ -78,3 +82,6 @@ mutate-cache:
 	$(MAKE) mutate MUTANTS='autograd.compiler.cache*' MUTATE_TESTS='$(MUTATE_CACHE)'
 mutate-c-backend:
 	$(MAKE) mutate MUTANTS='autograd.compiler.c_backend* autograd.compiler.dot_kernels*' MUTATE_TESTS='$(MUTATE_C_BACKEND)'
+mutate-layers:
+	$(MAKE) mutate MUTANTS='autograd.compiler.numpy_layers*' MUTATE_TESTS='$(MUTATE_LAYERS)'
+	$(MAKE) mutate MUTANTS='autograd.compiler.structured*' MUTATE_TESTS='$(MUTATE_LAYERS_C)'
