@@ -802,15 +802,21 @@ def test_flat_step_on_layered_numpy_code_never_goes_through_the_values(order, mo
 
 # -- flat.py's keyed plans (C: skipped without a compiler) ---------------------------------------
 
+def _c_with_own_cache(tmp_path, monkeypatch):
+    """The C compiler's command (the test skips without one), and a compile cache of the test's own."""
+    try:
+        cc = c_backend.find_compiler()
+    except c_backend.CompilerNotFound:
+        pytest.skip("no C compiler")
+    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path / "cache"))
+    return cc
+
+
 def _keyed_steps(tmp_path, monkeypatch, fn, params, x):
     """A step that traces fn and remembers its program under a description, then a second one
     that must find it by the description alone (fn refused), as a new process would."""
     from autograd.compiler import cache
-    try:
-        c_backend.find_compiler()
-    except c_backend.CompilerNotFound:
-        pytest.skip("no C compiler")
-    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path / "cache"))
+    _c_with_own_cache(tmp_path, monkeypatch)
     desc = lambda shapes: f"test_mutants_trace {shapes}"  # noqa: E731
     first = flat_mod.lazy(fn, params, backend="c", describe=desc)
     theta = np.array([p.data for p in params]) + 0.25
@@ -887,11 +893,7 @@ def test_flat_step_on_c_code_never_goes_through_the_values(order, tmp_path, monk
     # a 1-D one, a number) and the batched leaf outside theta into its buffers, and the gradient
     # out: eager's numbers, without the Values' path
     import nn
-    try:
-        c_backend.find_compiler()
-    except c_backend.CompilerNotFound:
-        pytest.skip("no C compiler")
-    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path / "cache"))
+    _c_with_own_cache(tmp_path, monkeypatch)
     rng = np.random.default_rng(7)
     model = nn.MLP(3, [4, 1], seed=0)
     X, y = rng.normal(size=(5, 3)), rng.normal(size=5)
@@ -968,11 +970,7 @@ def test_a_numpy_program_runs_once_per_call_and_compiles_nothing():
 def test_a_non_finite_c_result_reruns_through_numpy_with_gradients(tmp_path, monkeypatch):
     # C's result is not finite: the call is run again by the numpy code (eager's rules): the
     # output and the gradients are the numpy code's; a finite result is C's alone
-    try:
-        c_backend.find_compiler()
-    except c_backend.CompilerNotFound:
-        pytest.skip("no C compiler")
-    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path / "cache"))
+    _c_with_own_cache(tmp_path, monkeypatch)
     w = Value(2.0)
     prog = autograd.compile(lambda x: w * x, 0.5, backend="c")
     (program,) = prog.programs.values()
@@ -986,11 +984,7 @@ def test_a_lazy_step_loads_each_remembered_shape_by_its_description(tmp_path, mo
     # then finds 2 and 3 by their description (two keyed loads, no trace); a non-finite call
     # of a keyed plan goes through the Values, tracing fn then
     from autograd.compiler import cache
-    try:
-        c_backend.find_compiler()
-    except c_backend.CompilerNotFound:
-        pytest.skip("no C compiler")
-    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path / "cache"))
+    _c_with_own_cache(tmp_path, monkeypatch)
     w = Value(0.5)
     fn = lambda x: (w * x).sum()  # noqa: E731
     desc = lambda shapes: f"test_mutants_trace lazy {shapes}"  # noqa: E731
@@ -1012,11 +1006,7 @@ def test_a_lazy_step_loads_each_remembered_shape_by_its_description(tmp_path, mo
 
 def test_a_c_program_with_guards_is_never_remembered(tmp_path, monkeypatch):
     from autograd.compiler import cache
-    try:
-        cc = c_backend.find_compiler()
-    except c_backend.CompilerNotFound:
-        pytest.skip("no C compiler")
-    monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path / "cache"))
+    cc = _c_with_own_cache(tmp_path, monkeypatch)
     w = Value(0.5)
     step = flat_mod.lazy(lambda x: w * x if w * x > 0 else w * x * 3.0, [w], backend="c",
                          describe=lambda shapes: "test_mutants_trace guards")
@@ -1045,10 +1035,7 @@ def test_flat_step_on_layered_numpy_code_with_a_guard_goes_through_the_values():
 def test_flat_step_gives_zero_to_a_parameter_the_graph_does_not_reach(backend, tmp_path, monkeypatch):
     import nn
     if backend == "c":
-        try:
-            c_backend.find_compiler()
-        except c_backend.CompilerNotFound:
-            pytest.skip("no C compiler")
+        _c_with_own_cache(tmp_path, monkeypatch)
     monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path / "cache"))
     model, f, X, y = _layered_problem()
     unused = Value(4.0)
