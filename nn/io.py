@@ -70,7 +70,7 @@ def load(path):
     `MAX_FILE_BYTES`, valid JSON, a config whose implied parameter count (at most
     `MAX_PARAMETERS`) and names match the parameters present, every one a finite number.
     """
-    from .module import ACTIVATIONS, INITS, MLP
+    from .module import ACTIVATIONS, INITS
 
     def fail(msg):
         raise ModelFileError(f"{path}: {msg}")
@@ -100,7 +100,7 @@ def load(path):
     if cls == "MLP":
         _check_config(config, fail, ACTIVATIONS, INITS)
         nin, nouts = config["nin"], config["nouts"]
-        count, arch = saved_modules._mlp_count(nin, nouts), f"config {_short(nin)} -> {_short(nouts)}"
+        count, arch = mlp_count(nin, nouts), f"config {_short(nin)} -> {_short(nouts)}"
         names_of = lambda: parameter_names(nin, nouts)  # noqa: E731
     else:
         tree = {"class": "Sequential", "modules": config.get("modules")}
@@ -113,22 +113,9 @@ def load(path):
     # Tens of thousands of new Values and no cycles among them: the cyclic collector would only
     # walk every object the program holds, many times over (seconds in a big process).
     with gc_paused():
-        if cls == "MLP":
-            model = MLP(**{k: config[k] for k in ("nin", "nouts", "activation", "output_activation", "init")},
-                        seed=0)
-        else:
-            model = saved_modules.build(tree)
-    if cls == "MLP":
-        it = iter(values)  # in _parameter_names' order: layer by layer, neuron by neuron, w then b
-        for layer in model.layers:
-            for neuron in layer.neurons:
-                for w in neuron.w:
-                    w.data = next(it)
-                neuron.b.data = next(it)
-        model.config["seed"] = config.get("seed")
-    else:
-        for p, x in zip(model.parameters(), values):  # the same order as the names checked
-            p.data = x
+        model = saved_modules.build({**config, "class": "MLP"} if cls == "MLP" else tree)
+    for p, x in zip(model.parameters(), values):  # the order of the names checked
+        p.data = x
     return model
 
 
@@ -190,6 +177,14 @@ def _short(x, n=60):
     return r if len(r) <= n else r[:n] + "..."
 
 
+def mlp_count(nin, nouts):
+    """How many parameters MLP(nin, nouts) has (weights and a bias per neuron)."""
+    count, fan_in = 0, nin
+    for nout in nouts:
+        count, fan_in = count + nout * (fan_in + 1), nout
+    return count
+
+
 def parameter_names(nin, nouts, prefix="", layer=False):
     """The names MLP(nin, nouts).named_parameters() gives, without building it (a lone Layer's
     with `layer`: 'neurons.3.w.1', no 'layers.0.')."""
@@ -213,13 +208,9 @@ def _check_config(config, fail, activations, inits):
     if not isinstance(nouts, list) or not nouts or len(nouts) > MAX_LAYERS or \
             any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in nouts):
         fail(f"config nouts must be a list of at most {MAX_LAYERS} positive integers, got {_short(nouts)}")
-    count, fan_in = 0, nin
-    for nout in nouts:
-        count += nout * (fan_in + 1)
-        if count > MAX_PARAMETERS:
-            fail(f"config {_short(nin)} -> {_short(nouts)} implies more than {MAX_PARAMETERS} parameters "
-                 f"(nn.io.MAX_PARAMETERS)")
-        fan_in = nout
+    if mlp_count(nin, nouts) > MAX_PARAMETERS:
+        fail(f"config {_short(nin)} -> {_short(nouts)} implies more than {MAX_PARAMETERS} parameters "
+             f"(nn.io.MAX_PARAMETERS)")
     for key, allowed in (("activation", activations), ("output_activation", [None, *activations]),
                          ("init", inits)):
         if not isinstance(config[key], (str, type(None))) or config[key] not in allowed:

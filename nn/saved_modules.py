@@ -62,7 +62,7 @@ def check(node, fail, where, budget, depth=0):
         return (sized[0][1][0], sized[-1][1][1]) if sized else None
     if kind == "MLP":
         io._check_config(node, lambda msg: fail(f"{where}: {msg}"), ACTIVATIONS, INITS)
-        _spend(budget, _mlp_count(node["nin"], node["nouts"]), fail, where)
+        _spend(budget, io.mlp_count(node["nin"], node["nouts"]), fail, where)
         return node["nin"], node["nouts"][-1]
     if kind == "Layer":
         nin, nout, act = node.get("nin"), node.get("nout"), node.get("activation")
@@ -94,13 +94,6 @@ def names(node, prefix=""):
         yield from io.parameter_names(node["nin"], node["nouts"], prefix)
     elif kind == "Layer":
         yield from io.parameter_names(node["nin"], [node["nout"]], prefix, layer=True)
-
-
-def _mlp_count(nin, nouts):
-    count, fan_in = 0, nin
-    for nout in nouts:
-        count, fan_in = count + nout * (fan_in + 1), nout
-    return count
 
 
 def _spend(budget, count, fail, where):
