@@ -9,6 +9,10 @@ from autograd._clash import require_valuegrad_autograd
 
 require_valuegrad_autograd()  # HIPS autograd installed over valuegrad: say so, not a bare ImportError
 
+from autograd._caller import register_package  # noqa: E402
+
+register_package(__path__[0])  # autograd's warnings skip nn's frames: they point at the user's fit(...)
+
 from . import data, losses, metrics, optim
 from .io import ModelFileError, load, save
 from .module import MLP, Dropout, Layer, Module, Neuron, Sequential

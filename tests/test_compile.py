@@ -447,10 +447,32 @@ def test_missing_compiler(monkeypatch):
     runtime = [c for c in caught if issubclass(c.category, RuntimeWarning)]
     assert len(runtime) == 1, [str(c.message) for c in caught]
     assert "numpy" in str(runtime[0].message)
+    assert runtime[0].filename == __file__  # the user's compile(...) line, not the library's
     assert prog.backend == "numpy" and again.backend == "numpy"
     assert not check_against_eager(prog, f, [w], (0.7,), "numpy")
     with pytest.raises(c_backend.CompilerNotFound):
         autograd.compile(f, 0.3, backend="c")
+
+
+def test_fallback_warnings_point_at_the_users_line(monkeypatch):
+    """compile(...), a later call that traces again, and nn.fit(compile=True) reach the warning
+    at three depths; each names the caller's file and line."""
+    def broken(t):
+        raise RuntimeError("cc: internal error (test)")
+    monkeypatch.setattr(compile_mod.c_backend, "find_compiler", lambda: "cc")
+    monkeypatch.setattr(compile_mod.c_backend, "build", broken)
+    w = Value(1.5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = sys._getframe().f_lineno + 1
+        prog = autograd.compile(lambda x: (w * x).tanh(), 0.3)
+        prog(np.array([0.1, 0.2]), grad=False)  # a new shape: traced and built again, from __call__
+        model = nn.MLP(2, [3, 1], seed=0)
+        fit_line = sys._getframe().f_lineno + 1
+        nn.fit(model, nn.losses.mse, nn.optim.SGD(model.parameters(), lr=0.1), np.ones((4, 2)), np.zeros(4), epochs=1, verbose=0, compile=True)
+    runtime = [c for c in caught if issubclass(c.category, RuntimeWarning) and "numpy backend" in str(c.message)]
+    assert [(c.filename, c.lineno) for c in runtime[:2]] == [(__file__, line), (__file__, line + 1)]
+    assert runtime[2:] and {(c.filename, c.lineno) for c in runtime[2:]} == {(__file__, fit_line)}
 
 
 # -- shapes ---------------------------------------------------------------------------------

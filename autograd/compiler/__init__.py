@@ -29,10 +29,9 @@ silently gives wrong numbers:
 from __future__ import annotations
 
 
-import warnings
-
 import numpy as np
 
+from .. import _caller
 from . import c_backend, numpy_backend
 from .trace import flatten_args, shape_of, trace
 
@@ -90,7 +89,7 @@ class CompiledFunction:
             return "c"
         except c_backend.CompilerNotFound as e:
             if not _warned[0]:
-                warnings.warn(f"autograd.compile: {e}; using the numpy backend", RuntimeWarning, stacklevel=4)
+                _caller.warn(f"autograd.compile: {e}; using the numpy backend", RuntimeWarning)
                 _warned[0] = True
             return "numpy"
 
@@ -105,7 +104,7 @@ class CompiledFunction:
             except RuntimeError as e:  # the compiler ran but failed: numpy still works
                 if self.requested == "c":
                     raise
-                warnings.warn(f"autograd.compile: {e}; using the numpy backend", RuntimeWarning, stacklevel=3)
+                _caller.warn(f"autograd.compile: {e}; using the numpy backend", RuntimeWarning)
                 self.programs[key] = Program(t, "numpy")
         return self.programs[key]
 
