@@ -54,7 +54,7 @@ MUTATE_NUMPY_BACKEND := (test_mutants_trace or test_compile_numpy_layers or test
 # flat.py: FlatStep on both backends and the keyed plans (the cheaper of test_compile_fit_keyed's tests)
 MUTATE_FLAT := test_mutants_trace or test_compile_flat or test_flat_step or test_the_keyed_path or test_a_fit_starts_from or test_what_is_not_described or test_a_program_with_a_batched_constant or test_a_damaged_alias
 # compiler/__init__.py: the numpy compile tests, the direct tests, the missing-compiler fallback
-MUTATE_INIT := (test_mutants_trace or test_non_finite_reruns or test_compile_flat or test_new_batch_length or test_batched_parameter or test_branch_guard or test_batched_output_with_grad or test_float32 or test_missing_compiler) and not [c] and not [c-
+MUTATE_INIT := (test_mutants_trace or test_non_finite_reruns or test_compile_flat or test_new_batch_length or test_batched_parameter or test_branch_guard or test_batched_output_with_grad or test_float32 or test_missing_compiler or point_at) and not [c] and not [c-
 # test_cache.py's child-process tests (a tampered cache loaded in a subprocess) cost seconds each: a survivor of
 # MUTATE_CACHE is run against them afterwards (MUTATE_TESTS='test_cache')
 MUTATE_CACHE := test_mutants_cache or test_compile_cache_speed or test_missing_compiler or (test_cache and not planted and not damaged and not another_graphs and not created_private)
