@@ -63,3 +63,34 @@ def test_a_guard_on_a_layers_output_keeps_eagers_order_of_gradient_terms(backend
     got_out, got = compiled(prog, params, X, 1.0)
     assert bits(got_out) == bits(want_out)
     assert [j for j, (a, b) in enumerate(zip(got, want)) if bits(a) != bits(b)] == []
+
+
+def test_a_guards_product_in_a_layers_group_adds_no_gradient_term():
+    """The guard's z0 * s sits in one group with the loss's z * c products; it needs no
+    gradient (only the guard reads it), so its terms are not added: with s = inf one would be
+    -0.0 * inf = NaN in z0's gradient, and so in every weight's."""
+    model = nn.MLP(3, [4, 3], seed=2)
+    c = Value(0.7)
+    X = np.random.default_rng(0).normal(size=(6, 3))
+
+    def f(X, s):
+        z = model(X)
+        loss = autograd.sum([(zi * c).mean() for zi in z])
+        return loss * 2.0 if (z[0] * s).sum() > 0 else loss
+    for s in (math.inf, -math.inf):
+        p = same_as_eager(f, model.parameters() + [c], X, s)
+        assert "dot_layer(" in p.source
+
+
+def test_a_guard_reducing_the_batch_the_loss_reduces_keeps_the_layers():
+    """The guard's z0.sum() and the loss's z0.sum() reduce one batch at one depth; only the
+    loss's needs a gradient, so the batch is reduced once as far as gradients go, and the
+    program stays layered."""
+    model = nn.MLP(3, [4, 3], seed=3)
+    X = np.random.default_rng(1).normal(size=(5, 3))
+
+    def f(X):
+        z = model(X)
+        loss = autograd.sum([(zi * zi).sum() for zi in z[1:]]) + z[0].sum()
+        return loss * 0.5 if z[0].sum() > 0 else loss
+    same_as_eager(f, model.parameters(), X)
