@@ -94,3 +94,36 @@ def test_a_guard_reducing_the_batch_the_loss_reduces_keeps_the_layers():
         loss = autograd.sum([(zi * zi).sum() for zi in z[1:]]) + z[0].sum()
         return loss * 0.5 if z[0].sum() > 0 else loss
     same_as_eager(f, model.parameters(), X)
+
+
+# -- the order of a node's gradient terms ---------------------------------------------------------
+
+def test_a_node_two_members_read_at_two_positions_gets_their_terms_last_first():
+    """z0 is the first operand of z0 * z1 and the second of z2 * z0 (one group, each position's
+    operands distinct), after a term from z0 * c: its gradient is (c's term + the second
+    product's) + the first's, the consumers last first as eager adds them, not position by
+    position (which would add the first product's term before the second's)."""
+    model = nn.MLP(3, [4, 3], seed=4)
+    c = Value(1.7)
+    X = np.random.default_rng(2).normal(size=(16, 3))
+
+    def f(X):
+        z = model(X)
+        return autograd.sum([(z[0] * c).mean(), (z[2] * z[0]).mean(), (z[0] * z[1]).mean()])
+    same_as_eager(f, model.parameters() + [c], X)
+
+
+def test_a_waiting_leaf_beside_a_square_in_one_group():
+    """c's consumers interleave two groups (the z * c products around c * y), so its terms wait
+    in TB and are added at the end, consumers last first; c * y shares a group with x * x, whose
+    two terms both go to x. The group's terms must not be added position by position (c's
+    would come first, not third), nor x's two terms written with one buffered `+=`."""
+    model = nn.MLP(3, [4, 3], seed=5)
+    c, x, y = Value(0.9), Value(-1.3), Value(0.6)
+    X = np.random.default_rng(4).normal(size=(9, 3))  # data where the two orders round apart
+
+    def f(X):
+        z = model(X)
+        return autograd.sum([(z[0] * c).mean(), (z[1] * c).mean(), c * y + x * x, (z[2] * c).mean()])
+    p = same_as_eager(f, model.parameters() + [c, x, y], X)
+    assert "TB[" in p.source
