@@ -127,3 +127,18 @@ def test_a_waiting_leaf_beside_a_square_in_one_group():
         return autograd.sum([(z[0] * c).mean(), (z[1] * c).mean(), c * y + x * x, (z[2] * c).mean()])
     p = same_as_eager(f, model.parameters() + [c, x, y], X)
     assert "TB[" in p.source
+
+
+def test_a_batch_sum_whose_terms_would_come_out_of_order_keeps_the_straight_line_code():
+    """z2's consumers, last first: z2 * d, z2.sum(), z2 * c. The products are one group, the
+    sums another, so the groups would add z2's terms as (z2 * d, z2 * c), then z2.sum()'s:
+    out of eager's order, and z2 is not a leaf that could wait. The sums' group (spread)
+    finds the conflict, and the trace keeps the straight-line code."""
+    model = nn.MLP(3, [4, 3], seed=6)
+    c, d = Value(0.8), Value(-1.1)
+    X = np.random.default_rng(5).normal(size=(7, 3))
+
+    def f(X):
+        z = model(X)
+        return autograd.sum([(z[2] * d).mean(), z[2].sum(), (z[2] * c).mean(), z[1].sum()])
+    same_as_eager(f, model.parameters() + [c, d], X, layers=False)
