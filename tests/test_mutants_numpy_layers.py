@@ -142,3 +142,17 @@ def test_a_batch_sum_whose_terms_would_come_out_of_order_keeps_the_straight_line
         z = model(X)
         return autograd.sum([(z[2] * d).mean(), z[2].sum(), (z[2] * c).mean(), z[1].sum()])
     same_as_eager(f, model.parameters() + [c, d], X, layers=False)
+
+
+def test_a_scalar_group_runs_its_rule_on_floats_as_eager_does():
+    """Scalar nodes of a rule that is not plain arithmetic (sqrt) go through the rule one float
+    at a time, as eager runs it on numbers: sqrt's gradient at 0 with a zero seed is the float
+    rule's nan (its sign bit too), not the one numpy's division of arrays makes."""
+    model = nn.MLP(3, [4, 3], seed=7)
+    a = [Value(0.0), Value(0.25), Value(4.0)]
+    X = np.random.default_rng(6).normal(size=(5, 3))
+
+    def f(X):
+        s = [v.sqrt() for v in a]
+        return autograd.sum([z.mean() for z in model(X)] + [s[0] * 0.0, s[1] * 2.0, s[2] * -1.0])
+    same_as_eager(f, model.parameters() + a, X)
