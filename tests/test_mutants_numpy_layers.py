@@ -156,3 +156,15 @@ def test_a_scalar_group_runs_its_rule_on_floats_as_eager_does():
         s = [v.sqrt() for v in a]
         return autograd.sum([z.mean() for z in model(X)] + [s[0] * 0.0, s[1] * 2.0, s[2] * -1.0])
     same_as_eager(f, model.parameters() + a, X)
+
+
+def test_scalar_groups_of_one_operand_arithmetic():
+    """Groups of scalar negations and squares (plain arithmetic: one numpy call on the members'
+    floats, as a 1-D block) beside a layer."""
+    model = nn.MLP(3, [4, 3], seed=8)
+    a = [Value(0.5), Value(-1.5), Value(2.25)]
+    X = np.random.default_rng(7).normal(size=(5, 3))
+
+    def f(X):
+        return autograd.sum([z.mean() for z in model(X)] + [-v for v in a] + [v.square() for v in a])
+    same_as_eager(f, model.parameters() + a, X)
