@@ -42,7 +42,7 @@ def same_as_eager(f, params, *args, layers=True):
 def test_a_guard_on_a_layers_output_keeps_eagers_order_of_gradient_terms(backend, private_cache):
     """BUG (trace.py, _record): the trace walked the guard's Values before the output, so the
     nodes a guard reaches (z0 and the layers under it) came first in the trace's order, the
-    gradient terms were added in another order than eager's, and nine of the 16 gradients
+    gradient terms were added in another order than eager's, and nine of the 32 gradients
     differed from eager's in the last bit (straight-line and layered code alike)."""
     model = nn.MLP(3, [4, 3], seed=2)
     c = Value(0.7)
