@@ -168,3 +168,31 @@ def test_scalar_groups_of_one_operand_arithmetic():
     def f(X):
         return autograd.sum([z.mean() for z in model(X)] + [-v for v in a] + [v.square() for v in a])
     same_as_eager(f, model.parameters() + a, X)
+
+
+def test_two_batched_leaves_each_at_its_own_place():
+    """Two batched leaves (per-example weights and offsets): each is copied to its own place in
+    M, and each gets its own gradient back."""
+    model = nn.MLP(3, [4, 3], seed=9)
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(6, 3))
+    weights, offsets = Value(rng.uniform(0.5, 1.5, size=6)), Value(rng.normal(size=6))
+
+    def f(X):
+        return autograd.sum([(zi * weights + offsets * zi).mean() for zi in model(X)])
+    p = same_as_eager(f, model.parameters() + [weights, offsets], X)
+    assert "batched[1]" in p.source
+
+
+def test_a_parameter_only_a_guard_reads_gets_a_zero_gradient():
+    """d is compared, never computed with: it needs no gradient, and the layered code writes
+    0.0 for it (its slot of GM holds the -0.0 it started from), the other gradients as eager's."""
+    model = nn.MLP(3, [4, 3], seed=10)
+    d = Value(0.5)
+    X = np.random.default_rng(9).normal(size=(6, 3))
+
+    def f(X):
+        loss = autograd.sum([zi.mean() for zi in model(X)])
+        return loss * 2.0 if d > 0.25 else loss
+    p = same_as_eager(f, model.parameters() + [d], X)
+    assert "dot_layer(" in p.source and "] = 0.0" in p.source
