@@ -196,3 +196,25 @@ def test_a_parameter_only_a_guard_reads_gets_a_zero_gradient():
         return loss * 2.0 if d > 0.25 else loss
     p = same_as_eager(f, model.parameters() + [d], X)
     assert "dot_layer(" in p.source and "] = 0.0" in p.source
+
+
+def test_a_batched_output_and_a_guard_on_a_batch_without_gradients():
+    """A layered program whose output is a batch, called with grad=False, behind a guard on a
+    batch (gate > 0 for every example): the output and the guarded batch are copied out whole,
+    and a call whose gate fails at one example only (not the first) takes the other branch."""
+    model = nn.MLP(3, [4, 3], seed=11)
+    rng = np.random.default_rng(10)
+    X1 = np.abs(rng.normal(size=(6, 3))) + 0.1
+    X2 = X1.copy()
+    X2[3, 0] = -1.0
+
+    def f(X):
+        z = model(X)
+        y = z[0] * 2.0 + z[1] * z[2]
+        return y if (X[0] * 1.0 > 0).all() else y * 0.5
+    prog = autograd.compile(f, X1, backend="numpy")
+    for X, traces in [(X1, 1), (X2, 2), (X1, 3)]:
+        got = prog(X, grad=False)
+        want = f([Value(col) for col in X.T]).data
+        assert bits(got) == bits(want) and prog.traces == traces
+    assert all("dot_layer(" in p.source and p.run.fallbacks == 0 for p in prog.programs.values())
