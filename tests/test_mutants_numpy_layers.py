@@ -184,18 +184,19 @@ def test_two_batched_leaves_each_at_its_own_place():
     assert "batched[1]" in p.source
 
 
-def test_a_parameter_only_a_guard_reads_gets_a_zero_gradient():
-    """d is compared, never computed with: it needs no gradient, and the layered code writes
-    0.0 for it (its slot of GM holds the -0.0 it started from), the other gradients as eager's."""
+def test_parameters_only_guards_read_get_a_zero_gradient():
+    """d and the batch m are compared, never computed with (two guards): they need no gradient,
+    and the layered code gives them eager's 0.0 (a float for the batch too), the other
+    gradients as eager's."""
     model = nn.MLP(3, [4, 3], seed=10)
-    d = Value(0.5)
+    d, m = Value(0.5), Value(np.array([1.0, 2.0, 0.5, 3.0, 1.5, 0.25]))
     X = np.random.default_rng(9).normal(size=(6, 3))
 
     def f(X):
         loss = autograd.sum([zi.mean() for zi in model(X)])
-        return loss * 2.0 if d > 0.25 else loss
-    p = same_as_eager(f, model.parameters() + [d], X)
-    assert "dot_layer(" in p.source and "] = 0.0" in p.source
+        return loss * 2.0 if d > 0.25 and (m > 0).all() else loss
+    p = same_as_eager(f, model.parameters() + [d, m], X)
+    assert "dot_layer(" in p.source and len(p.trace.guards) == 2
 
 
 def test_a_batched_output_and_a_guard_on_a_batch_without_gradients():
