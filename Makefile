@@ -52,7 +52,7 @@ MUTATE_SYMBOLIC := test_mutants_trace
 # numpy_backend.py: the numpy compile tests (straight-line and layered code) and the direct tests
 MUTATE_NUMPY_BACKEND := (test_mutants_trace or test_compile_numpy_layers or test_compile_flat or test_new_batch_length or test_batched_parameter or test_branch_guard or test_batched_output_with_grad or test_float32 or test_missing_compiler) and not [c] and not [c-
 # flat.py: FlatStep on both backends and the keyed plans (the cheaper of test_compile_fit_keyed's tests)
-MUTATE_FLAT := test_mutants_trace or test_compile_flat or test_flat_step or test_the_keyed_path or test_a_fit_starts_from or test_what_is_not_described or test_a_program_with_a_batched_constant or test_a_damaged_alias
+MUTATE_FLAT := test_mutants_trace or test_mutants_flat or test_compile_flat or test_flat_step or test_the_keyed_path or test_a_fit_starts_from or test_what_is_not_described or test_a_program_with_a_batched_constant or test_a_damaged_alias
 # compiler/__init__.py: the numpy compile tests, the direct tests, the missing-compiler fallback
 MUTATE_INIT := (test_mutants_trace or test_non_finite_reruns or test_compile_flat or test_new_batch_length or test_batched_parameter or test_branch_guard or test_batched_output_with_grad or test_float32 or test_missing_compiler or point_at) and not [c] and not [c-
 # test_cache.py's child-process tests (a tampered cache loaded in a subprocess) cost seconds each: a survivor of
@@ -61,11 +61,11 @@ MUTATE_CACHE := test_mutants_cache or test_compile_cache_speed or test_missing_c
 MUTATE_DOT_KERNELS := test_mutants_cache
 # c_backend.py: every C test reaches it, and a survivor costs every selected test: the in-process C tests of
 # test_mutants_cache.py (bit for bit against eager) first; survivors then against test_compile.py's C cases
-MUTATE_C_BACKEND := test_mutants_cache
+MUTATE_C_BACKEND := test_mutants_cache or test_mutants_flat
 # numpy_layers.py and structured.py (the layered code): the numpy backend's cases only, none that
 # compiles C (fixtures of test_compile.py included); MUTATE_LAYERS_C for what only C reaches
-MUTATE_LAYERS := (test_compile_numpy_layers or test_mutants_layers or test_compile_flat or test_compile.py) and not [c] and not [c- and not simd and not test_c_ and not cache and not missing_compiler and not grows_linearly and not micrograd_demo[ and not ops_ and not numpy_backend_bit and not gradients_accumulate and not holds_no_labels and not fit_compiled
-MUTATE_LAYERS_C := test_mutants_layers or test_compile_numpy_layers or (test_compile_kernels and not avx2) or (test_compile_dot_tiles and portable) or hidden_infinity
+MUTATE_LAYERS := (test_compile_numpy_layers or test_mutants_layers or test_mutants_numpy_layers or test_compile_flat or test_compile.py) and not [c] and not [c- and not simd and not test_c_ and not cache and not missing_compiler and not grows_linearly and not micrograd_demo[ and not ops_ and not numpy_backend_bit and not gradients_accumulate and not holds_no_labels and not fit_compiled
+MUTATE_LAYERS_C := test_mutants_layers or test_mutants_numpy_layers or test_compile_numpy_layers or (test_compile_kernels and not avx2) or (test_compile_dot_tiles and portable) or hidden_infinity
 mutate: $(VENV)/.test
 	$(BIN)/pip install --quiet "mutmut>=3.3"
 	OMP_NUM_THREADS=1 PYTEST_ADDOPTS="$(if $(MUTATE_TESTS),-k '$(MUTATE_TESTS)')" \

@@ -213,8 +213,10 @@ def trace(fn, example_args):
 def _record(out, args, recorder):
     # The compared Values belong to the trace even when the output does not depend on them
     # (a branch on an unused argument, on a recomputed intermediate, on a threshold parameter).
+    # They are walked after the output, so that its nodes get eager's order (which orders the
+    # gradient terms: a node the guard reaches first would move them, changing the last bits).
     compared = [v for v, *_ in recorder.seen] + [o for _, _, o, _ in recorder.seen if isinstance(o, Value)]
-    order, index = _topological(compared + [out])
+    order, index = _topological([out] + compared)
     get = index.__getitem__
     # per-node lists built by comprehensions: a graph has one node per weight
     ops = [v._op for v in order]
