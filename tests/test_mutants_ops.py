@@ -58,3 +58,90 @@ def test_exp_of_a_batch_just_below_710_overflows_quietly_to_inf(top):
         got = ops.exp(a)
     assert got[0] == math.exp(1.0)
     assert got[1] == (math.inf if top > 709.79 else math.exp(top))
+
+
+# Columns of a batched logsumexp: every special case of the max-first form.
+LSE_COLUMNS = [(-math.inf, -math.inf, -math.inf), (math.inf, 1.0, -2.0), (1.0, math.inf, math.inf),
+               (math.nan, 1000.0, 0.5), (1000.0, 1000.5, -3.0), (-1000.0, -1001.0, -999.5),
+               (0.25, -0.5, 2.0), (-math.inf, 3.0, -math.inf), (709.0, 750.0, 0.0)]
+
+
+def _lse_reference(col):
+    """logsumexp of one column by hand: its max where that is +-inf, nan with a nan, else
+    m + log(sum exp(x - m)) in math's arithmetic."""
+    if any(math.isnan(x) for x in col):
+        return math.nan
+    m = max(col)
+    if math.isinf(m):
+        return m
+    return m + math.log(sum(math.exp(x - m) for x in col))
+
+
+def test_logsumexp_of_a_batch_is_each_columns_to_the_bit_with_no_warning():
+    xs = [np.array(row) for row in zip(*LSE_COLUMNS)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = ops._logsumexp(xs)
+        one_batch = ops._logsumexp([xs[0], 0.5, xs[2]])  # a plain number among the batches
+    want = [_lse_reference(col) for col in LSE_COLUMNS]
+    assert np.array_equal(got, want, equal_nan=True)
+    want = [_lse_reference((c[0], 0.5, c[2])) for c in LSE_COLUMNS]
+    assert np.array_equal(one_batch, want, equal_nan=True)
+    for col in LSE_COLUMNS:  # the scalar path gives the same numbers
+        assert np.array_equal(ops._logsumexp(list(col)), _lse_reference(col), equal_nan=True)
+
+
+def test_logsumexp_of_a_batch_against_torch():
+    torch = pytest.importorskip("torch")
+    rows = [np.array(r) for r in zip(*LSE_COLUMNS)]
+    got = ops._logsumexp(rows)
+    want = torch.logsumexp(torch.tensor(np.array(rows), dtype=torch.float64), 0).numpy()
+    ok = np.isnan(got) == np.isnan(want)
+    assert ok.all() and np.allclose(got[~np.isnan(got)], want[~np.isnan(want)], rtol=1e-15, atol=0)
+
+
+def _loop_dot(ws, xs):
+    """The dot as a hand-written loop: 0.0 + w0*x0 + w1*x1 + ... (the README's order)."""
+    s = 0.0
+    for w, x in zip(ws, xs):
+        s = s + w * x
+    return s
+
+
+@pytest.mark.parametrize("n", [3, 16, 17, 40])
+def test_dot_of_numbers_is_the_loops_sum_to_the_bit(n):
+    """The products added left to right from +0.0: 1e16 + 1 loses the 1 before -1e16 comes,
+    so any other order (pairwise, from the end) gives another number."""
+    ws = [1e16, 1.0, -1e16] + [0.1 * i - 0.7 for i in range(n - 3)]
+    xs = [1.0, 1.0, 1.0] + [0.3 * i + 0.2 for i in range(n - 3)]
+    got = ops._dot(ws + xs)
+    assert type(got) is float and got == _loop_dot(ws, xs)
+    assert ops._dot([-0.0] * n + [1.0] * n) == 0.0 and math.copysign(1.0, ops._dot([-0.0] * n + [1.0] * n)) == 1.0
+
+
+@pytest.mark.parametrize("n", [3, 5])
+def test_dot_over_a_batch_is_each_examples_loop_to_the_bit(n):
+    """Over a batch (some weights plain numbers), example j is the loop over column j: the
+    same order, from +0.0 (a column of -0.0 products sums to +0.0)."""
+    ws = [np.array([1e16, -0.0, 2.0]), 1.0, np.array([-1e16, -0.0, 0.5])] + [0.25] * (n - 3)
+    xs = [np.array([1.0, 1.0, 3.0]), np.array([1.0, -0.0, 0.1]), np.array([1.0, 2.0, -7.0])]
+    xs += [np.array([0.1, -0.0, 0.3])] * (n - 3)
+    got = ops._dot(ws + xs)
+    want = [_loop_dot([w if type(w) is float else w[j] for w in ws], [x[j] for x in xs]) for j in range(3)]
+    assert type(got) is np.ndarray and got.tolist() == want
+    assert np.signbit(got).tolist() == np.signbit(want).tolist() == [False, False, False]
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_dots_rule_gives_each_weight_its_input_times_g(n):
+    """ops.DOT's backward rule: one gradient per item, the weights' (g * x_i) then the inputs'
+    (g * w_i), for g over a batch (the rows of one array) and g a number."""
+    ws = [np.array([1.0, -2.0]), 0.5] + [np.array([3.0, -0.0])] * (n - 2)
+    xs = [np.array([0.25, 4.0])] * (n - 1) + [-1.5]
+    for g in (np.array([2.0, -0.5]), 3.0):
+        got = ops.DOT.backward(g, None, ws + xs)
+        assert len(got) == 2 * n
+        want = [np.multiply(g, x) for x in xs] + [np.multiply(g, w) for w in ws]
+        for a, b in zip(got, want):
+            assert np.shape(a) == np.shape(b) and np.array_equal(a, b)
+            assert np.signbit(a).tolist() == np.signbit(b).tolist()
