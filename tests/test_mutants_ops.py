@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
+import autograd
 from autograd import OPS, ops
 
 
@@ -145,3 +146,37 @@ def test_dots_rule_gives_each_weight_its_input_times_g(n):
         for a, b in zip(got, want):
             assert np.shape(a) == np.shape(b) and np.array_equal(a, b)
             assert np.signbit(a).tolist() == np.signbit(b).tolist()
+
+
+def test_power_and_div_inside_derivatives_give_ieee_values_without_warnings():
+    """The rules' power and div (d sqrt(x)/dx at 0, d x**k/dx at the edges) return numpy's
+    inf and nan quietly over a batch, and the same values for one number (no ZeroDivisionError,
+    no OverflowError): 0 ** -0.5 = inf, 10 ** 400 = inf, (-2) ** 0.5 = nan, 1/0 = inf, 0/0 = nan."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = ops.power(np.array([0.0, 10.0, -2.0, 4.0]), np.array([-0.5, 400.0, 0.5, 0.5]))
+        d = ops.div(np.array([1.0, 0.0, -1.0, 3.0]), np.array([0.0, 0.0, 0.0, 2.0]))
+        d2 = ops.div(-2.0, np.array([0.0, -0.0]))
+    assert np.array_equal(p, [math.inf, math.inf, math.nan, 2.0], equal_nan=True)
+    assert np.array_equal(d, [math.inf, math.nan, -math.inf, 1.5], equal_nan=True)
+    assert d2.tolist() == [-math.inf, math.inf]
+    assert ops.power(0.0, -0.5) == math.inf and ops.power(10.0, 400.0) == math.inf
+    assert ops.power(0.0, -1.0) == math.inf and ops.power(4.0, 0.5) == 2.0
+    assert type(ops.power(2, 3)) is float and ops.power(2, 3) == 8.0
+    assert ops.power(0.0, 0.0) == 1.0 and ops.power(0.0, 0.5) == 0.0 and ops.power(2.0, -1.0) == 0.5
+    assert ops.div(1.0, 0.0) == math.inf and ops.div(-1.0, 0.0) == -math.inf
+    assert ops.div(1.0, -0.0) == -math.inf and ops.div(-1.0, -0.0) == math.inf
+    assert math.isnan(ops.div(0.0, 0.0)) and math.isnan(ops.div(math.nan, 0.0))
+    assert ops.div(3.0, 2.0) == 1.5
+
+
+@pytest.mark.parametrize("k, want", [(1.0, 1.0), (1.5, 0.0), (2.0, 0.0), (3.0, 0.0), (0.5, math.inf)])
+def test_pow_derivative_at_zero_against_torch_conventions(k, want):
+    """d(x ** k)/dx at x = 0 is k * 0 ** (k - 1): 1 for k = 1 (0 ** 0 is 1), 0 above 1,
+    inf below (as PyTorch gives), for one number and for a batch."""
+    x = autograd.Value(0.0)
+    (x ** k).backward()
+    assert x.grad == want
+    xb = autograd.Value(np.array([0.0, 0.0]))
+    (xb ** k).sum().backward()
+    assert xb.grad.tolist() == [want, want]
