@@ -180,3 +180,21 @@ def test_pow_derivative_at_zero_against_torch_conventions(k, want):
     xb = autograd.Value(np.array([0.0, 0.0]))
     (xb ** k).sum().backward()
     assert xb.grad.tolist() == [want, want]
+
+
+@pytest.mark.parametrize("a0", [0.5, 1.0, 2.0, [0.5, 2.0]])
+def test_exponents_gradient_differentiated_by_the_base(a0):
+    """d/da of d(a ** b)/db = d/da (a ** b log a) = a ** (b - 1) (1 + b log a): log_for_pow
+    builds a node on a Value base (any base > 0, below 1 too), so the exponent's gradient
+    depends on the base; against hand arithmetic and finite differences."""
+    a, b = autograd.Value(np.array(a0) if type(a0) is list else a0), autograd.Value(1.3)
+    y = a ** b
+    (y.sum() if type(a0) is list else y).backward(create_graph=True)
+    gb = b.grad
+    a.grad, b.grad = 0.0 * a.data, 0.0
+    gb.backward()
+    x = np.array(a0, dtype=np.float64)
+    want = x ** 0.3 * (1.0 + 1.3 * np.log(x))
+    h = 1e-6
+    fd = ((x + h) ** 1.3 * np.log(x + h) - (x - h) ** 1.3 * np.log(x - h)) / (2 * h)
+    assert np.allclose(a.grad, want, rtol=1e-12, atol=0) and np.allclose(a.grad, fd, rtol=1e-6)
