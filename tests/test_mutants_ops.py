@@ -204,10 +204,10 @@ def test_exponents_gradient_over_a_batch_at_zero_and_negative_bases():
     """d(a ** b)/db = a ** b log a: 0 where a == 0 (PyTorch's value, a ** b being 0), nan
     where a < 0 (no real logarithm), a ** b log a elsewhere; the same per example as for one
     number."""
-    xs, ks = [0.0, 2.0, -2.0, 0.5], [2.0, 3.0, 2.0, 1.5]
+    xs, ks = [0.0, 2.0, -2.0, 0.5, 0.0], [2.0, 3.0, 2.0, 1.5, 0.0]  # 0 ** 0 = 1: still 0
     a, b = autograd.Value(np.array(xs)), autograd.Value(np.array(ks))
     (a ** b).sum().backward()
-    want = [0.0, 8.0 * math.log(2.0), math.nan, 0.5 ** 1.5 * math.log(0.5)]
+    want = [0.0, 8.0 * math.log(2.0), math.nan, 0.5 ** 1.5 * math.log(0.5), 0.0]
     assert np.allclose(b.grad, want, rtol=1e-15, atol=0, equal_nan=True)
     for x, k, w in zip(xs, ks, want):
         a1, b1 = autograd.Value(x), autograd.Value(k)
