@@ -213,3 +213,18 @@ def test_exponents_gradient_over_a_batch_at_zero_and_negative_bases():
         a1, b1 = autograd.Value(x), autograd.Value(k)
         (a1 ** b1).backward()
         assert b1.grad == w or (math.isnan(b1.grad) and math.isnan(w))
+
+
+def test_pow_forward_at_zero_and_past_the_largest_float():
+    """0 ** 0.5 is 0 (a zero base is not a negative one), over a batch too; a power past the
+    largest float is inf with the sign real arithmetic gives: (-10) ** 400 = +inf,
+    (-10) ** 401 = -inf, for one number and, quietly, for a batch."""
+    assert (autograd.Value(0.0) ** 0.5).data == 0.0
+    assert (autograd.Value(np.array([0.0, 4.0])) ** 0.5).data.tolist() == [0.0, 2.0]
+    assert (autograd.Value(-10.0) ** 400).data == math.inf
+    assert (autograd.Value(-10.0) ** 401).data == -math.inf
+    assert (autograd.Value(10.0) ** 400.5).data == math.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        big = autograd.Value(np.array([-10.0, 10.0, 2.0])) ** 401
+    assert big.data.tolist() == [-math.inf, math.inf, 2.0 ** 401]
