@@ -228,3 +228,15 @@ def test_pow_forward_at_zero_and_past_the_largest_float():
         warnings.simplefilter("error")
         big = autograd.Value(np.array([-10.0, 10.0, 2.0])) ** 401
     assert big.data.tolist() == [-math.inf, math.inf, 2.0 ** 401]
+
+
+def test_logsumexp_of_a_number_then_a_batch_and_a_dot_over_many_batches():
+    """A plain number before the batches (the max then meets an array second), and a dot of
+    more than 16 pairs over a batch (not the all-numbers shortcut): each example's numbers."""
+    x = np.array([1.0, -2.0, 700.0])
+    got = ops._logsumexp([0.5, x])
+    assert got.tolist() == [_lse_reference((0.5, v)) for v in x]
+    ws = [np.array([0.5, -1.0]) * (i + 1) for i in range(20)]
+    xs = [np.array([0.25, 3.0]) - 0.1 * i for i in range(20)]
+    got = ops._dot(ws + xs)
+    assert got.tolist() == [_loop_dot([w[j] for w in ws], [v[j] for v in xs]) for j in range(2)]
