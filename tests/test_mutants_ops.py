@@ -1,8 +1,8 @@
 """Tests written against autograd/ops.py's mutation survivors (docs/mutation.md, "ops.py").
 
 Each pins a behaviour of one rule or helper that the other tests left free, against an
-independent reference: finite differences, hand arithmetic, PyTorch (skipped without it), or
-the eager engine for compiled code (bit for bit, as the README promises for the numpy backend).
+independent reference: finite differences, hand arithmetic (a loop over the examples, bit for
+bit where the README promises the eager engine's last bit), PyTorch (skipped without it).
 """
 import math
 import warnings
