@@ -3,3 +3,45 @@
 Each test pins one behaviour of the reverse sweep that mutation testing found unpinned; the
 expected numbers come from an independent reference (hand arithmetic, numpy, the per-node rule).
 """
+import math
+
+import numpy as np
+import pytest
+
+import autograd
+from autograd import Value
+
+
+def _rule_term(x):
+    """MAX_DETACHED's rule for one input, written out: ones_like(x) * -0.0."""
+    return np.ones_like(x) * -0.0 if isinstance(x, np.ndarray) else -0.0
+
+
+@pytest.mark.parametrize("first", ["mul", "max"])
+def test_max_detached_input_made_a_batch_after_forward_gets_the_rules_batch(first):
+    """An input whose data became a batch after forward, holding a float gradient from another
+    node when max_detached's turn comes, gets the rule's term (a batch of -0.0): its gradient
+    becomes that float in every example, as the per-node rule gives (not left a float)."""
+    x, y = Value(2.0), Value(3.0)
+    m = autograd.max_detached([x, y])
+    root = x * 3.0 + m if first == "mul" else m + x * 3.0
+    x.data = np.array([1.0, 2.0])
+    root.backward()
+    want = 3.0 + _rule_term(x.data)  # d(3x)/dx = 3, then the rule's -0.0 per example
+    assert type(x.grad) is np.ndarray and np.array_equal(x.grad, want)
+    assert math.copysign(1.0, y.grad) == -1.0 and y.grad == 0.0
+
+
+@pytest.mark.parametrize("first", ["mul", "max"])
+def test_max_detached_gives_its_term_to_every_input_after_a_float_one(first):
+    """After an input whose gradient is already a float (skipped: cur + -0.0 is cur), the later
+    inputs still get the rule's term: an inner node reached through max_detached alone needs
+    it, or its own rule has no gradient to run on."""
+    a, c = Value(1.5), Value(0.5)
+    b = c.exp()
+    m = autograd.max_detached([a, b])
+    root = a * 2.0 + m if first == "mul" else m + a * 2.0
+    root.backward()
+    assert a.grad == 2.0
+    assert b.grad == 0.0 and math.copysign(1.0, b.grad) == -1.0  # the rule's -0.0
+    assert c.grad == 0.0 and math.copysign(1.0, c.grad) == -1.0  # -0.0 * exp(0.5)
