@@ -45,3 +45,14 @@ def test_max_detached_gives_its_term_to_every_input_after_a_float_one(first):
     assert a.grad == 2.0
     assert b.grad == 0.0 and math.copysign(1.0, b.grad) == -1.0  # the rule's -0.0
     assert c.grad == 0.0 and math.copysign(1.0, c.grad) == -1.0  # -0.0 * exp(0.5)
+
+
+def test_a_layer_of_one_weight_over_a_batch():
+    """dots() with one weight and one batched input (the smallest layer backward defers): the
+    weight's gradient is sum_e g_e * x_e left to right, the input's g_e * w."""
+    w, x = Value(-1.5), Value(np.array([0.5, 2.0, -3.0]))
+    (out,) = autograd.dots([[w]], [x])
+    g = np.array([1.0, -2.0, 0.25])
+    out.backward(grad=g)
+    assert w.grad == ((0.0 + 1.0 * 0.5) + -2.0 * 2.0) + 0.25 * -3.0
+    assert np.array_equal(x.grad, g * -1.5)
