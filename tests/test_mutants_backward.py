@@ -9,7 +9,20 @@ import numpy as np
 import pytest
 
 import autograd
-from autograd import Value
+from autograd import Value, ops
+
+
+@pytest.fixture
+def rule_calls(monkeypatch):
+    """How many times ops.ADD's, ops.RELU's and ops.DOT's backward rules run (the per-node
+    sweep calls them once per node; backward's layer paths once per layer or never)."""
+    calls = {"add": 0, "relu": 0, "dot": 0}
+    for name, op in (("add", ops.ADD), ("relu", ops.RELU), ("dot", ops.DOT)):
+        def counted(*args, _rule=op.backward, _name=name):
+            calls[_name] += 1
+            return _rule(*args)
+        monkeypatch.setattr(op, "backward", counted)
+    return calls
 
 
 def _rule_term(x):
@@ -56,3 +69,23 @@ def test_a_layer_of_one_weight_over_a_batch():
     out.backward(grad=g)
     assert w.grad == ((0.0 + 1.0 * 0.5) + -2.0 * 2.0) + 0.25 * -3.0
     assert np.array_equal(x.grad, g * -1.5)
+
+
+def test_biases_of_relus_feeding_a_layer_get_their_sums_without_the_add_rule(rule_calls):
+    """relu(w.x + b) feeding a second layer: the biases' gradients (each the sum over the batch
+    of its relu's gradient, left to right) are made for the layer at once, so ADD's rule never
+    runs, even for a layer of two neurons; the numbers are a plain loop's."""
+    rng = np.random.default_rng(3)
+    w1 = [[Value(float(v)) for v in row] for row in rng.standard_normal((2, 3))]
+    bs = [Value(float(v)) for v in rng.standard_normal(2)]
+    xs = [Value(rng.standard_normal(5)) for _ in range(3)]
+    w2 = [[Value(float(v)) for v in row] for row in rng.standard_normal((2, 2))]
+    adds = [s + b for s, b in zip(autograd.dots(w1, xs), bs)]
+    autograd.sum(autograd.dots(w2, [a.relu() for a in adds])).sum().backward()
+    assert rule_calls == {"add": 0, "relu": 1, "dot": 0}
+    for j, (a, b) in enumerate(zip(adds, bs)):
+        up = w2[0][j].data + w2[1][j].data  # d(sum of both outputs)/d relu_j, every example
+        want = 0.0
+        for pre in a.data:  # left to right over the batch
+            want += up if pre > 0 else 0.0
+        assert b.grad == want
