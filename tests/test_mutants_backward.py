@@ -92,13 +92,14 @@ def test_biases_of_relus_feeding_a_layer_get_their_sums_without_the_add_rule(rul
         assert b.grad == want
 
 
-@pytest.mark.parametrize("reverse", [False, True])  # the sweep meets the rows in order, reversed
+@pytest.mark.parametrize("order", [(0, 1, 2, 3), (3, 2, 1, 0), (1, 0, 3, 2), (0, 1, 3, 2)])
 @pytest.mark.parametrize("earlier", [False, True])  # after zero_grad, or onto earlier gradients
-def test_an_nn_layers_weights_get_their_own_rows_gradients(reverse, earlier):
+def test_an_nn_layers_weights_get_their_own_rows_gradients(order, earlier):
     """nn.Layer over a batch, each output scaled by its own constant: weight w_jk gets
     sum_e c_j * x_ke (left to right, onto its earlier gradient), input x_k gets the terms
-    c_j * w_jk added output after output in the sweep's order, whichever order the sweep meets
-    the layer's rows in (backward takes the whole layer in its row order then)."""
+    c_j * w_jk added output after output in the order the sweep meets the outputs (that of
+    the sum's terms), whether that is the layer's row order, its reverse (backward then takes
+    the whole layer in row order) or another."""
     rng = np.random.default_rng(4)
     layer = nn.Layer(3, 4, activation="linear", rng=rng)
     xs = [Value(rng.standard_normal(5)) for _ in range(3)]
@@ -110,15 +111,14 @@ def test_an_nn_layers_weights_get_their_own_rows_gradients(reverse, earlier):
                 w.grad = 0.25 * (j - k)
     olds = [[w.grad for w in n.w] for n in layer.neurons]
     terms = [o * c for o, c in zip(layer(xs), cs)]
-    autograd.sum(terms[::-1] if reverse else terms).sum().backward()
+    autograd.sum([terms[j] for j in order]).sum().backward()
     for j, n in enumerate(layer.neurons):
         for k, w in enumerate(n.w):
             t = float(np.cumsum(cs[j] * xs[k].data)[-1])
             assert w.grad == (olds[j][k] + t if earlier else t)
-    js = range(4) if not reverse else range(3, -1, -1)  # the order the outputs reach x
     for k, x in enumerate(xs):
         want = None
-        for j in js:
+        for j in order:
             p = cs[j] * np.ones(5) * layer.neurons[j].w[k].data
             want = p if want is None else want + p
         assert np.array_equal(x.grad, want)
