@@ -122,3 +122,28 @@ def test_an_nn_layers_weights_get_their_own_rows_gradients(order, earlier):
             p = cs[j] * np.ones(5) * layer.neurons[j].w[k].data
             want = p if want is None else want + p
         assert np.array_equal(x.grad, want)
+
+
+@pytest.mark.parametrize("extra_first", [False, True])
+@pytest.mark.parametrize("use", ["adds", "biases", "relus"])
+def test_a_relu_layers_nodes_also_used_elsewhere_get_every_term(use, extra_first):
+    """relu(w.x + b) feeding a layer, with each w.x + b, each bias or each relu also used by
+    another term of the loss (1.5 times it): what backward made ahead for the layer (the
+    relus' gradients, the biases' sums) no longer applies, and every node gets both terms.
+    Numbers are chosen so that every sum is exact, whatever the order of the two terms."""
+    rng = np.random.default_rng(5)
+    w1 = [[Value(float(v)) for v in row] for row in rng.standard_normal((3, 2))]
+    bs = [Value(float(v)) for v in rng.standard_normal(3)]
+    xs = [Value(rng.standard_normal(6)) for _ in range(2)]
+    w2 = [[Value(v) for v in row] for row in ([0.5, -0.25, 0.75], [0.25, 1.0, -0.5])]
+    adds = [s + b for s, b in zip(autograd.dots(w1, xs), bs)]
+    relus = [a.relu() for a in adds]
+    layer = autograd.sum(autograd.dots(w2, relus))
+    extra = autograd.sum([v * 1.5 for v in {"adds": adds, "biases": bs, "relus": relus}[use]])
+    (extra + layer if extra_first else layer + extra).sum().backward()
+    for j, (a, b) in enumerate(zip(adds, bs)):
+        up = w2[0][j].data + w2[1][j].data + (1.5 if use == "relus" else 0.0)
+        want = 0.0
+        for pre in a.data:  # d/da, example after example, summed left to right
+            want += (up if pre > 0 else 0.0) + (1.5 if use == "adds" else 0.0)
+        assert b.grad == want + (1.5 * 6 if use == "biases" else 0.0)
