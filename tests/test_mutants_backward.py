@@ -125,7 +125,7 @@ def test_an_nn_layers_weights_get_their_own_rows_gradients(order, earlier):
 
 
 @pytest.mark.parametrize("extra_first", [False, True])
-@pytest.mark.parametrize("use", ["adds", "biases", "relus", "relus of adds"])
+@pytest.mark.parametrize("use", ["adds", "adds + 1", "biases", "relus", "relus of adds"])
 def test_a_relu_layers_nodes_also_used_elsewhere_get_every_term(use, extra_first):
     """relu(w.x + b) feeding a layer, with each w.x + b, each bias or each relu also used by
     another term of the loss (1.5 times it): what backward made ahead for the layer (the
@@ -141,6 +141,8 @@ def test_a_relu_layers_nodes_also_used_elsewhere_get_every_term(use, extra_first
     layer = autograd.sum(autograd.dots(w2, relus))
     if use == "relus of adds":  # other relus, met while the layer's are made ahead
         extra = autograd.sum([(a * 1.5).relu() for a in adds])
+    elif use == "adds + 1":  # other adds, met while the layer's biases are made ahead
+        extra = autograd.sum([(a + 1.0) * 1.5 for a in adds])
     else:
         extra = autograd.sum([v * 1.5 for v in {"adds": adds, "biases": bs, "relus": relus}[use]])
     (extra + layer if extra_first else layer + extra).sum().backward()
@@ -148,5 +150,5 @@ def test_a_relu_layers_nodes_also_used_elsewhere_get_every_term(use, extra_first
         up = w2[0][j].data + w2[1][j].data + (1.5 if use in ("relus", "relus of adds") else 0.0)
         want = 0.0
         for pre in a.data:  # d/da, example after example, summed left to right
-            want += (up if pre > 0 else 0.0) + (1.5 if use == "adds" else 0.0)
+            want += (up if pre > 0 else 0.0) + (1.5 if use in ("adds", "adds + 1") else 0.0)
         assert b.grad == want + (1.5 * 6 if use == "biases" else 0.0)
