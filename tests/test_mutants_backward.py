@@ -152,3 +152,13 @@ def test_a_relu_layers_nodes_also_used_elsewhere_get_every_term(use, extra_first
         for pre in a.data:  # d/da, example after example, summed left to right
             want += (up if pre > 0 else 0.0) + (1.5 if use in ("adds", "adds + 1") else 0.0)
         assert b.grad == want + (1.5 * 6 if use == "biases" else 0.0)
+
+
+def test_backward_takes_a_batched_value_as_its_seed():
+    """grad= may be a Value: its data seeds the sweep (for a batch as for one number)."""
+    x = Value(np.array([1.0, -2.0, 3.0]))
+    (x * 2.0).backward(grad=Value(np.array([0.5, 1.0, -4.0])))
+    assert np.array_equal(x.grad, np.array([1.0, 2.0, -8.0]))
+    s = Value(1.5)
+    (s * 3.0).backward(grad=Value(2.0))
+    assert s.grad == 6.0
