@@ -162,3 +162,13 @@ def test_backward_takes_a_batched_value_as_its_seed():
     s = Value(1.5)
     (s * 3.0).backward(grad=Value(2.0))
     assert s.grad == 6.0
+
+
+def test_a_float32_seed_is_taken_as_float64():
+    """A seed of another dtype is converted to float64 first: the gradients are float64 products
+    of its values (not float32 arithmetic)."""
+    x = Value(np.array([1.0, -2.0, 3.0]))
+    seed = np.array([0.1, 0.2, -0.3], dtype=np.float32)
+    (x * 3.0).backward(grad=seed)
+    assert x.grad.dtype == np.float64
+    assert np.array_equal(x.grad, seed.astype(np.float64) * 3.0)
