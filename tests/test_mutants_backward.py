@@ -4,6 +4,7 @@ Each test pins one behaviour of the reverse sweep that mutation testing found un
 expected numbers come from an independent reference (hand arithmetic, numpy, the per-node rule).
 """
 import math
+import re
 
 import numpy as np
 import pytest
@@ -172,3 +173,10 @@ def test_a_float32_seed_is_taken_as_float64():
     (x * 3.0).backward(grad=seed)
     assert x.grad.dtype == np.float64
     assert np.array_equal(x.grad, seed.astype(np.float64) * 3.0)
+
+
+def test_a_seed_of_the_wrong_shape_is_refused_naming_both_shapes():
+    x = Value(np.array([1.0, 2.0, 3.0]))
+    msg = "backward(grad=...) needs shape (3,) like the Value's data, got (2,)"
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        (x * 2.0).backward(grad=np.ones(2))
