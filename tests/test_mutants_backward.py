@@ -162,7 +162,7 @@ def test_backward_takes_a_batched_value_as_its_seed():
     assert np.array_equal(x.grad, np.array([1.0, 2.0, -8.0]))
     s = Value(1.5)
     (s * 3.0).backward(grad=Value(2.0))
-    assert s.grad == 6.0
+    assert type(s.grad) is float and s.grad == 6.0  # a 0-d seed becomes a float
 
 
 def test_a_float32_seed_is_taken_as_float64():
