@@ -42,7 +42,7 @@ clean:
 # below: the tests that kill that file's mutants fast); MUTATE_JOBS caps the parallel workers.
 # `$(BIN)/mutmut results` lists the survivors, `$(BIN)/mutmut show NAME` one diff.
 MUTATE_OPS := (test_engine_new_ops or test_engine_batched or test_engine_errors or test_engine_eager_paths or test_mutants_ops or test_mutants_engine or test_input_domains or sum_rows or test_symbolic or (test_engine_ops and not second_derivative and not gradgradcheck)) and not [c]
-MUTATE_BACKWARD := (test_engine_graphs or test_engine_fast or test_engine_batched or test_engine_errors or test_mutants) and not [c] and not [c-
+MUTATE_BACKWARD := (test_engine_graphs or test_engine_fast or test_engine_batched or test_engine_errors or test_engine_eager_paths or test_mutants.py or test_mutants_engine or test_mutants_backward) and not [c] and not [c- and not test_c_weight and not compiled_relu
 MUTATE_COMPILER := test_compile or test_compile_flat or test_mutants
 # trace.py: its direct tests, and the numpy-backend compile tests that build no C on the way
 # (test_compile.py's op_programs and demo fixtures compile C for every op: 13 s a mutant)

@@ -1,0 +1,182 @@
+"""Tests that kill mutants of autograd/backward.py (docs/mutation.md, backward.py section).
+
+Each test pins one behaviour of the reverse sweep that mutation testing found unpinned; the
+expected numbers come from an independent reference (hand arithmetic, numpy, the per-node rule).
+"""
+import math
+import re
+
+import numpy as np
+import pytest
+
+import autograd
+import nn
+from autograd import Value, ops
+
+
+@pytest.fixture
+def rule_calls(monkeypatch):
+    """How many times ops.ADD's, ops.RELU's and ops.DOT's backward rules run (the per-node
+    sweep calls them once per node; backward's layer paths once per layer or never)."""
+    calls = {"add": 0, "relu": 0, "dot": 0}
+    for name, op in (("add", ops.ADD), ("relu", ops.RELU), ("dot", ops.DOT)):
+        def counted(*args, _rule=op.backward, _name=name):
+            calls[_name] += 1
+            return _rule(*args)
+        monkeypatch.setattr(op, "backward", counted)
+    return calls
+
+
+def _rule_term(x):
+    """MAX_DETACHED's rule for one input, written out: ones_like(x) * -0.0."""
+    return np.ones_like(x) * -0.0 if isinstance(x, np.ndarray) else -0.0
+
+
+@pytest.mark.parametrize("first", ["mul", "max"])
+def test_max_detached_input_made_a_batch_after_forward_gets_the_rules_batch(first):
+    """An input whose data became a batch after forward, holding a float gradient from another
+    node when max_detached's turn comes, gets the rule's term (a batch of -0.0): its gradient
+    becomes that float in every example, as the per-node rule gives (not left a float)."""
+    x, y = Value(2.0), Value(3.0)
+    m = autograd.max_detached([x, y])
+    root = x * 3.0 + m if first == "mul" else m + x * 3.0
+    x.data = np.array([1.0, 2.0])
+    root.backward()
+    want = 3.0 + _rule_term(x.data)  # d(3x)/dx = 3, then the rule's -0.0 per example
+    assert type(x.grad) is np.ndarray and np.array_equal(x.grad, want)
+    assert math.copysign(1.0, y.grad) == -1.0 and y.grad == 0.0
+
+
+@pytest.mark.parametrize("first", ["mul", "max"])
+def test_max_detached_gives_its_term_to_every_input_after_a_float_one(first):
+    """After an input whose gradient is already a float (skipped: cur + -0.0 is cur), the later
+    inputs still get the rule's term: an inner node reached through max_detached alone needs
+    it, or its own rule has no gradient to run on."""
+    a, c = Value(1.5), Value(0.5)
+    b = c.exp()
+    m = autograd.max_detached([a, b])
+    root = a * 2.0 + m if first == "mul" else m + a * 2.0
+    root.backward()
+    assert a.grad == 2.0
+    assert b.grad == 0.0 and math.copysign(1.0, b.grad) == -1.0  # the rule's -0.0
+    assert c.grad == 0.0 and math.copysign(1.0, c.grad) == -1.0  # -0.0 * exp(0.5)
+
+
+def test_a_layer_of_one_weight_over_a_batch():
+    """dots() with one weight and one batched input (the smallest layer backward defers): the
+    weight's gradient is sum_e g_e * x_e left to right, the input's g_e * w."""
+    w, x = Value(-1.5), Value(np.array([0.5, 2.0, -3.0]))
+    (out,) = autograd.dots([[w]], [x])
+    g = np.array([1.0, -2.0, 0.25])
+    out.backward(grad=g)
+    assert w.grad == ((0.0 + 1.0 * 0.5) + -2.0 * 2.0) + 0.25 * -3.0
+    assert np.array_equal(x.grad, g * -1.5)
+
+
+def test_biases_of_relus_feeding_a_layer_get_their_sums_without_the_add_rule(rule_calls):
+    """relu(w.x + b) feeding a second layer: the biases' gradients (each the sum over the batch
+    of its relu's gradient, left to right) are made for the layer at once, so ADD's rule never
+    runs, even for a layer of two neurons; the numbers are a plain loop's."""
+    rng = np.random.default_rng(3)
+    w1 = [[Value(float(v)) for v in row] for row in rng.standard_normal((2, 3))]
+    bs = [Value(float(v)) for v in rng.standard_normal(2)]
+    xs = [Value(rng.standard_normal(5)) for _ in range(3)]
+    w2 = [[Value(float(v)) for v in row] for row in rng.standard_normal((2, 2))]
+    adds = [s + b for s, b in zip(autograd.dots(w1, xs), bs)]
+    autograd.sum(autograd.dots(w2, [a.relu() for a in adds])).sum().backward()
+    assert rule_calls == {"add": 0, "relu": 1, "dot": 0}
+    for j, (a, b) in enumerate(zip(adds, bs)):
+        up = w2[0][j].data + w2[1][j].data  # d(sum of both outputs)/d relu_j, every example
+        want = 0.0
+        for pre in a.data:  # left to right over the batch
+            want += up if pre > 0 else 0.0
+        assert b.grad == want
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2, 3), (3, 2, 1, 0), (1, 0, 3, 2), (0, 1, 3, 2)])
+@pytest.mark.parametrize("earlier", [False, True])  # after zero_grad, or onto earlier gradients
+def test_an_nn_layers_weights_get_their_own_rows_gradients(order, earlier):
+    """nn.Layer over a batch, each output scaled by its own constant: weight w_jk gets
+    sum_e c_j * x_ke (left to right, onto its earlier gradient), input x_k gets the terms
+    c_j * w_jk added output after output in the order the sweep meets the outputs (that of
+    the sum's terms), whether that is the layer's row order, its reverse (backward then takes
+    the whole layer in row order) or another."""
+    rng = np.random.default_rng(4)
+    layer = nn.Layer(3, 4, activation="linear", rng=rng)
+    xs = [Value(rng.standard_normal(5)) for _ in range(3)]
+    cs = [1.0, -2.0, 0.5, 3.0]
+    layer.zero_grad()
+    if earlier:
+        for j, n in enumerate(layer.neurons):
+            for k, w in enumerate(n.w):
+                w.grad = 0.25 * (j - k)
+    olds = [[w.grad for w in n.w] for n in layer.neurons]
+    terms = [o * c for o, c in zip(layer(xs), cs)]
+    autograd.sum([terms[j] for j in order]).sum().backward()
+    for j, n in enumerate(layer.neurons):
+        for k, w in enumerate(n.w):
+            t = float(np.cumsum(cs[j] * xs[k].data)[-1])
+            assert w.grad == (olds[j][k] + t if earlier else t)
+    for k, x in enumerate(xs):
+        want = None
+        for j in order:
+            p = cs[j] * np.ones(5) * layer.neurons[j].w[k].data
+            want = p if want is None else want + p
+        assert np.array_equal(x.grad, want)
+
+
+@pytest.mark.parametrize("extra_first", [False, True])
+@pytest.mark.parametrize("use", ["adds", "adds + 1", "biases", "relus", "relus of adds"])
+def test_a_relu_layers_nodes_also_used_elsewhere_get_every_term(use, extra_first):
+    """relu(w.x + b) feeding a layer, with each w.x + b, each bias or each relu also used by
+    another term of the loss (1.5 times it): what backward made ahead for the layer (the
+    relus' gradients, the biases' sums) no longer applies, and every node gets both terms.
+    Numbers are chosen so that every sum is exact, whatever the order of the two terms."""
+    rng = np.random.default_rng(5)
+    w1 = [[Value(float(v)) for v in row] for row in rng.standard_normal((3, 2))]
+    bs = [Value(float(v)) for v in rng.standard_normal(3)]
+    xs = [Value(rng.standard_normal(6)) for _ in range(2)]
+    w2 = [[Value(v) for v in row] for row in ([0.5, -0.25, 0.75], [0.25, 1.0, -0.5])]
+    adds = [s + b for s, b in zip(autograd.dots(w1, xs), bs)]
+    relus = [a.relu() for a in adds]
+    layer = autograd.sum(autograd.dots(w2, relus))
+    if use == "relus of adds":  # other relus, met while the layer's are made ahead
+        extra = autograd.sum([(a * 1.5).relu() for a in adds])
+    elif use == "adds + 1":  # other adds, met while the layer's biases are made ahead
+        extra = autograd.sum([(a + 1.0) * 1.5 for a in adds])
+    else:
+        extra = autograd.sum([v * 1.5 for v in {"adds": adds, "biases": bs, "relus": relus}[use]])
+    (extra + layer if extra_first else layer + extra).sum().backward()
+    for j, (a, b) in enumerate(zip(adds, bs)):
+        up = w2[0][j].data + w2[1][j].data + (1.5 if use in ("relus", "relus of adds") else 0.0)
+        want = 0.0
+        for pre in a.data:  # d/da, example after example, summed left to right
+            want += (up if pre > 0 else 0.0) + (1.5 if use in ("adds", "adds + 1") else 0.0)
+        assert b.grad == want + (1.5 * 6 if use == "biases" else 0.0)
+
+
+def test_backward_takes_a_batched_value_as_its_seed():
+    """grad= may be a Value: its data seeds the sweep (for a batch as for one number)."""
+    x = Value(np.array([1.0, -2.0, 3.0]))
+    (x * 2.0).backward(grad=Value(np.array([0.5, 1.0, -4.0])))
+    assert np.array_equal(x.grad, np.array([1.0, 2.0, -8.0]))
+    s = Value(1.5)
+    (s * 3.0).backward(grad=Value(2.0))
+    assert type(s.grad) is float and s.grad == 6.0  # a 0-d seed becomes a float
+
+
+def test_a_float32_seed_is_taken_as_float64():
+    """A seed of another dtype is converted to float64 first: the gradients are float64 products
+    of its values (not float32 arithmetic)."""
+    x = Value(np.array([1.0, -2.0, 3.0]))
+    seed = np.array([0.1, 0.2, -0.3], dtype=np.float32)
+    (x * 3.0).backward(grad=seed)
+    assert x.grad.dtype == np.float64
+    assert np.array_equal(x.grad, seed.astype(np.float64) * 3.0)
+
+
+def test_a_seed_of_the_wrong_shape_is_refused_naming_both_shapes():
+    x = Value(np.array([1.0, 2.0, 3.0]))
+    msg = "backward(grad=...) needs shape (3,) like the Value's data, got (2,)"
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        (x * 2.0).backward(grad=np.ones(2))
