@@ -64,7 +64,7 @@ MUTATE_DOT_KERNELS := test_mutants_cache
 MUTATE_C_BACKEND := test_mutants_cache or test_mutants_flat
 # numpy_layers.py and structured.py (the layered code): the numpy backend's cases only, none that
 # compiles C (fixtures of test_compile.py included); MUTATE_LAYERS_C for what only C reaches
-MUTATE_LAYERS := (test_compile_numpy_layers or test_mutants_layers or test_mutants_numpy_layers or test_compile_flat or test_compile.py) and not [c] and not [c- and not simd and not test_c_ and not cache and not missing_compiler and not grows_linearly and not micrograd_demo[ and not ops_ and not numpy_backend_bit and not gradients_accumulate and not holds_no_labels and not fit_compiled
+MUTATE_LAYERS := (test_compile_numpy_layers or test_mutants_layers or test_mutants_plan or test_mutants_numpy_layers or test_compile_flat or test_compile.py) and not [c] and not [c- and not simd and not test_c_ and not cache and not missing_compiler and not grows_linearly and not micrograd_demo[ and not ops_ and not numpy_backend_bit and not gradients_accumulate and not holds_no_labels and not fit_compiled
 MUTATE_LAYERS_C := test_mutants_layers or test_mutants_numpy_layers or test_compile_numpy_layers or (test_compile_kernels and not avx2) or (test_compile_dot_tiles and portable) or hidden_infinity
 mutate: $(VENV)/.test
 	$(BIN)/pip install --quiet "mutmut>=3.3"

@@ -158,7 +158,11 @@ def _own_parameters(model, layers):
         return False
     la, na = _MODULE_ATTRS[Layer], _MODULE_ATTRS[Neuron]
     for layer in layers:
-        if not la.issuperset(vars(layer)) or type(layer.nout) is not int:
+        attrs = vars(layer)
+        seen = attrs.get("_seen")  # what an eager forward learnt about the weights: no parameters
+        if seen is not None and type(seen) is not autograd.value._LayerWeights:
+            return False
+        if not la.issuperset(attrs.keys() - {"_seen"}) or type(layer.nout) is not int:
             return False
         if not all(na.issuperset(vars(n)) and type(n.b) is Value and type(n.nin) is int for n in layer.neurons):
             return False

@@ -273,6 +273,17 @@ def test_copying_or_pickling_a_model_keeps_the_keyed_path():
     assert compiled_fit.describe(m, nn.losses.hinge, None, m.parameters()) is not None
 
 
+def test_a_model_run_eagerly_first_keeps_the_keyed_path():
+    """An eager forward leaves each Layer its cache of the weights' checks (`_seen`): no
+    parameter, so the model is still fully described; anything else in its place is not."""
+    m = nn.MLP(3, [4, 1], seed=0)
+    m(np.ones((5, 3)))
+    assert all("_seen" in vars(layer) for layer in m.layers)
+    assert compiled_fit.describe(m, nn.losses.hinge, None, m.parameters()) is not None
+    m.layers[0]._seen = Value(1.0)  # a Value there would be a parameter nobody described
+    assert compiled_fit.describe(m, nn.losses.hinge, None, m.parameters()) is None
+
+
 def test_the_description_names_every_ingredient():
     def d(**kw):
         v = dict(BASE, **kw)
