@@ -1,0 +1,140 @@
+"""Tests written against surviving mutants of structured.py's C generator (`_Gen`, `_forward`,
+`_backward`, `_epilogue`, `_finite`, `_zero_gradients`, `generate`...): small layered graphs
+compiled to C and compared with the eager engine bit for bit. Every call must be the C code's
+own (no rerun through numpy, which would hide a wrong number behind eager's), and each program
+runs more than once on other data (GM and the scratch arrays are static: nothing may be left
+over from the call before). docs/mutation.md lists the mutants they kill."""
+import re
+
+import numpy as np
+import pytest
+
+import autograd
+import nn
+from autograd import Value
+
+from compare_compiled import compiled, eager
+
+pytestmark = pytest.mark.usefixtures("private_cache")  # C programs: never the user's cache
+
+
+def same(got, want):
+    """Equal as the README promises for nn's models: ==, NaN where eager has NaN (the sign of an
+    all-zero gradient is the C kernels' own: tests/test_compile_dot_tiles.py)."""
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    return got.shape == want.shape and np.array_equal(got, want, equal_nan=True)
+
+
+def layered_c(f, *args):
+    """f compiled to C; its one program must be structured.py's (the layered code)."""
+    with np.errstate(all="ignore"):
+        prog = autograd.compile(f, *args, backend="c")
+    (p,) = prog.programs.values()
+    assert "VG_FIN = VG_Z;" in p.source, p.source[:300]
+    return prog, p
+
+
+def same_as_eager(f, params, *calls, finite=True):
+    """Compile f on the first call's arguments, then run every call (a tuple of arguments)
+    compiled and eager: output and gradients the same bits, each call served by the C code
+    alone (finite=True) or handed to numpy as non-finite (finite=False), no retrace."""
+    prog, p = layered_c(f, *calls[0])
+    for args in calls:
+        with np.errstate(all="ignore"):
+            want_out, want = eager(f, params, *args)
+            got_out, got = compiled(prog, params, *args)
+        assert p.run.finite is finite
+        assert same(got_out, want_out), (got_out, want_out)
+        for j, (a, b) in enumerate(zip(got, want)):
+            assert same(a, b), (j, a, b)
+    assert prog.traces == 1
+    return p
+
+
+def rows(seed, *shape):
+    return np.random.default_rng(seed).normal(size=shape)
+
+
+def test_mlp_over_a_batch_called_three_times():
+    """A three-layer MLP with tanh and relu, mse: three calls on other data (the second and
+    third find GM and the kernels' scratch as the call before left them)."""
+    model = nn.MLP(3, [5, 4, 1], seed=1)
+
+    def f(X, y):
+        return nn.losses.mse(model(X), y)
+    same_as_eager(f, model.parameters(), *[(rows(s, 7, 3), rows(s + 9, 7)) for s in range(3)])
+
+
+def test_mlp_over_scalars():
+    """Batch 0: every value one number; the layers are folds (no dot kernel), the biases'
+    gradients added outside the loops over examples."""
+    model = nn.MLP(3, [4, 3, 1], seed=2)
+
+    def f(*x):
+        return (model(list(x)) - 0.5) ** 2
+    p = same_as_eager(f, model.parameters(), *[tuple(rows(s, 3)) for s in range(2)])
+    assert not re.search(r"vg_dot_fwd\(M, \d", p.source)
+
+
+def test_groups_with_constants_and_batch_reductions():
+    """Elementwise groups with a constant (leaky_relu's slope, clamp's two bounds, a power),
+    and batch means and sums of several members, of batched and of scalar operands."""
+    model = nn.MLP(3, [4, 4], seed=3)
+    c = Value(0.7)
+
+    def f(X):
+        z = model(X)
+        a = [v.leaky_relu(0.3) for v in z]
+        b = [v.clamp(-0.2, 0.4) for v in z]
+        d = [v ** 3 for v in z]
+        means = [v.mean() for v in a] + [v.sum() for v in b]
+        s = [(c * (k + 1.0)).mean() for k in range(3)]
+        return autograd.sum(means + s + [v.mean() for v in d])
+    same_as_eager(f, model.parameters() + [c], (rows(4, 6, 3),), (rows(5, 6, 3),))
+
+
+def test_guards_on_a_number_and_a_batch_after_a_layer():
+    """Guards read a layer's batched output and a scalar computed from it (each at its own
+    place in the guards buffer): while they hold, one trace serves every call."""
+    model = nn.MLP(2, [3, 2], seed=4)
+
+    def f(X):
+        z = model(X)
+        s = autograd.sum([v.mean() for v in z])
+        t = s * 2.0 if s > -100.0 else s * 3.0
+        return t if (z[1] > -100.0).all() else t * 5.0
+    same_as_eager(f, model.parameters(), (rows(6, 5, 2),), (rows(7, 5, 2),))
+
+
+def test_batched_output_without_gradient():
+    """A batched root (grad=False): every example of it copied out."""
+    model = nn.MLP(3, [4, 1], seed=5)
+    X = rows(8, 6, 3)
+    prog, p = layered_c(lambda X: model(X), X)
+    for X in (X, rows(9, 6, 3)):
+        want = model([Value(c) for c in X.T]).data
+        assert same(prog(X, grad=False), want)
+
+
+@pytest.mark.parametrize("where", ["layer", "activation", "root"])
+def test_a_non_finite_value_anywhere_is_seen(where):
+    """An infinity in a layer's output, in the group after it, or in the root (the first and
+    the last stretch of M's values): the call is handed to numpy (run.finite False), and the
+    eager numbers come out; a finite call afterwards is C's own again."""
+    model = nn.MLP(2, [3, 1], seed=6)
+    w = model.layers[0].neurons[1].w
+
+    def f(X):
+        z = model(X)
+        return (((z * z + 1.0) * scale) * 10.0 if where == "root" else z).mean()  # a scale of 1e308: inf
+    X = rows(10, 4, 2)
+    big, scale = X.copy(), Value(1.0)
+    if where == "layer":  # a pre-activation of -inf that relu turns into 0
+        w[0].data, big = -1e308, np.full((4, 2), 10.0)
+    elif where == "activation":
+        big[2, 0] = np.inf
+    else:
+        scale.data = 1e308
+    same_as_eager(f, model.parameters() + [scale], (big,), finite=False)
+    w[0].data, scale.data = 0.5, 1.0
+    same_as_eager(f, model.parameters() + [scale], (X,))
