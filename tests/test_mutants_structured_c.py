@@ -94,16 +94,20 @@ def test_groups_with_constants_and_batch_reductions():
     same_as_eager(f, model.parameters() + [c], (rows(4, 6, 3),), (rows(5, 6, 3),))
 
 
-def test_guards_on_a_number_and_a_batch_after_a_layer():
-    """Guards read a layer's batched output and a scalar computed from it (each at its own
-    place in the guards buffer): while they hold, one trace serves every call."""
+def test_guards_on_numbers_and_a_batch_after_a_layer():
+    """Three guarded values, a number, a batch and a number (each at its own place in the
+    guards buffer, the batch whole): all hold on both calls, so one trace serves them. Each
+    guard fails if it reads 0.0 or its neighbour instead of its own value."""
     model = nn.MLP(2, [3, 2], seed=4)
 
     def f(X):
         z = model(X)
-        s = autograd.sum([v.mean() for v in z])
-        t = s * 2.0 if s > -100.0 else s * 3.0
-        return t if (z[1] > -100.0).all() else t * 5.0
+        s = autograd.sum([(v * v).mean() for v in z]) + 1.0  # >= 1
+        u = z[1] * z[1] + 2.0  # every example >= 2
+        r = s * -1.0 - 5.0  # <= -6
+        t = s * 2.0 if s > 0.5 else s * 3.0
+        t = t if (u > 1.5).all() else t * 5.0
+        return t * 7.0 if r < -5.5 else t
     same_as_eager(f, model.parameters(), (rows(6, 5, 2),), (rows(7, 5, 2),))
 
 
@@ -199,3 +203,18 @@ def test_a_layer_over_eighty_examples_twice():
     def f(X):
         return (model(X) ** 2).mean()
     same_as_eager(f, model.parameters(), (rows(18, 80, 3),), (rows(19, 80, 3),))
+
+
+def test_two_groups_chained_over_the_first_rows_of_a_layer():
+    """A layer of 4 dots, then z0 * 2, z1 * 2 and their + 1 (groups of 2 members over the
+    layer's first rows, one reading the other): not the layer's epilogue, which runs over all 4
+    rows and would write past them into the next group's values."""
+    rng = np.random.default_rng(20)
+    W = [[Value(float(v)) for v in r] for r in rng.normal(size=(4, 3))]
+
+    def f(X):
+        z = [autograd.dot(w, X) for w in W]
+        h1 = [z[0] * 2.0, z[1] * 2.0]
+        h2 = [v + 1.0 for v in h1]
+        return autograd.sum([v.mean() for v in z] + [(v * v).mean() for v in h2])
+    same_as_eager(f, [p for r in W for p in r], (rows(21, 5, 3),), (rows(22, 5, 3),))
