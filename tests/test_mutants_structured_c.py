@@ -218,3 +218,18 @@ def test_two_groups_chained_over_the_first_rows_of_a_layer():
         h2 = [v + 1.0 for v in h1]
         return autograd.sum([v.mean() for v in z] + [(v * v).mean() for v in h2])
     same_as_eager(f, [p for r in W for p in r], (rows(21, 5, 3),), (rows(22, 5, 3),))
+
+
+def test_a_scalar_computed_after_the_layer_is_read_after_it():
+    """z = a layer of 4 dots, s = z[0].mean() (computed after the layer, in a loop of its own),
+    then z[j] * s for every row: that group reads s, so it cannot run inside the layer's kernel
+    (s is not there yet: 0.0 on the first call, the call before's on the next)."""
+    rng = np.random.default_rng(23)
+    W = [[Value(float(v)) for v in r] for r in rng.normal(size=(4, 3))]
+
+    def f(X):
+        z = [autograd.dot(w, X) for w in W]
+        s = z[0].mean()
+        return autograd.sum([(v * s).mean() for v in reversed(z)])  # (the layer's row order)
+    p = same_as_eager(f, [p for r in W for p in r], (rows(24, 5, 3),), (rows(25, 5, 3),))
+    assert re.search(r"M\[\(\d+ \+ j \* 5\) \+ i\] \* M\[\d+\];", p.source)  # its own loop, rows by stride
