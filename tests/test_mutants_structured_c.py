@@ -233,3 +233,23 @@ def test_a_scalar_computed_after_the_layer_is_read_after_it():
         return autograd.sum([(v * s).mean() for v in reversed(z)])  # (the layer's row order)
     p = same_as_eager(f, [p for r in W for p in r], (rows(24, 5, 3),), (rows(25, 5, 3),))
     assert re.search(r"M\[\(\d+ \+ j \* 5\) \+ i\] \* M\[\d+\];", p.source)  # its own loop, rows by stride
+
+
+def test_dots_over_inputs_without_a_layer_pattern():
+    """Dots that are not a layer: each over its own pair of columns (pairs in no order: rows of
+    one stride whose starts follow no pattern, a table), over one column twice (every member's
+    row the same node three times), and over the batch as weights with scalar parameters as inputs
+    (only the inputs need a gradient)."""
+    rng = np.random.default_rng(26)
+    W = [[Value(float(v)) for v in r] for r in rng.normal(size=(3, 2))]
+    V = [[Value(float(v)) for v in r] for r in rng.normal(size=(3, 3))]
+    c = [Value(0.4), Value(-0.8)]
+    pairs = [(2, 3), (0, 1), (4, 5)]
+
+    def f(X):
+        own = [autograd.dot(W[j], [X[a], X[b]]) for j, (a, b) in enumerate(pairs)]
+        twice = [autograd.dot(V[j], [X[0], X[0], X[0]]) for j in range(3)]  # a group of its own
+        back = [autograd.dot([X[j], X[j + 1]], c) for j in range(3)]
+        return autograd.sum([(v * v).mean() for v in own + twice + back])
+    params = [p for r in W + V for p in r] + c
+    same_as_eager(f, params, (rows(27, 4, 6),), (rows(28, 4, 6),))
