@@ -66,6 +66,9 @@ MUTATE_C_BACKEND := test_mutants_cache or test_mutants_flat
 # compiles C (fixtures of test_compile.py included); MUTATE_LAYERS_C for what only C reaches
 MUTATE_LAYERS := (test_compile_numpy_layers or test_mutants_layers or test_mutants_plan or test_mutants_numpy_layers or test_compile_flat or test_compile.py) and not [c] and not [c- and not simd and not test_c_ and not cache and not missing_compiler and not grows_linearly and not micrograd_demo[ and not ops_ and not numpy_backend_bit and not gradients_accumulate and not holds_no_labels and not fit_compiled
 MUTATE_LAYERS_C := test_mutants_layers or test_mutants_numpy_layers or test_compile_numpy_layers or (test_compile_kernels and not avx2) or (test_compile_dot_tiles and portable) or hidden_infinity
+# structured.py's C generator: the C cases above that reach it (docs/mutation.md); the numpy ones
+# reach no generator function
+MUTATE_STRUCTURED_C := test_mutants_structured_c or (test_mutants_layers and (c] or [c-)) or (test_compile_dot_tiles and hidden_infinity and not 7-8]) or (test_compile_kernels and (non_finite or written_first_or_added[40] or 33-2-portable or 1-13-portable)) or (cross_entropy and 9-13-portable)
 mutate: $(VENV)/.test
 	$(BIN)/pip install --quiet "mutmut>=3.3"
 	OMP_NUM_THREADS=1 PYTEST_ADDOPTS="$(if $(MUTATE_TESTS),-k '$(MUTATE_TESTS)')" \
