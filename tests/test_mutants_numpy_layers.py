@@ -38,12 +38,9 @@ def same_as_eager(f, params, *args, layers=True):
 
 # -- a guard's nodes: grouped with the loss's, but nobody needs their gradient -------------------
 
-@pytest.mark.parametrize("backend", ["numpy", "c"])
-def test_a_guard_on_a_layers_output_keeps_eagers_order_of_gradient_terms(backend, private_cache):
-    """BUG (trace.py, _record): the trace walked the guard's Values before the output, so the
-    nodes a guard reaches (z0 and the layers under it) came first in the trace's order, the
-    gradient terms were added in another order than eager's, and nine of the 32 gradients
-    differed from eager's in the last bit (straight-line and layered code alike)."""
+def _guarded_on_a_layers_output():
+    """An MLP's loss and a guard on its first output (z0 * s): the model, the loss, its
+    parameters and a batch."""
     model = nn.MLP(3, [4, 3], seed=2)
     c = Value(0.7)
     X = np.random.default_rng(0).normal(size=(6, 3))
@@ -52,7 +49,16 @@ def test_a_guard_on_a_layers_output_keeps_eagers_order_of_gradient_terms(backend
         z = model(X)
         loss = autograd.sum([(zi * c).mean() for zi in z])
         return loss * 2.0 if (z[0] * s).sum() > 0 else loss
-    params = model.parameters() + [c]
+    return f, model.parameters() + [c], X
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_a_guard_on_a_layers_output_keeps_eagers_order_of_gradient_terms(backend, private_cache):
+    """BUG (trace.py, _record): the trace walked the guard's Values before the output, so the
+    nodes a guard reaches (z0 and the layers under it) came first in the trace's order, the
+    gradient terms were added in another order than eager's, and nine of the 32 gradients
+    differed from eager's in the last bit (straight-line and layered code alike)."""
+    f, params, X = _guarded_on_a_layers_output()
     if backend == "c":
         try:
             c_backend.find_compiler()
@@ -70,16 +76,9 @@ def test_a_guards_product_in_a_layers_group_adds_no_gradient_term():
     """The guard's z0 * s sits in one group with the loss's z * c products; it needs no
     gradient (only the guard reads it), so its terms are not added: with s = inf one would be
     -0.0 * inf = NaN in z0's gradient, and so in every weight's."""
-    model = nn.MLP(3, [4, 3], seed=2)
-    c = Value(0.7)
-    X = np.random.default_rng(0).normal(size=(6, 3))
-
-    def f(X, s):
-        z = model(X)
-        loss = autograd.sum([(zi * c).mean() for zi in z])
-        return loss * 2.0 if (z[0] * s).sum() > 0 else loss
+    f, params, X = _guarded_on_a_layers_output()
     for s in (math.inf, -math.inf):
-        p = same_as_eager(f, model.parameters() + [c], X, s)
+        p = same_as_eager(f, params, X, s)
         assert "dot_layer(" in p.source
 
 
