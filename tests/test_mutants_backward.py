@@ -12,6 +12,8 @@ import pytest
 import autograd
 import nn
 from autograd import Value, ops
+from autograd.ops import Op
+from autograd.value import _node
 
 
 @pytest.fixture
@@ -180,3 +182,46 @@ def test_a_seed_of_the_wrong_shape_is_refused_naming_both_shapes():
     msg = "backward(grad=...) needs shape (3,) like the Value's data, got (2,)"
     with pytest.raises(ValueError, match=re.escape(msg)):
         (x * 2.0).backward(grad=np.ones(2))
+
+
+def test_a_one_input_rule_with_a_constant_gets_the_nodes_output():
+    """A one-input operation with a constant (has_k) gets (g, out, x, k), `out` its forward's
+    result, as every rule does (defop's contract): exp(k * x), whose rule reads out."""
+    op = Op("expk", 1, lambda a, k: math.exp(k * a), lambda g, out, a, k: (g * k * out,), True, None)
+    x = Value(0.5)
+    node = _node(math.exp(2.0 * 0.5), op, x, 2.0)
+    (node * 3.0).backward()
+    assert x.grad == 6.0 * math.exp(1.0)  # g = 3, times k = 2, times out, bit for bit
+
+
+def test_an_n_input_rule_with_a_constant_gets_g_out_inputs_and_constant():
+    """An n-input operation with a constant gets (g, out, xs, k) from the per-node sweep:
+    exp(sum k_i * x_i**2), whose rule 2 * g * k_i * x_i * out reads all four."""
+    def forward(xs, k):
+        return math.exp(sum(ki * x * x for ki, x in zip(k, xs)))
+
+    def rule(g, out, xs, k):
+        return [g * 2.0 * ki * x * out for ki, x in zip(k, xs)]
+
+    op = Op("expsq", "n", forward, rule, True, None)
+    x, y = Value(0.5), Value(-0.25)
+    k = (1.5, 2.0)
+    node = _node(forward([0.5, -0.25], k), op, [x, y], k)
+    (node * 3.0).backward()
+    out = math.exp(0.5)  # 1.5 * 0.25 + 2 * 0.0625
+    assert x.grad == 4.5 * out and y.grad == -3.0 * out  # 3 * 2 * 1.5 * 0.5, 3 * 2 * 2 * -0.25
+
+
+def test_create_graph_through_logsumexp_keeps_the_inputs_in_the_gradient():
+    """With create_graph an n-input rule gets the input Values, so the gradient of
+    logsumexp([x, y]) (the softmax p_x) depends on x directly: d p_x / dx = p_x * (1 - p_x),
+    d p_x / dy = -p_x * p_y (numpy's softmax)."""
+    x, y = Value(0.3), Value(-0.2)
+    autograd.logsumexp([x, y]).backward(create_graph=True)
+    gx = x.grad
+    p = np.exp(np.array([0.3, -0.2]) - np.logaddexp(0.3, -0.2))
+    assert type(gx) is Value and gx.data == pytest.approx(p[0], rel=1e-15)
+    x.grad = y.grad = 0.0
+    gx.backward()
+    assert x.grad == pytest.approx(p[0] * p[1], rel=1e-12)
+    assert y.grad == pytest.approx(-p[0] * p[1], rel=1e-12)
