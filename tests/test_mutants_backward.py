@@ -225,3 +225,18 @@ def test_create_graph_through_logsumexp_keeps_the_inputs_in_the_gradient():
     gx.backward()
     assert x.grad == pytest.approx(p[0] * p[1], rel=1e-12)
     assert y.grad == pytest.approx(-p[0] * p[1], rel=1e-12)
+
+
+def test_dots_with_computed_weights_backward_twice_on_one_graph():
+    """A layer of autograd.dots whose weights are computed (2 * v), over a batch: a second
+    backward() on the same graph runs as the first (nothing of the first sweep left on the
+    layer) and adds the same gradients: 2 * sum(x_i) twice, 2 * v_i per example twice."""
+    v = [Value(1.0), Value(2.0), Value(3.0)]
+    xs = [Value(np.array(c)) for c in ([1.0, 2.0], [3.0, 4.0], [5.0, 6.0])]
+    (out,) = autograd.dots([[p * 2.0 for p in v]], xs)
+    root = out.sum()
+    root.backward()
+    root.backward()
+    assert [p.grad for p in v] == [12.0, 28.0, 44.0]  # 2 * (2 * (x_i0 + x_i1))
+    for p, x in zip(v, xs):
+        assert np.array_equal(x.grad, np.full(2, 4.0 * p.data))  # 2 * (2 * v_i), each example
