@@ -240,3 +240,31 @@ def test_dots_with_computed_weights_backward_twice_on_one_graph():
     assert [p.grad for p in v] == [12.0, 28.0, 44.0]  # 2 * (2 * (x_i0 + x_i1))
     for p, x in zip(v, xs):
         assert np.array_equal(x.grad, np.full(2, 4.0 * p.data))  # 2 * (2 * v_i), each example
+
+
+def test_the_backward_function_gives_plain_gradients_by_default():
+    """autograd.backward(root) (the function, no create_graph) leaves floats, not Values."""
+    x = Value(3.0)
+    autograd.backward(x * x)
+    assert type(x.grad) is float and x.grad == 6.0
+
+
+def test_create_graph_makes_every_gradient_a_value_the_roots_too():
+    """With create_graph=True the root's own gradient is the seed Value(1.0), and the
+    others are Values (2 * x for x * x)."""
+    x = Value(3.0)
+    y = x * x
+    y.backward(create_graph=True)
+    assert type(y.grad) is Value and y.grad.data == 1.0
+    assert type(x.grad) is Value and x.grad.data == 6.0
+
+
+def test_a_batch_gradient_is_added_to_a_float_zero():
+    """A batched leaf whose gradient was reset to the float 0.0 gets 0.0 + new: the new
+    batch's -0.0 become +0.0 (IEEE: 0.0 + -0.0 is +0.0), and each leaf its own array."""
+    x, y = Value(np.array([1.0, -2.0])), Value(np.array([3.0, 4.0]))
+    x.grad = y.grad = 0.0
+    ((x + y) * -0.0).sum().backward()
+    for v in (x, y):
+        assert np.array_equal(v.grad, [0.0, 0.0]) and not np.signbit(v.grad).any()
+    assert x.grad is not y.grad
