@@ -268,3 +268,22 @@ def test_a_batch_gradient_is_added_to_a_float_zero():
     for v in (x, y):
         assert np.array_equal(v.grad, [0.0, 0.0]) and not np.signbit(v.grad).any()
     assert x.grad is not y.grad
+
+
+@pytest.mark.parametrize("alone", [0.0, 2.0])  # w[0] also used outside the layers, or not
+def test_two_layers_sharing_weights_add_each_earlier_gradient_once(alone):
+    """Two autograd.dots layers over one weight list (not deferred: a weight in two places),
+    the weights holding earlier gradients, w[0] maybe also a leaf of `w[0] * 2`: each gets
+    old + its terms, the old one once."""
+    w = [Value(1.0), Value(2.0), Value(3.0)]
+    xs = [Value(np.array(c)) for c in ([1.0, 2.0], [3.0, 4.0], [5.0, 6.0])]
+    zs = [Value(np.array(c)) for c in ([0.5, 1.5], [2.5, 3.5], [4.5, 5.5])]
+    for p in w:
+        p.grad = 10.0
+    (a,) = autograd.dots([w], xs)
+    (b,) = autograd.dots([w], zs)
+    root = (a + b).sum()
+    (root + w[0] * alone if alone else root).backward()
+    want = [10.0 + (x.data[0] + x.data[1]) + (z.data[0] + z.data[1]) for x, z in zip(xs, zs)]
+    want[0] += alone
+    assert [p.grad for p in w] == want  # every sum exact
