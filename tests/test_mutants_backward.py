@@ -287,3 +287,17 @@ def test_two_layers_sharing_weights_add_each_earlier_gradient_once(alone):
     want = [10.0 + (x.data[0] + x.data[1]) + (z.data[0] + z.data[1]) for x, z in zip(xs, zs)]
     want[0] += alone
     assert [p.grad for p in w] == want  # every sum exact
+
+
+def test_a_layers_weights_also_in_an_l2_term_get_this_calls_sum_then_the_earlier_gradient():
+    """Weights of an autograd.dots layer over a batch, also in dot(w, w) (an l2 term), holding
+    an earlier gradient 1.0: this call's terms are summed first (layer 1e16, then the l2's two
+    -5e15: exactly 0), then added to the earlier gradient, as PyTorch accumulates: 1.0 (adding
+    1.0 to 1e16 first would lose it)."""
+    w = [Value(1.0), Value(1.0), Value(1.0)]
+    xs = [Value(np.array([1e16])) for _ in w]
+    for p in w:
+        p.grad = 1.0
+    (out,) = autograd.dots([w], xs)
+    (out.sum() + autograd.dot(w, w) * -5e15).backward()
+    assert [p.grad for p in w] == [1.0, 1.0, 1.0]  # 1.0 + ((1e16 + -5e15) + -5e15)
