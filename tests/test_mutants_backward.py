@@ -12,6 +12,8 @@ import pytest
 import autograd
 import nn
 from autograd import Value, ops
+from autograd.ops import Op
+from autograd.value import _node
 
 
 @pytest.fixture
@@ -180,3 +182,122 @@ def test_a_seed_of_the_wrong_shape_is_refused_naming_both_shapes():
     msg = "backward(grad=...) needs shape (3,) like the Value's data, got (2,)"
     with pytest.raises(ValueError, match=re.escape(msg)):
         (x * 2.0).backward(grad=np.ones(2))
+
+
+def test_a_one_input_rule_with_a_constant_gets_the_nodes_output():
+    """A one-input operation with a constant (has_k) gets (g, out, x, k), `out` its forward's
+    result, as every rule does (defop's contract): exp(k * x), whose rule reads out."""
+    op = Op("expk", 1, lambda a, k: math.exp(k * a), lambda g, out, a, k: (g * k * out,), True, None)
+    x = Value(0.5)
+    node = _node(math.exp(2.0 * 0.5), op, x, 2.0)
+    (node * 3.0).backward()
+    assert x.grad == 6.0 * math.exp(1.0)  # g = 3, times k = 2, times out, bit for bit
+
+
+def test_an_n_input_rule_with_a_constant_gets_g_out_inputs_and_constant():
+    """An n-input operation with a constant gets (g, out, xs, k) from the per-node sweep:
+    exp(sum k_i * x_i**2), whose rule 2 * g * k_i * x_i * out reads all four."""
+    def forward(xs, k):
+        return math.exp(sum(ki * x * x for ki, x in zip(k, xs)))
+
+    def rule(g, out, xs, k):
+        return [g * 2.0 * ki * x * out for ki, x in zip(k, xs)]
+
+    op = Op("expsq", "n", forward, rule, True, None)
+    x, y = Value(0.5), Value(-0.25)
+    k = (1.5, 2.0)
+    node = _node(forward([0.5, -0.25], k), op, [x, y], k)
+    (node * 3.0).backward()
+    out = math.exp(0.5)  # 1.5 * 0.25 + 2 * 0.0625
+    assert x.grad == 4.5 * out and y.grad == -3.0 * out  # 3 * 2 * 1.5 * 0.5, 3 * 2 * 2 * -0.25
+
+
+def test_create_graph_through_logsumexp_keeps_the_inputs_in_the_gradient():
+    """With create_graph an n-input rule gets the input Values, so the gradient of
+    logsumexp([x, y]) (the softmax p_x) depends on x directly: d p_x / dx = p_x * (1 - p_x),
+    d p_x / dy = -p_x * p_y (numpy's softmax)."""
+    x, y = Value(0.3), Value(-0.2)
+    autograd.logsumexp([x, y]).backward(create_graph=True)
+    gx = x.grad
+    p = np.exp(np.array([0.3, -0.2]) - np.logaddexp(0.3, -0.2))
+    assert type(gx) is Value and gx.data == pytest.approx(p[0], rel=1e-15)
+    x.grad = y.grad = 0.0
+    gx.backward()
+    assert x.grad == pytest.approx(p[0] * p[1], rel=1e-12)
+    assert y.grad == pytest.approx(-p[0] * p[1], rel=1e-12)
+
+
+def test_dots_with_computed_weights_backward_twice_on_one_graph():
+    """A layer of autograd.dots whose weights are computed (2 * v), over a batch: a second
+    backward() on the same graph runs as the first (nothing of the first sweep left on the
+    layer) and adds the same gradients: 2 * sum(x_i) twice, 2 * v_i per example twice."""
+    v = [Value(1.0), Value(2.0), Value(3.0)]
+    xs = [Value(np.array(c)) for c in ([1.0, 2.0], [3.0, 4.0], [5.0, 6.0])]
+    (out,) = autograd.dots([[p * 2.0 for p in v]], xs)
+    root = out.sum()
+    root.backward()
+    root.backward()
+    assert [p.grad for p in v] == [12.0, 28.0, 44.0]  # 2 * (2 * (x_i0 + x_i1))
+    for p, x in zip(v, xs):
+        assert np.array_equal(x.grad, np.full(2, 4.0 * p.data))  # 2 * (2 * v_i), each example
+
+
+def test_the_backward_function_gives_plain_gradients_by_default():
+    """autograd.backward(root) (the function, no create_graph) leaves floats, not Values."""
+    x = Value(3.0)
+    autograd.backward(x * x)
+    assert type(x.grad) is float and x.grad == 6.0
+
+
+def test_create_graph_makes_every_gradient_a_value_the_roots_too():
+    """With create_graph=True the root's own gradient is the seed Value(1.0), and the
+    others are Values (2 * x for x * x)."""
+    x = Value(3.0)
+    y = x * x
+    y.backward(create_graph=True)
+    assert type(y.grad) is Value and y.grad.data == 1.0
+    assert type(x.grad) is Value and x.grad.data == 6.0
+
+
+def test_a_batch_gradient_is_added_to_a_float_zero():
+    """A batched leaf whose gradient was reset to the float 0.0 gets 0.0 + new: the new
+    batch's -0.0 become +0.0 (IEEE: 0.0 + -0.0 is +0.0), and each leaf its own array."""
+    x, y = Value(np.array([1.0, -2.0])), Value(np.array([3.0, 4.0]))
+    x.grad = y.grad = 0.0
+    ((x + y) * -0.0).sum().backward()
+    for v in (x, y):
+        assert np.array_equal(v.grad, [0.0, 0.0]) and not np.signbit(v.grad).any()
+    assert x.grad is not y.grad
+
+
+@pytest.mark.parametrize("alone", [0.0, 2.0])  # w[0] also used outside the layers, or not
+def test_two_layers_sharing_weights_add_each_earlier_gradient_once(alone):
+    """Two autograd.dots layers over one weight list (not deferred: a weight in two places),
+    the weights holding earlier gradients, w[0] maybe also a leaf of `w[0] * 2`: each gets
+    old + its terms, the old one once."""
+    w = [Value(1.0), Value(2.0), Value(3.0)]
+    xs = [Value(np.array(c)) for c in ([1.0, 2.0], [3.0, 4.0], [5.0, 6.0])]
+    zs = [Value(np.array(c)) for c in ([0.5, 1.5], [2.5, 3.5], [4.5, 5.5])]
+    for p in w:
+        p.grad = 10.0
+    (a,) = autograd.dots([w], xs)
+    (b,) = autograd.dots([w], zs)
+    root = (a + b).sum()
+    (root + w[0] * alone if alone else root).backward()
+    want = [10.0 + (x.data[0] + x.data[1]) + (z.data[0] + z.data[1]) for x, z in zip(xs, zs)]
+    want[0] += alone
+    assert [p.grad for p in w] == want  # every sum exact
+
+
+def test_a_layers_weights_also_in_an_l2_term_get_this_calls_sum_then_the_earlier_gradient():
+    """Weights of an autograd.dots layer over a batch, also in dot(w, w) (an l2 term), holding
+    an earlier gradient 1.0: this call's terms are summed first (layer 1e16, then the l2's two
+    -5e15: exactly 0), then added to the earlier gradient, as PyTorch accumulates: 1.0 (adding
+    1.0 to 1e16 first would lose it)."""
+    w = [Value(1.0), Value(1.0), Value(1.0)]
+    xs = [Value(np.array([1e16])) for _ in w]
+    for p in w:
+        p.grad = 1.0
+    (out,) = autograd.dots([w], xs)
+    (out.sum() + autograd.dot(w, w) * -5e15).backward()
+    assert [p.grad for p in w] == [1.0, 1.0, 1.0]  # 1.0 + ((1e16 + -5e15) + -5e15)
