@@ -71,7 +71,7 @@ def check(node, fail, where, budget, depth=0):
                 fail(f"{where}: a Layer's {key} must be a positive integer, got {io._short(n)}")
         if not isinstance(act, str) or act not in ACTIVATIONS:
             fail(f"{where}: a Layer's activation {io._short(act)}; choose from {sorted(ACTIVATIONS)}")
-        _spend(budget, nout * (nin + 1), fail, where)
+        _spend(budget, io.mlp_count(nin, [nout]), fail, where)
         return nin, nout
     if kind == "Dropout":
         p, seed = node.get("p"), node.get("seed")
