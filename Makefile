@@ -59,6 +59,8 @@ MUTATE_INIT := (test_mutants_trace or test_non_finite_reruns or test_compile_fla
 # MUTATE_CACHE is run against them afterwards (MUTATE_TESTS='test_cache')
 MUTATE_CACHE := test_mutants_cache or test_compile_cache_speed or test_missing_compiler or (test_cache and not planted and not damaged and not another_graphs and not created_private)
 MUTATE_DOT_KERNELS := test_mutants_cache
+# layer_kernels.py (the eager engine's layer products): its own tests, then the eager steps
+MUTATE_LAYER_KERNELS := test_layer_kernels or test_engine_batched or test_engine_eager_paths or test_mutants_backward
 # c_backend.py: every C test reaches it, and a survivor costs every selected test: the in-process C tests of
 # test_mutants_cache.py (bit for bit against eager) first; survivors then against test_compile.py's C cases
 MUTATE_C_BACKEND := test_mutants_cache or test_mutants_flat

@@ -17,7 +17,7 @@ from contextlib import ContextDecorator
 
 import numpy as np
 
-from . import ops
+from . import layer_kernels, ops
 from .ops import ndarray
 from .value import Value, _DotRows, _packed, _set_grad_enabled, _stack_rows, _thread
 
@@ -521,7 +521,6 @@ class _Gathered:
 
 
 _F64 = np.dtype(np.float64)
-_BLOCK = 1 << 16  # numbers in one product array: big enough to pay numpy's call, small for the cache
 
 
 def _flush(rows):
@@ -546,18 +545,7 @@ def _flush(rows):
         return _flush_by_the_rule(rows, pend)
     W = W.reshape(m, n)
     G = Gp if not order else Gp[::-1]              # rows as W's
-    # weights: rows of products (example, node, input), summed over the examples in order
-    T = np.empty((m, n))
-    step = max(1, _BLOCK // (batch * n))
-    if step == 1 and n > 1:  # big layers: node by node in one reused buffer
-        p = np.empty((batch, n))
-        for j in range(m):
-            np.multiply(G[j][:, None], xt, out=p)
-            np.add.reduce(p, axis=0, initial=-0.0, out=T[j])  # = ops._sum_rows(p)
-    else:
-        GT = np.ascontiguousarray(G.T)
-        for j in range(0, m, step):
-            T[j:j + step] = ops._sum_rows(GT[:, j:j + step, None] * xt[:, None, :])
+    T = layer_kernels.weight_grads(G, xt)  # each weight's products summed over the examples in order
     new = T.ravel().tolist()
     if rows.shared:  # another node may have added a term first: add after it
         new = [t if c is None else c + t for c, t in zip([w.grad for w in ws], new)]
@@ -572,22 +560,22 @@ def _flush(rows):
     if order:  # the sweep's order, rows reversed
         W, G = W[::-1], Gp
     cur, rows.cur = rows.cur, None
-    step = max(1, _BLOCK // (batch * n))
-    acc = None
-    for j in range(0, m, step):
-        p = W[j:j + step, :, None] * G[j:j + step, None, :]
-        first = p[0]
-        if acc is None:
-            for i, c in enumerate(cur):
-                if c is not None:
-                    first[i] = c + first[i]
-        else:
-            first += acc  # acc + p: the same sum, one term on
-        acc = ops._sum_rows(p) if len(p) > 1 else first
+    acc = _start(cur, batch)
+    layer_kernels.input_grads(W, G, acc)
     for x, g in zip(rows.bx, acc):
         x.grad = g
     if rows.pre is not None:
         _relus_ahead(rows.bx, acc, rows.pre)
+    return acc
+
+
+def _start(cur, batch):
+    """The rows the inputs' sums start from: an input's gradient so far, -0.0 where it has
+    none (-0.0 + t is t, bit for bit, even for t = -0.0)."""
+    acc = np.full((len(cur), batch), -0.0)
+    for i, c in enumerate(cur):
+        if c is not None:
+            acc[i] = c
     return acc
 
 

@@ -19,7 +19,7 @@ from itertools import chain
 
 import numpy as np
 
-from . import ops
+from . import layer_kernels, ops
 from .ops import ndarray
 
 _new = object.__new__
@@ -613,7 +613,7 @@ def _dots(weights, inputs, seen):
     if W is None:  # a weight holds a batch (or is no number): the general path
         return [dot(ws, xs) for ws in rows]
     W = W.reshape(len(rows), n)
-    out = _weighted_sums(W, X)
+    out = layer_kernels.forward(W, X)
     shared = _DotRows(n)
     shared.leaf_ws = leaf
     shared.wset = wset
@@ -638,27 +638,6 @@ def _biased(sums, biases, op=None):
     out = _nodes(A, ops.ADD, zip(sums, biases))
     if op is not None:
         out = _nodes(op.forward(A), op, [(a, None) for a in out])
-    return out
-
-
-def _weighted_sums(W, X):
-    """0.0 + W[j, 0] * X[0] + W[j, 1] * X[1] + ... for every row j, in that order (blocks of
-    rows keep the products' array small)."""
-    k, n = W.shape
-    out = np.empty((k, X.shape[1]))
-    step = max(1, (1 << 16) // max(1, n * X.shape[1]))
-    if step == 1 and X.shape[1] > 1:  # big rows: one reused buffer, no new array per row
-        p = np.empty(X.shape)
-        for j in range(k):
-            np.multiply(W[j][:, None], X, out=p)
-            p[0] += 0.0
-            np.add.reduce(p, axis=0, initial=-0.0, out=out[j])
-        return out
-    WT = np.ascontiguousarray(W.T)
-    for j in range(0, k, step):
-        p = WT[:, j:j + step, None] * X[:, None, :]  # (n, rows, batch): products, input by input
-        p[0] += 0.0
-        out[j:j + step] = ops._sum_rows(p)
     return out
 
 
