@@ -96,7 +96,10 @@ void vg_e_bwd_x(const double *W, int m, int n, const double *G, int B, double *a
 
 _state = threading.local()  # tests switch C off per thread (`_state.off = True`)
 _lock = threading.Lock()
-_loaded = []  # [_Kernels or None], filled once per process
+# The kernels (or None) per setting of the variables that choose the compiler and the cache: a
+# failed build under one setting (a broken VALUEGRAD_CC) does not stick to the others.
+_ENV = ("VALUEGRAD_CC", "VALUEGRAD_CACHE", "XDG_CACHE_HOME")
+_loaded = {}
 
 
 class _Kernels:
@@ -110,14 +113,18 @@ class _Kernels:
 
 def _lib():
     """The loaded kernels, or None (no compiler, a failed build, VALUEGRAD_EAGER_C=0)."""
-    if getattr(_state, "off", False) or os.environ.get("VALUEGRAD_EAGER_C", "").strip() == "0":
+    env = os.environ
+    if getattr(_state, "off", False) or env.get("VALUEGRAD_EAGER_C", "").strip() == "0":
         return None
-    if _loaded:
-        return _loaded[0]
+    key = tuple(map(env.get, _ENV))
+    try:
+        return _loaded[key]
+    except KeyError:
+        pass
     with _lock:
-        if not _loaded:
-            _loaded.append(_build())
-    return _loaded[0]
+        if key not in _loaded:
+            _loaded[key] = _build()
+    return _loaded[key]
 
 
 def _build():

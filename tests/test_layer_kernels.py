@@ -188,18 +188,31 @@ def test_switched_off_by_the_environment(monkeypatch):
 
 def test_no_compiler_or_a_failed_build_falls_back_to_numpy(monkeypatch, tmp_path):
     monkeypatch.setenv("VALUEGRAD_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(lk, "_loaded", [])
+    monkeypatch.setattr(lk, "_loaded", {})
 
     def missing():
         raise c_backend.CompilerNotFound("none here")
     monkeypatch.setattr(c_backend, "find_compiler", missing)
     assert lk._lib() is None
-    monkeypatch.setattr(lk, "_loaded", [])
+    monkeypatch.setattr(lk, "_loaded", {})
     monkeypatch.setattr(c_backend, "find_compiler", lambda: ["false"])  # a compiler that fails
     assert lk._lib() is None
     monkeypatch.setattr(lk, "MIN_C_WORK", 0)
     G, xt = np.ones((2, 3)), np.ones((3, 4))
     assert lk.weight_grads(G, xt).tolist() == [[3.0] * 4] * 2
+
+
+def test_a_failed_build_does_not_stick_to_other_settings(monkeypatch, tmp_path):
+    """A test (or a user) that points VALUEGRAD_CC at a broken compiler for a while leaves the
+    kernels of the usual setting alone."""
+    if lk._lib() is None:
+        pytest.skip("no C compiler")
+    usual = lk._lib()
+    with monkeypatch.context() as mp:
+        mp.setenv("VALUEGRAD_CC", "false")
+        mp.setenv("VALUEGRAD_CACHE", str(tmp_path))
+        assert lk._lib() is None
+    assert lk._lib() is usual
 
 
 def test_the_tile_sizes_are_the_compiled_kernels(c_kernels):
