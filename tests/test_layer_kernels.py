@@ -37,10 +37,21 @@ def data(rng, shape, specials=True):
     return a
 
 
+def have_compiler():
+    try:
+        c_backend.find_compiler()
+    except c_backend.CompilerNotFound:
+        return False
+    return True
+
+
 @pytest.fixture
 def c_kernels(monkeypatch):
-    if lk._lib() is None:
+    """The C kernels for every size: skipped only without a compiler (a build that fails
+    where a compiler is fails the test)."""
+    if not have_compiler():
         pytest.skip("no C compiler: the kernels run in numpy")
+    assert lk._lib() is not None
     monkeypatch.setattr(lk, "MIN_C_WORK", 0)
 
 
@@ -130,7 +141,7 @@ def test_strided_inputs_are_read_as_their_values(c_kernels):
 @settings(max_examples=40, deadline=None)
 @given(m=st.integers(1, 20), n=st.integers(1, 20), B=st.integers(1, 140), seed=st.integers(0, 2**32 - 1))
 def test_c_gives_the_numpy_bits_for_any_shape(m, n, B, seed):
-    if lk._lib() is None:
+    if not have_compiler():
         pytest.skip("no C compiler")
     rng = np.random.default_rng(seed)
     W, X, G, acc = data(rng, (m, n)), data(rng, (n, B)), data(rng, (m, B)), data(rng, (n, B))
@@ -170,16 +181,57 @@ def test_an_eager_step_is_the_same_with_the_kernels_on_or_off(c_kernels):
 def test_the_kernels_run_in_an_eager_step(c_kernels, monkeypatch):
     """Not only equal: the C functions are the ones called (a numpy form that stood in
     everywhere would pass the test above)."""
-    calls = []
-    for name in ("forward", "weight_grads", "input_grads"):
-        monkeypatch.setattr(lk, f"_{name}_np", lambda *a, _n=name: calls.append(_n))
+    calls = numpy_calls(monkeypatch)
     eager_step(8, 40)
     assert calls == []
+    # MLP(3, [8, 8, 2]) on 40 examples: layers of 960, 2560 and 640 products
+    monkeypatch.setattr(lk, "MIN_C_WORK", 960)  # the last layer under it
+    eager_step(8, 40)
+    assert calls == ["forward", "weight_grads", "input_grads"]
+    del calls[:]
+    monkeypatch.setattr(lk, "MIN_C_WORK", 961)  # the first and the last
+    eager_step(8, 40)
+    assert calls == ["forward", "forward", "weight_grads", "input_grads", "weight_grads", "input_grads"]
 
 
-def test_switched_off_by_the_environment(monkeypatch):
-    monkeypatch.setenv("VALUEGRAD_EAGER_C", "0")
+def test_other_number_types_are_read_as_float64(c_kernels):
+    W, X = np.array([[1, 2], [3, -1]]), np.array([[0.5, 1.0], [2.0, -3.0]], dtype=np.float32)
+    assert lk.forward(W, X).tolist() == [[4.5, -5.0], [-0.5, 6.0]]
+    assert lk.weight_grads(W, X.T).tolist() == lk._weight_grads_np(W.astype(float), X.T.astype(float)).tolist()
+    acc = np.zeros((2, 2))
+    assert lk.input_grads(W, X, acc).tolist() == [[6.5, -8.0], [-1.0, 5.0]]
+
+
+def numpy_calls(monkeypatch):
+    """The names of the numpy forms called from here on (they still compute)."""
+    calls = []
+    for name in ("forward", "weight_grads", "input_grads"):
+        f = getattr(lk, f"_{name}_np")
+        monkeypatch.setattr(lk, f"_{name}_np", lambda *a, _n=name, _f=f: calls.append(_n) or _f(*a))
+    return calls
+
+
+@pytest.mark.parametrize("how", ["env", "env with spaces", "thread"])
+def test_switched_off(c_kernels, monkeypatch, how):
+    """VALUEGRAD_EAGER_C=0, or the thread's switch: numpy computes, for this thread only."""
+    calls = numpy_calls(monkeypatch)
+    if how == "thread":
+        monkeypatch.setattr(lk._state, "off", True, raising=False)
+        other = []
+        t = threading.Thread(target=lambda: other.append(lk._lib()))
+        t.start()
+        t.join()
+        assert other[0] is not None
+    else:
+        monkeypatch.setenv("VALUEGRAD_EAGER_C", "0" if how == "env" else " 0 ")
     assert lk._lib() is None
+    eager_step(8, 40)
+    assert sorted(set(calls)) == ["forward", "input_grads", "weight_grads"]
+    monkeypatch.setenv("VALUEGRAD_EAGER_C", "1")
+    monkeypatch.setattr(lk._state, "off", False, raising=False)
+    del calls[:]
+    eager_step(8, 40)
+    assert calls == []
     monkeypatch.setattr(lk, "MIN_C_WORK", 0)
     rng = np.random.default_rng(0)
     W, X = rng.standard_normal((3, 4)), rng.standard_normal((4, 5))
@@ -202,11 +254,9 @@ def test_no_compiler_or_a_failed_build_falls_back_to_numpy(monkeypatch, tmp_path
     assert lk.weight_grads(G, xt).tolist() == [[3.0] * 4] * 2
 
 
-def test_a_failed_build_does_not_stick_to_other_settings(monkeypatch, tmp_path):
+def test_a_failed_build_does_not_stick_to_other_settings(c_kernels, monkeypatch, tmp_path):
     """A test (or a user) that points VALUEGRAD_CC at a broken compiler for a while leaves the
     kernels of the usual setting alone."""
-    if lk._lib() is None:
-        pytest.skip("no C compiler")
     usual = lk._lib()
     with monkeypatch.context() as mp:
         mp.setenv("VALUEGRAD_CC", "false")
