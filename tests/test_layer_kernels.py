@@ -17,7 +17,7 @@ from autograd.compiler import c_backend, dot_kernels
 
 # shapes across the tiles' edges: rows 6 to a tile, 8 columns, 128 examples to a chunk
 SHAPES = [(1, 1, 1), (7, 13, 9), (6, 8, 8), (13, 17, 1), (1, 40, 300), (40, 1, 130), (5, 3, 257),
-          (32, 64, 32), (10, 32, 57)]
+          (32, 64, 32), (10, 32, 57), (8, 100, 200), (3, 200, 200)]  # the last two: numpy's blocks of 3 rows, one buffer
 
 
 def bits(a):
