@@ -143,6 +143,11 @@ def _build():
     return _Kernels(lib, dot_kernels.MR, dot_kernels.KC_W)
 
 
+def _for(work):
+    """The kernels for a layer of `work` products, None when numpy is to compute it."""
+    return _lib() if work >= MIN_C_WORK else None
+
+
 def _c_ready(*arrays):
     """The C-contiguous float64 versions of `arrays` (copies only where needed)."""
     return [np.ascontiguousarray(a, dtype=np.float64) for a in arrays]
@@ -151,9 +156,8 @@ def _c_ready(*arrays):
 def forward(W, X):
     """out[j, i] = 0.0 + W[j, 0] * X[0, i] + W[j, 1] * X[1, i] + ..., in that order.
     W: (m, P) weights, X: (P, B) inputs, one row per input (see the module's table)."""
-    m, P = W.shape
-    B = X.shape[1]
-    k = _lib() if m * P * B >= MIN_C_WORK else None
+    (m, P), B = W.shape, X.shape[1]
+    k = _for(m * P * B)
     if k is None:
         return _forward_np(W, X)
     W, X = _c_ready(W, X)
@@ -165,9 +169,8 @@ def forward(W, X):
 def weight_grads(G, xt):
     """T[j, q] = G[j, 0] * xt[0, q] + G[j, 1] * xt[1, q] + ... (from -0.0): the weights'
     gradients of a layer over a batch. G: (m, B) the nodes' gradients, xt: (B, n) the inputs."""
-    m, B = G.shape
-    n = xt.shape[1]
-    k = _lib() if m * n * B >= MIN_C_WORK else None
+    (m, B), n = G.shape, xt.shape[1]
+    k = _for(m * n * B)
     if k is None:
         return _weight_grads_np(G, xt)
     G, xt = _c_ready(G, xt)
@@ -182,9 +185,8 @@ def weight_grads(G, xt):
 def input_grads(W, G, acc):
     """acc[q, i] + W[0, q] * G[0, i] + W[1, q] * G[1, i] + ..., in that order, written into
     acc (n, B: C-contiguous float64) and returned. W: (m, n), G: (m, B)."""
-    m, n = W.shape
-    B = G.shape[1]
-    k = _lib() if m * n * B >= MIN_C_WORK and acc.flags.c_contiguous and acc.dtype == np.float64 else None
+    (m, n), B = W.shape, G.shape[1]
+    k = _for(m * n * B) if acc.flags.c_contiguous and acc.dtype == np.float64 else None
     if k is None:
         return _input_grads_np(W, G, acc)
     W, G = _c_ready(W, G)

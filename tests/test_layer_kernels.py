@@ -307,3 +307,15 @@ def test_an_inputs_gradient_of_only_zero_terms_is_minus_zero(kernels, monkeypatc
     sum(autograd.dot([w.data for w in ws], [r * e for r in ref]).relu() for e in batch for ws in W).backward()
     assert [np.signbit(r.grad) for r in ref] == [True] * 3 and [r.grad for r in ref] == [0.0] * 3
     assert bits([x.grad for x in s]) == bits([r.grad for r in ref])
+
+
+def test_an_accumulator_c_cannot_write_in_place_goes_to_numpy(c_kernels):
+    rng = np.random.default_rng(9)
+    W, G = rng.standard_normal((5, 7)), rng.standard_normal((5, 11))
+    acc = rng.standard_normal((7, 11))
+    want = lk._input_grads_np(W, G, acc.copy())
+    fortran = np.asfortranarray(acc)
+    assert lk.input_grads(W, G, fortran) is fortran and bits(fortran) == bits(want)
+    low = acc.astype(np.float32)
+    assert lk.input_grads(W, G, low).dtype == np.float32
+    assert bits(low) == bits(lk._input_grads_np(W, G, acc.astype(np.float32)))
