@@ -114,18 +114,37 @@ def test_c_gives_the_numpy_bits(c_kernels, m, n, B):
         assert bits(got) == bits(lk._input_grads_np(W, G, acc.copy())) == bits(py_input_grads(W, G, acc))
 
 
-def test_zero_sums_keep_their_sign(c_kernels):
+@pytest.mark.parametrize("n,B", [(3, 9), (200, 200)])  # numpy: blocks of rows; one buffer
+@pytest.mark.parametrize("form", ["c", "numpy"])
+def test_zero_sums_keep_their_sign(c_kernels, n, B, form):
     """A dead relu's gradient row is 0.0: its weights' gradients are sums of +-0.0, whose sign
     depends on the start (-0.0 for the weights, so all-negative inputs give -0.0)."""
-    G = np.zeros((2, 9))
-    xt = -np.ones((9, 3))
+    weight_grads, input_grads, forward = (lk.weight_grads, lk.input_grads, lk.forward) if form == "c" else \
+        (lk._weight_grads_np, lk._input_grads_np, lk._forward_np)
+    G = np.zeros((2, B))
+    xt = -np.ones((B, n))
     xt[4, 1] = 1.0
-    T = lk.weight_grads(G, xt)
-    assert np.signbit(T).tolist() == [[True, False, True]] * 2
-    acc = np.full((3, 9), -0.0)
-    out = lk.input_grads(-np.ones((2, 3)), G, acc)
+    T = weight_grads(G, xt)
+    want = [True] * n
+    want[1] = False
+    assert np.signbit(T).tolist() == [want] * 2
+    acc = np.full((n, B), -0.0)
+    out = input_grads(-np.ones((2, n)), G, acc)
     assert np.signbit(out).all()  # -0.0 + (-1 * 0.0) + ... stays -0.0
-    assert np.signbit(lk.forward(-np.ones((2, 3)), np.zeros((3, 9)))).sum() == 0  # from +0.0
+    assert np.signbit(forward(-np.ones((2, n)), np.zeros((n, B)))).sum() == 0  # from +0.0
+
+
+@pytest.mark.parametrize("form", ["c", "numpy"])
+def test_one_long_column_sums_in_order(c_kernels, form):
+    """A batch of one (or one input) is a single column: numpy would sum it pairwise, not in
+    order. 1 + 1e-16 + ... (40,000 times) stays 1 in order; pairwise it would not."""
+    k = 40000
+    forward, weight_grads = (lk.forward, lk.weight_grads) if form == "c" else (lk._forward_np, lk._weight_grads_np)
+    W, X = np.ones((1, k)), np.full((k, 1), 1e-16)
+    X[0] = 1.0
+    assert forward(W, X).tolist() == [[1.0]] == py_forward(W, X).tolist()
+    assert weight_grads(W, X).tolist() == [[1.0]]
+    assert weight_grads(np.ones((1, 3)), np.ones((3, k)))[0, :3].tolist() == [3.0] * 3
 
 
 def test_strided_inputs_are_read_as_their_values(c_kernels):
