@@ -145,6 +145,8 @@ def test_one_long_column_sums_in_order(c_kernels, form):
     assert forward(W, X).tolist() == [[1.0]] == py_forward(W, X).tolist()
     assert weight_grads(W, X).tolist() == [[1.0]]
     assert weight_grads(np.ones((1, 3)), np.ones((3, k)))[0, :3].tolist() == [3.0] * 3
+    out = forward(-np.ones((2, 1)), np.zeros((1, k)))  # one input, a long batch: 0.0 + (-0.0)
+    assert out.shape == (2, k) and not np.signbit(out).any()
 
 
 def test_strided_inputs_are_read_as_their_values(c_kernels):
