@@ -56,6 +56,21 @@ def test_compiled_group_reading_a_layer_at_twice_its_stride_runs_after_it():
 
 
 @pytest.mark.usefixtures("private_cache")
+def test_compiled_sums_over_a_layers_rows_run_after_it():
+    """[sum([z_j, z_j, c]) for each row]: an n-ary group reading the layer's rows at its
+    stride, one row each; only unary and binary groups may run in the dot kernel's epilogue
+    (an n-ary form is a fold, no expression of a and b). _epilogue 14, 15 let n-ary groups
+    through its filter."""
+    W = [[Value(float(v)) for v in r] for r in rows(36, 3, 2)]
+    c = Value(0.3)
+
+    def f(X):
+        h = [autograd.sum([v, v, c]) for v in autograd.dots(W, X)]
+        return autograd.sum([(v * v).mean() for v in h])
+    layered_c_as_eager(f, [p for r in W for p in r] + [c], (rows(37, 5, 2),), (rows(38, 5, 2),))
+
+
+@pytest.mark.usefixtures("private_cache")
 @pytest.mark.parametrize("B, P", [(1, 2), (1, 3), (4, 2)])
 def test_compiled_layer_whose_rows_repeat_one_weight(B, P):
     """A layer of 3 dots, row j = [a_j] * P (one weight per neuron, used for every input): a
@@ -131,3 +146,18 @@ def test_earlier_gradients_of_one_example_meet_new_ones_of_three():
     (x.sum() * y.sum()).backward()
     assert x.grad.tolist() == [-1.0 + 15.0] * 3  # earlier + sum(y)
     assert y.grad.tolist() == [2.0 + 6.0] * 3  # earlier + sum(x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int64])
+def test_earlier_gradients_of_another_dtype_are_added_in_float64(dtype):
+    """Earlier gradients set by hand as float32 or integer arrays on two batched leaves (the
+    inner nodes scalars, so only the leaves hold batches on both sides): each is added to the
+    new float64 gradient node by node, numpy promoting to float64, never summed in place in
+    the earlier dtype (_add_back 16: stacked float32 rounds, integers refuse the sum)."""
+    x, y = Value(np.array([1.0, 2.0])), Value(np.array([3.0, 0.1]))
+    x.grad, y.grad = np.array([1, -2], dtype=dtype), np.array([5, 7], dtype=dtype)
+    old_x, old_y = x.grad.astype(np.float64), y.grad.astype(np.float64)
+    (x.sum() * y.sum()).backward()
+    assert x.grad.dtype == y.grad.dtype == np.float64
+    assert x.grad.tolist() == (old_x + (3.0 + 0.1)).tolist()  # earlier + sum(y)
+    assert y.grad.tolist() == (old_y + 3.0).tolist()  # earlier + sum(x)
