@@ -42,7 +42,7 @@ clean:
 # below: the tests that kill that file's mutants fast); MUTATE_JOBS caps the parallel workers.
 # `$(BIN)/mutmut results` lists the survivors, `$(BIN)/mutmut show NAME` one diff.
 MUTATE_OPS := (test_engine_new_ops or test_engine_batched or test_engine_errors or test_engine_eager_paths or test_mutants_ops or test_mutants_engine or test_input_domains or sum_rows or test_symbolic or (test_engine_ops and not second_derivative and not gradgradcheck)) and not [c]
-MUTATE_BACKWARD := (test_engine_graphs or test_engine_fast or test_engine_batched or test_engine_errors or test_engine_eager_paths or test_mutants.py or test_mutants_engine or test_mutants_backward) and not [c] and not [c- and not test_c_weight and not compiled_relu
+MUTATE_BACKWARD := (test_engine_graphs or test_engine_fast or test_engine_batched or test_engine_errors or test_engine_eager_paths or test_mutants.py or test_mutants_engine or test_mutants_backward or (test_mutants_survivors and not compiled)) and not [c] and not [c- and not test_c_weight and not compiled_relu
 MUTATE_COMPILER := test_compile or test_compile_flat or test_mutants
 # trace.py: its direct tests, and the numpy-backend compile tests that build no C on the way
 # (test_compile.py's op_programs and demo fixtures compile C for every op: 13 s a mutant)
@@ -70,7 +70,7 @@ MUTATE_LAYERS := (test_compile_numpy_layers or test_mutants_layers or test_mutan
 MUTATE_LAYERS_C := test_mutants_layers or test_mutants_numpy_layers or test_compile_numpy_layers or (test_compile_kernels and not avx2) or (test_compile_dot_tiles and portable) or hidden_infinity
 # structured.py's C generator: the C cases above that reach it (docs/mutation.md); the numpy ones
 # reach no generator function
-MUTATE_STRUCTURED_C := test_mutants_structured_c or (test_mutants_layers and (c] or [c-)) or (test_compile_dot_tiles and hidden_infinity and not 7-8]) or (test_compile_kernels and (non_finite or written_first_or_added[40] or 33-2-portable or 1-13-portable)) or (cross_entropy and 9-13-portable)
+MUTATE_STRUCTURED_C := test_mutants_structured_c or (test_mutants_survivors and compiled) or (test_mutants_layers and (c] or [c-)) or (test_compile_dot_tiles and hidden_infinity and not 7-8]) or (test_compile_kernels and (non_finite or written_first_or_added[40] or 33-2-portable or 1-13-portable)) or (cross_entropy and 9-13-portable)
 mutate: $(VENV)/.test
 	$(BIN)/pip install --quiet "mutmut>=3.3"
 	OMP_NUM_THREADS=1 PYTEST_ADDOPTS="$(if $(MUTATE_TESTS),-k '$(MUTATE_TESTS)')" \
